@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# setup.sh installs what the tests, benchmarks and the lab demo need on a
+# fresh Debian machine: Debian packages (when root) and Go modules.
+# Daemons installed here are never started on this machine's own network:
+# policy-rc.d blocks service starts during the install, and the lab runs its
+# own avahi-daemon and dnsmasq inside network namespaces only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="/usr/local/go/bin:$PATH"
+packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
+	busybox dnsutils iproute2 procps time)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "setup: missing Debian packages: ${missing[*]}; run as root (sudo $0) to install them" >&2
+	else
+		echo "setup: installing ${missing[*]}" >&2
+		policy=/usr/sbin/policy-rc.d
+		saved=""
+		if [[ -e $policy ]]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+		trap 'if [[ -n $saved ]]; then mv "$saved" '"$policy"'; else rm -f '"$policy"'; fi' EXIT
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >&2
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	fi
+fi
+
+if ! command -v go >/dev/null; then
+	echo "setup: go not found: install Go 1.26 to /usr/local/go (https://go.dev/dl/)" >&2
+	exit 1
+fi
+go mod download
