@@ -1,1 +1,109 @@
+// Package hostfile reads and writes lists of discovered hosts in four
+// formats: hosts(5), Erlang's .hosts.erlang, a plain one-host-per-line list
+// and JSON.
+//
+// A [Host] is one discovered host. Each format stores some of its fields;
+// [Parse] and [ReadFile] read a file, detecting its format unless told,
+// [Write] writes one, and [WriteFile] replaces a file atomically, only when
+// its content changes, so that a cron job rewriting a hostfile makes no
+// spurious changes.
+//
+// # Formats
+//
+// Hosts (hosts(5), as read by the resolver, dnsmasq --addn-hosts and Go's
+// net package): one line per host, "IP canonical-name [aliases...]"; '#'
+// starts a comment. It carries Addr and Names. Several lines may have the
+// same address; each is one Host. Hosts without both an address and a name
+// are left out when writing.
+//
+//	192.0.2.10	alpha.example alpha
+//	2001:db8::10	alpha.example
+//
+// Erlang (the .hosts.erlang file that Erlang's net_adm:host_file/0 reads
+// with file:consult/1): one atom per line, followed by a full stop. An atom
+// is a host ('192.0.2.10', 'alpha.example') or a node name
+// ('app@192.0.2.10'). Atoms are written in single quotes with ' and \
+// escaped by a backslash; the parser reads what file:consult reads for such
+// a file: quoted atoms with all of Erlang's escape sequences, bare atoms
+// (alpha.), '%' comments and several terms on a line. Other terms (strings,
+// tuples) are errors. A Host with Node is written as its node, otherwise as
+// its address, or its first name when it has no address. Parsing sets Node,
+// and Addr or Names from the host part.
+//
+//	'192.0.2.10'.
+//	'app@192.0.2.11'.
+//
+// Plain: one host per line, '#' starting a comment: an address, a name,
+// "host:port" (IPv4 address or name), "[IPv6]:port" or a node name
+// "name@host". It carries what Erlang does, plus Port.
+//
+// JSON: an array of objects, indented, one per host, all keys always
+// present except last_seen:
+//
+//	[
+//	  {
+//	    "ip": "192.0.2.10",           // address; "" for a name-only host
+//	    "port": 0,                    // 0: none
+//	    "mac": "00:00:5e:00:53:01",   // "" when unknown
+//	    "vendor": "ICANN, IANA Department",
+//	    "names": ["alpha.local"],     // canonical first; never null
+//	    "node": "",                   // Erlang node "name@host", or ""
+//	    "services": ["_ssh._tcp"],    // mDNS service types; never null
+//	    "conflict": [],               // other MACs that answered for ip; never null
+//	    "last_seen": "2024-05-01T10:00:00Z", // RFC 3339, UTC; left out when unknown
+//	    "self": false                 // the host is this machine
+//	  }
+//	]
+//
+// It carries every field. Unknown keys are ignored when parsing; an element
+// needs at least one of ip, names and node. Services and Conflict are sets:
+// they are written sorted, without duplicates.
+//
+// # Names
+//
+// A host name is 1 to 253 bytes of Unicode letters, digits, '-', '_' and
+// '.', and its last label is not all digits (that would be a mistyped
+// address). A node name is "name@host" where host is an address or a host
+// name and name any printable characters but '@', '#' and white space, at
+// most 255 characters in all, the Erlang limit for atoms. These rules keep
+// every name writable in every format. Writers return an error, and write
+// nothing, for a Host that breaks them.
+//
+// # Detecting the format
+//
+// With [Auto] the first entry decides: '[' starts JSON; a '%' comment or a
+// leading quote is Erlang; an address followed by a name is hosts(5); an
+// entry ending in a full stop is Erlang; a single field is plain. A file
+// with no entry parses as no hosts. Pass the format when a file may be
+// ambiguous, such as a plain list whose first name ends in a dot.
+//
+// # Order and determinism
+//
+// Writers sort hosts: those with an address first, by address
+// (netip.Addr.Compare, so IPv4 before IPv6 and numerically), then name-only
+// hosts by name; ties are broken by the node and every other field. The same
+// hosts in any order give byte-identical output. The line formats start
+// with a one-line comment without a timestamp; only JSON's last_seen, which
+// the caller sets, carries a time. Parsing what a writer wrote gives back
+// the same hosts, for every field the format carries.
+//
+// # Errors
+//
+// A bad line stops [Parse] with a [*ParseError] that names the file, the
+// line and the problem:
+//
+//	hostfile /etc/hosts.lan line 3: bad address "321.321.321.321"
+//
+// With ParseOptions.Lenient, Parse skips bad lines and returns the other
+// hosts together with an errors.Join of one *ParseError per skipped line,
+// for the caller to print as warnings.
+//
+// # Atomic replace
+//
+// [WriteFile] and [WriteFileAtomic] write a temporary file in the same
+// directory, sync it, rename it over the old file and sync the directory.
+// Readers see the old or the new file, never a mix; a failed write leaves
+// the old file as it was and no temporary file behind. The new file keeps
+// the old one's mode (and owner, when run as root); a symbolic link is kept
+// and its target replaced.
 package hostfile

@@ -1,9 +1,16 @@
 package hostfile
 
 import (
+	"bytes"
+	"cmp"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A Host is one discovered host: one line of a hostfile.
@@ -20,4 +27,188 @@ type Host struct {
 	Conflict []net.HardwareAddr // other MACs that answered for Addr (an IP conflict)
 	LastSeen time.Time          // when the host last answered; zero if unknown
 	Self     bool               // the host is this machine
+}
+
+// maxName is the longest host name accepted, in bytes (the DNS limit).
+const maxName = 253
+
+// checkName reports what is wrong with a host name, or "" if nothing.
+// A name is 1 to 253 bytes of Unicode letters, digits, '-', '_' and '.':
+// that keeps it free of every character that means something in one of
+// the formats (spaces, '#', '%', quotes, '@', ':', '[').
+func checkName(s string) string {
+	if s == "" {
+		return "empty host name"
+	}
+	if len(s) > maxName {
+		return fmt.Sprintf("host name %.20q... longer than %d bytes", s, maxName)
+	}
+	if strings.Contains(s, ":") || allDigits(lastLabel(s)) {
+		return fmt.Sprintf("bad address %q", s) // a mistyped IPv6 or IPv4 address
+	}
+	if !isNameText(s) {
+		return fmt.Sprintf("bad host name %q", s)
+	}
+	return ""
+}
+
+// isNameText reports whether s holds only Unicode letters, digits, '-', '_'
+// and '.'.
+func isNameText(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '_' && r != '.'
+	})
+}
+
+// lastLabel returns the last label of a domain name.
+func lastLabel(s string) string {
+	s = strings.TrimSuffix(s, ".")
+	return s[strings.LastIndexByte(s, '.')+1:]
+}
+
+func allDigits(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+}
+
+// maxAtom is the longest Erlang atom, in characters.
+const maxAtom = 255
+
+// checkNode reports what is wrong with an Erlang node name "name@host", or
+// "" if nothing. The host part is an address or a host name (checkName);
+// the name part may hold any printable character but '@', '#' and white
+// space; the whole is at most 255 characters, as an Erlang atom.
+func checkNode(s string) string {
+	name, host, ok := strings.Cut(s, "@")
+	if !ok || name == "" || host == "" {
+		return fmt.Sprintf("bad node name %q: want name@host", s)
+	}
+	if utf8.RuneCountInString(s) > maxAtom {
+		return fmt.Sprintf("node name %.20q... longer than %d characters", s, maxAtom)
+	}
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool {
+		return r == '@' || r == '#' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) {
+		return fmt.Sprintf("bad node name %q", s)
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	if msg := checkName(host); msg != "" {
+		return fmt.Sprintf("bad node name %q: %s", s, msg)
+	}
+	return ""
+}
+
+// nodeHost returns the host of node name s: its address, or its name.
+func nodeHost(s string) (netip.Addr, string) {
+	_, host, _ := strings.Cut(s, "@")
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a, ""
+	}
+	return netip.Addr{}, host
+}
+
+// checkService reports what is wrong with an mDNS service type, or "" if
+// nothing. It follows checkName.
+func checkService(s string) string {
+	if s == "" || len(s) > maxName || checkName(s) != "" {
+		return fmt.Sprintf("bad service type %q", s)
+	}
+	return ""
+}
+
+// check reports the first field of h that no format could write.
+func (h *Host) check() error {
+	if z := h.Addr.Zone(); z != "" && !isNameText(z) {
+		return fmt.Errorf("hostfile: host %v: bad zone %q", h.Addr, z)
+	}
+	for _, n := range h.Names {
+		if msg := checkName(n); msg != "" {
+			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+		}
+	}
+	if h.Node != "" {
+		if msg := checkNode(h.Node); msg != "" {
+			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+		}
+	}
+	if !validMAC(h.MAC) {
+		return fmt.Errorf("hostfile: host %v: bad MAC address length %d", h.Addr, len(h.MAC))
+	}
+	for _, c := range h.Conflict {
+		if len(c) == 0 || !validMAC(c) {
+			return fmt.Errorf("hostfile: host %v: bad conflicting MAC address length %d", h.Addr, len(c))
+		}
+	}
+	if !utf8.ValidString(h.Vendor) {
+		return fmt.Errorf("hostfile: host %v: vendor %q is not UTF-8", h.Addr, h.Vendor)
+	}
+	for _, s := range h.Services {
+		if msg := checkService(s); msg != "" {
+			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+		}
+	}
+	return nil
+}
+
+// validMAC reports whether net.ParseMAC reads back mac.String(): mac is
+// empty or an EUI-48, EUI-64 or 20-byte InfiniBand address.
+func validMAC(mac net.HardwareAddr) bool {
+	switch len(mac) {
+	case 0, 6, 8, 20:
+		return true
+	}
+	return false
+}
+
+// sortedHosts returns a sorted copy of hosts, with Services and Conflict of
+// each sorted and without duplicates (they are sets), so that writers give
+// the same bytes for the same hosts in any order.
+//
+// Hosts with an address come first, by address (netip.Addr.Compare); then
+// name-only hosts by name. Ties are broken by every other field.
+func sortedHosts(hosts []Host) []Host {
+	out := make([]Host, len(hosts))
+	for i, h := range hosts {
+		h.Services = slices.Compact(slices.Sorted(slices.Values(h.Services)))
+		h.Conflict = slices.CompactFunc(
+			slices.SortedFunc(slices.Values(h.Conflict), compareMAC),
+			func(a, b net.HardwareAddr) bool { return compareMAC(a, b) == 0 })
+		out[i] = h
+	}
+	slices.SortStableFunc(out, compareHosts)
+	return out
+}
+
+func compareMAC(a, b net.HardwareAddr) int { return bytes.Compare(a, b) }
+
+func compareHosts(a, b Host) int {
+	if av, bv := a.Addr.IsValid(), b.Addr.IsValid(); av != bv {
+		if av {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(
+		a.Addr.Compare(b.Addr),
+		slices.Compare(a.Names, b.Names),
+		strings.Compare(a.Node, b.Node),
+		cmp.Compare(a.Port, b.Port),
+		compareMAC(a.MAC, b.MAC),
+		strings.Compare(a.Vendor, b.Vendor),
+		slices.Compare(a.Services, b.Services),
+		slices.CompareFunc(a.Conflict, b.Conflict, compareMAC),
+		a.LastSeen.Compare(b.LastSeen),
+		compareBool(a.Self, b.Self),
+	)
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

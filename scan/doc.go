@@ -1,1 +1,41 @@
+// Package scan finds the hosts on the local IPv4 subnets: an ARP sweep
+// answers "which addresses are in use, by which MAC", and mDNS answers "what
+// are they called, and what do they offer".
+//
+// # ARP
+//
+// [Targets] decides, as a pure function over [Iface] values, which addresses
+// to sweep on which interface: by default every IPv4 subnet attached to an up,
+// non-loopback, broadcast interface, without the network, broadcast and own
+// addresses. [SweepARP] broadcasts one request per target at a bounded rate,
+// retries the targets that stay silent, and returns one [ARPReply] per
+// address that answered, with every other MAC that claimed the same address
+// in [ARPReply.Conflict]. [LookupVendor] names a MAC's manufacturer from the
+// IEEE OUI registry that the arp-scan and ieee-data packages install.
+//
+// [NewARP] runs the same sweep over any [net.PacketConn] that carries
+// Ethernet frames, which is how the tests drive it without privileges.
+//
+// # mDNS
+//
+// The mDNS half queries multicast DNS on the same interfaces for host names
+// (reverse lookups of the addresses the ARP sweep found) and for the service
+// types the hosts announce, such as _ssh._tcp and Erlang's _epmd._tcp.
+//
+// # Privileges: CAP_NET_RAW
+//
+// ARP needs a raw packet socket, so [SweepARP] and [DialARP] need
+// CAP_NET_RAW: run as root, or grant the binary the capability once with
+// `setcap cap_net_raw+ep /path/to/ipfinder`. Without it they return an error
+// that says so. mDNS uses ordinary UDP sockets and needs no privileges.
+//
+// # Knobs
+//
+// [ARPConfig] holds the sweep's knobs; its zero value (or a nil *ARPConfig)
+// gives defaults that finish a /24 in about half a second, catch hosts that
+// answer up to about 450 ms late, and send at most 1000 requests per second
+// (after a first burst of a quarter second's worth), which is safe on Wi-Fi.
+// At that rate a /16 takes about three minutes (65534 targets, most of them
+// asked three times); lower [ARPConfig.Retries] or narrow the prefix to go
+// faster.
 package scan

@@ -3,6 +3,7 @@
 package cliutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,16 +52,16 @@ func Code(err error) int {
 	return ExitFailure
 }
 
-// Run runs app with args, prints any error as one line prefixed with the
+// Run runs app with args under ctx, prints any error as one line prefixed with the
 // app's name on its ErrWriter, and returns the exit code. Flag parsing errors
 // map to exit 2.
-func Run(app *cli.App, args []string) int {
+func Run(ctx context.Context, app *cli.App, args []string) int {
 	app.ExitErrHandler = func(*cli.Context, error) {} // we map codes ourselves
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%w (see --help)", err)}
 	}
 	wrapUsage(app.Commands)
-	err := app.Run(args)
+	err := app.RunContext(ctx, args)
 	if err != nil {
 		w := app.ErrWriter
 		if w == nil {

@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -34,7 +35,7 @@ func TestRunExitCodes(t *testing.T) {
 				Action:    func(*cli.Context) error { return tt.action },
 				Commands:  []*cli.Command{{Name: "sub", Action: func(*cli.Context) error { return nil }}},
 			}
-			if got := Run(app, tt.args); got != tt.want {
+			if got := Run(context.Background(), app, tt.args); got != tt.want {
 				t.Fatalf("Run() = %d, want %d (stderr %q)", got, tt.want, stderr.String())
 			}
 			if tt.wantErr != "" && stderr.String() != tt.wantErr {

@@ -1,1 +1,41 @@
+// Package lab builds a virtual LAN out of Linux network namespaces, so tests,
+// benchmarks and demos can scan, query and gossip without a single packet
+// reaching this machine's own interfaces.
+//
+// A [Lab] is N hosts, each in its own network namespace with one interface,
+// eth0, whose veth peer is a port of a Linux bridge. The bridge lives in a
+// namespace of its own, so the root namespace has no link to the lab at all:
+// everything sent inside the lab stays inside it by construction.
+//
+//	l := lab.New(t, lab.Config{Hosts: 3})
+//	out, err := l.Hosts[0].Command(ctx, "busybox", "ping", "-c1", l.Hosts[1].Addr.String()).CombinedOutput()
+//
+// # Privileges
+//
+// Building a lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN). [New] skips the
+// test when not run as root, except when the environment variable CI=true,
+// where it fails instead. Some helpers need tools: avahi-daemon for
+// [Host.StartAvahi], nft for [Host.SetLoss] and [Lab.Partition].
+//
+// # Names and cleanup
+//
+// Every namespace is named "ipfl-PID-N-..." (PID of the creating process, N a
+// per-process counter), so labs of parallel tests never collide. [Lab.Close]
+// kills every process in the lab's namespaces and deletes them; [New]
+// registers it with t.Cleanup. Labs left behind by a crashed process are
+// removed by [CleanStale], which `go run ./internal/lab/cmd/labclean` calls.
+//
+// # Addresses
+//
+// Hosts get consecutive addresses from [Config.Prefix] (.1, .2, ...) and the
+// locally administered MAC 02:00:a:b:c:d for address a.b.c.d. Each host has a
+// route for 224.0.0.0/4 on eth0 (so multicast works without choosing an
+// interface) and no default route. IPv6 is left on in the hosts and turned off
+// in the bridge namespace, so the bridge itself sends nothing.
+//
+// # Faults
+//
+// [Host.SetLoss] drops a random share of what a host sends, [Lab.Partition]
+// cuts groups of hosts apart at the bridge, and [Host.StartSlowARP] makes a
+// host answer ARP only after a delay, as Wi-Fi devices in power save do.
 package lab

@@ -1,0 +1,169 @@
+package hostfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes hosts in format f to path with WriteFileAtomic, and
+// reports whether the file changed.
+//
+// With f Auto it keeps the format of the existing file (detected as Parse
+// does); for a new or empty file it goes by the name: "*.json" is JSON,
+// "*.erlang" (as in .hosts.erlang) is Erlang, "hosts" and "*.hosts" are
+// hosts(5), anything else is Plain.
+func WriteFile(path string, f Format, hosts []Host) (changed bool, err error) {
+	if f == Auto {
+		f = formatOf(path)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, f, hosts); err != nil {
+		return false, err
+	}
+	return WriteFileAtomic(path, buf.Bytes())
+}
+
+// formatOf returns the format of the file at path, by content or by name.
+func formatOf(path string) Format {
+	if data, err := os.ReadFile(path); err == nil {
+		if f := detect(data); f != Auto {
+			return f
+		}
+	}
+	base := filepath.Base(path)
+	switch ext := filepath.Ext(base); {
+	case ext == ".json":
+		return JSON
+	case ext == ".erlang":
+		return Erlang
+	case base == "hosts" || ext == ".hosts":
+		return Hosts
+	}
+	return Plain
+}
+
+// renameFile is os.Rename; tests replace it to make the last step fail.
+var renameFile = os.Rename
+
+// maxSymlinks bounds symlink chains, as Linux's MAXSYMLINKS.
+const maxSymlinks = 40
+
+// WriteFileAtomic replaces the file at path with data so that readers see
+// either the old or the new content, never a mix, and a crash leaves one
+// of the two. It reports whether the content changed: when the file
+// already holds data it is not written at all.
+//
+// It writes a temporary file in the same directory, syncs it, renames it
+// over path and syncs the directory. The file keeps the old one's mode,
+// and its owner and group when the caller is root; a new file gets mode
+// 0644. When path is a symbolic link the link is kept and its target
+// replaced (a dangling link's target is created). On error the old file is
+// left as it was and no temporary file is left behind; an error syncing
+// the directory comes after the rename, with changed true.
+func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
+	target, err := resolveLink(path)
+	if err != nil {
+		return false, err
+	}
+	mode := fs.FileMode(0o644)
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return false, fmt.Errorf("hostfile: %s is not a regular file", target)
+	case err == nil:
+		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, data) {
+			return false, nil
+		}
+		mode = fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	case errors.Is(err, fs.ErrNotExist):
+		fi = nil
+	default:
+		return false, err
+	}
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	if err := writeTemp(dir, base, data, mode, fi, target); err != nil {
+		return false, err
+	}
+	if err := syncDir(dir); err != nil {
+		return true, fmt.Errorf("hostfile: %s written, but syncing its directory: %w", target, err)
+	}
+	return true, nil
+}
+
+// writeTemp writes data to a temporary file in dir with the mode and
+// owner of old (nil for a new file) and renames it to target. It removes
+// the temporary file on any error.
+func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo, target string) (err error) {
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if old != nil && os.Geteuid() == 0 {
+		if err := chownLike(tmp, old); err != nil {
+			return err
+		}
+	}
+	if err := tmp.Chmod(mode); err != nil { // after chown, which clears set-user-ID
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return renameFile(tmp.Name(), target)
+}
+
+// resolveLink follows symbolic links from path to the file they name,
+// which need not exist. Only the last element is followed: a rename in a
+// linked directory works as well as in the directory itself.
+func resolveLink(path string) (string, error) {
+	for range maxSymlinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+}
+
+// syncDir flushes a directory, so that a rename in it survives a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,200 @@
+package hostfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// jsonHost is one element of the JSON format; see the package
+// documentation for the schema.
+type jsonHost struct {
+	IP       string   `json:"ip"`
+	Port     uint16   `json:"port"`
+	MAC      string   `json:"mac"`
+	Vendor   string   `json:"vendor"`
+	Names    []string `json:"names"`
+	Node     string   `json:"node"`
+	Services []string `json:"services"`
+	Conflict []string `json:"conflict"`
+	LastSeen string   `json:"last_seen,omitempty"`
+	Self     bool     `json:"self"`
+}
+
+// parseJSON parses a JSON array of host objects. A bad element is a bad
+// "line" (at the line where the element starts); a syntax error stops
+// parsing in every mode.
+func parseJSON(p *parser, data []byte) []Host {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		p.stop(jsonErrLine(data, dec, err), "want a JSON array of hosts")
+		return nil
+	}
+	var hosts []Host
+	for dec.More() {
+		line := lineAt(data, elementStart(data, dec.InputOffset()))
+		var jh jsonHost
+		if err := dec.Decode(&jh); err != nil {
+			if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+				if !p.fail(line, "bad host: %v", err) {
+					return nil
+				}
+				continue
+			}
+			p.stop(jsonErrLine(data, dec, err), "bad JSON: %v", err)
+			return nil
+		}
+		h, msg := jh.host()
+		if msg != "" {
+			if !p.fail(line, "%s", msg) {
+				return nil
+			}
+			continue
+		}
+		hosts = append(hosts, h)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		p.stop(jsonErrLine(data, dec, err), "bad JSON: %v", err)
+		return nil
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		p.stop(lineAt(data, dec.InputOffset()), "unexpected data after the JSON array")
+		return nil
+	}
+	return hosts
+}
+
+// elementStart returns the offset of the array element that follows
+// off, past white space and a comma.
+func elementStart(data []byte, off int64) int64 {
+	for off < int64(len(data)) && bytes.IndexByte([]byte(" \t\r\n,"), data[off]) >= 0 {
+		off++
+	}
+	return off
+}
+
+// jsonErrLine returns the line of a JSON decoding error.
+func jsonErrLine(data []byte, dec *json.Decoder, err error) int {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return lineAt(data, se.Offset)
+	}
+	return lineAt(data, dec.InputOffset())
+}
+
+// host converts a JSON element to a Host, or says what is wrong with it.
+func (jh *jsonHost) host() (Host, string) {
+	var h Host
+	if jh.IP != "" {
+		a, err := netip.ParseAddr(jh.IP)
+		if err != nil {
+			return h, fmt.Sprintf("bad address %q", jh.IP)
+		}
+		if z := a.Zone(); z != "" && !isNameText(z) {
+			return h, fmt.Sprintf("bad zone in address %q", jh.IP)
+		}
+		h.Addr = a
+	}
+	if jh.IP == "" && len(jh.Names) == 0 && jh.Node == "" {
+		return h, "host has no ip, names or node"
+	}
+	h.Port = jh.Port
+	if jh.MAC != "" {
+		mac, err := net.ParseMAC(jh.MAC)
+		if err != nil {
+			return h, fmt.Sprintf("bad MAC address %q", jh.MAC)
+		}
+		h.MAC = mac
+	}
+	h.Vendor = jh.Vendor
+	for _, n := range jh.Names {
+		if msg := checkName(n); msg != "" {
+			return h, msg
+		}
+	}
+	h.Names = nilIfEmpty(jh.Names)
+	if jh.Node != "" {
+		if msg := checkNode(jh.Node); msg != "" {
+			return h, msg
+		}
+		h.Node = jh.Node
+	}
+	for _, s := range jh.Services {
+		if msg := checkService(s); msg != "" {
+			return h, msg
+		}
+	}
+	h.Services = nilIfEmpty(jh.Services)
+	for _, c := range jh.Conflict {
+		mac, err := net.ParseMAC(c)
+		if err != nil {
+			return h, fmt.Sprintf("bad conflicting MAC address %q", c)
+		}
+		h.Conflict = append(h.Conflict, mac)
+	}
+	if jh.LastSeen != "" {
+		t, err := time.Parse(time.RFC3339Nano, jh.LastSeen)
+		if err != nil {
+			return h, fmt.Sprintf("bad last_seen %q: want RFC 3339 time", jh.LastSeen)
+		}
+		h.LastSeen = t
+	}
+	h.Self = jh.Self
+	return h, ""
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// writeJSON writes hosts as an indented JSON array; lists are written as
+// [] when empty, never null, and last_seen is left out when zero.
+func writeJSON(w *bytes.Buffer, hosts []Host) error {
+	out := make([]jsonHost, 0, len(hosts))
+	for _, h := range hosts {
+		if err := h.check(); err != nil {
+			return err
+		}
+		if !h.Addr.IsValid() && len(h.Names) == 0 && h.Node == "" {
+			continue // nothing to find the host by
+		}
+		jh := jsonHost{
+			Port:     h.Port,
+			MAC:      h.MAC.String(),
+			Vendor:   h.Vendor,
+			Names:    append([]string{}, h.Names...),
+			Node:     h.Node,
+			Services: append([]string{}, h.Services...),
+			Conflict: []string{},
+			Self:     h.Self,
+		}
+		if h.Addr.IsValid() {
+			jh.IP = h.Addr.String()
+		}
+		for _, c := range h.Conflict {
+			jh.Conflict = append(jh.Conflict, c.String())
+		}
+		if !h.LastSeen.IsZero() {
+			t := h.LastSeen.UTC()
+			if t.Year() < 0 || t.Year() > 9999 {
+				return fmt.Errorf("hostfile: host %v: last seen %v is not an RFC 3339 time", h.Addr, t)
+			}
+			jh.LastSeen = t.Format(time.RFC3339Nano)
+		}
+		out = append(out, jh)
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	w.Write(b)
+	w.WriteByte('\n')
+	return nil
+}

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package hostfile
+
+import (
+	"io/fs"
+	"os"
+)
+
+// chownLike does nothing where files have no Unix owner.
+func chownLike(*os.File, fs.FileInfo) error { return nil }

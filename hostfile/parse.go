@@ -1,0 +1,144 @@
+package hostfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// maxLine is the longest line the line formats accept.
+const maxLine = 64 << 10
+
+// ParseOptions controls Parse and ReadFile. A nil *ParseOptions is the
+// zero value: detect the format and stop at the first bad line.
+type ParseOptions struct {
+	// Format is the format of the input; Auto (the zero value) detects it
+	// from the content.
+	Format Format
+
+	// Lenient skips bad lines instead of failing. Parse then returns the
+	// good hosts together with an error joining (errors.Join) one
+	// *ParseError per skipped line, so callers can print them as
+	// warnings and go on.
+	Lenient bool
+}
+
+// A ParseError reports a bad line of a hostfile.
+type ParseError struct {
+	File string // the name given to Parse, or the path given to ReadFile
+	Line int    // 1-based line number
+	Msg  string // what is wrong, e.g. `bad address "321.321.321.321"`
+}
+
+// Error returns a message like
+// `hostfile ~/.hosts line 3: bad address "321.321.321.321"`.
+func (e *ParseError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("hostfile line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("hostfile %s line %d: %s", e.File, e.Line, e.Msg)
+}
+
+// Parse reads hosts from r. The name (usually a path) is used in errors
+// only.
+//
+// Hosts are returned in file order. When opt.Lenient is false the first bad
+// line stops parsing and Parse returns nil and a *ParseError. When
+// opt.Lenient is true bad lines are skipped, and Parse returns the other
+// hosts together with an error that joins one *ParseError per bad line
+// (use errors.As, or the Unwrap() []error method, to list them); the error
+// is nil when every line was good. Errors reading r are returned as they
+// are, in both modes. A JSON syntax error cannot be skipped and fails in
+// both modes.
+func Parse(r io.Reader, name string, opt *ParseOptions) ([]Host, error) {
+	if opt == nil {
+		opt = new(ParseOptions)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	f := opt.Format
+	if f == Auto {
+		f = detect(data)
+		if f == Auto {
+			return nil, nil // nothing but blank lines and comments
+		}
+	}
+	p := &parser{file: name, lenient: opt.Lenient}
+	var hosts []Host
+	switch f {
+	case Hosts:
+		hosts = parseHosts(p, data)
+	case Erlang:
+		hosts = parseErlang(p, data)
+	case Plain:
+		hosts = parsePlain(p, data)
+	case JSON:
+		hosts = parseJSON(p, data)
+	default:
+		return nil, fmt.Errorf("hostfile: unknown format %v", f)
+	}
+	if p.fatal != nil {
+		return nil, p.fatal
+	}
+	if len(p.errs) > 0 {
+		return hosts, errors.Join(p.errs...)
+	}
+	return hosts, nil
+}
+
+// ReadFile parses the hostfile at path; see Parse.
+func ReadFile(path string, opt *ParseOptions) ([]Host, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(bytes.NewReader(data), path, opt)
+}
+
+// A parser collects the errors of one Parse call.
+type parser struct {
+	file    string
+	lenient bool
+	errs    []error // bad lines skipped in lenient mode
+	fatal   error   // the error that stopped parsing
+}
+
+// fail records a bad line and reports whether parsing may go on.
+func (p *parser) fail(line int, format string, args ...any) bool {
+	err := &ParseError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	if !p.lenient {
+		p.fatal = err
+		return false
+	}
+	p.errs = append(p.errs, err)
+	return true
+}
+
+// stop records an error that no mode can skip.
+func (p *parser) stop(line int, format string, args ...any) {
+	p.fatal = &ParseError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// eachLine calls fn with each line of data, without its line ending, and
+// its 1-based number. It stops early when fn returns false.
+func eachLine(data []byte, fn func(n int, line string) bool) {
+	n := 0
+	for l := range bytes.Lines(data) {
+		n++
+		s := strings.TrimSuffix(strings.TrimSuffix(string(l), "\n"), "\r")
+		if !fn(n, s) {
+			return
+		}
+	}
+}
+
+// lineAt returns the 1-based number of the line holding data[off].
+func lineAt(data []byte, off int64) int {
+	off = min(max(off, 0), int64(len(data)))
+	return 1 + bytes.Count(data[:off], []byte("\n"))
+}

@@ -1,0 +1,117 @@
+package hostfile
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// parsePlain parses one host per line, '#' starting a comment. A line is
+// an address ("192.0.2.1", "2001:db8::1"), a host name, "host:port"
+// (IPv4 address or name), "[IPv6]:port" or an Erlang node "name@host".
+func parsePlain(p *parser, data []byte) []Host {
+	var hosts []Host
+	eachLine(data, func(n int, line string) bool {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		switch len(f) {
+		case 0:
+			return true
+		case 1:
+		default:
+			return p.fail(n, "want one host per line, have %d fields", len(f))
+		}
+		h, msg := plainHost(f[0])
+		if msg != "" {
+			return p.fail(n, "%s", msg)
+		}
+		hosts = append(hosts, h)
+		return true
+	})
+	return hosts
+}
+
+// plainHost parses one plain entry, or says what is wrong with it.
+func plainHost(s string) (Host, string) {
+	if strings.Contains(s, "@") {
+		if msg := checkNode(s); msg != "" {
+			return Host{}, msg
+		}
+		return nodeEntry(s), ""
+	}
+	if strings.HasPrefix(s, "[") {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 {
+			return Host{}, "bad address and port " + strconv.Quote(s)
+		}
+		if z := ap.Addr().Zone(); z != "" && !isNameText(z) {
+			return Host{}, "bad zone in address " + strconv.Quote(s)
+		}
+		return Host{Addr: ap.Addr(), Port: ap.Port()}, ""
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		if z := a.Zone(); z != "" && !isNameText(z) {
+			return Host{}, "bad zone in address " + strconv.Quote(s)
+		}
+		return Host{Addr: a}, ""
+	}
+	host, port, ok := strings.Cut(s, ":")
+	if !ok || strings.Contains(port, ":") {
+		if msg := checkName(s); msg != "" {
+			return Host{}, msg
+		}
+		return Host{Names: []string{s}}, ""
+	}
+	pn, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || pn == 0 {
+		return Host{}, "bad port " + strconv.Quote(port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+		return Host{Addr: a, Port: uint16(pn)}, ""
+	}
+	if msg := checkName(host); msg != "" {
+		return Host{}, msg
+	}
+	return Host{Names: []string{host}, Port: uint16(pn)}, ""
+}
+
+// nodeEntry returns the Host of a valid Erlang node name: the node, and
+// its host part as address or name.
+func nodeEntry(node string) Host {
+	addr, name := nodeHost(node)
+	h := Host{Node: node, Addr: addr}
+	if name != "" {
+		h.Names = []string{name}
+	}
+	return h
+}
+
+// writePlain writes one line per host: its node if it has one, else its
+// address or first name, with ":port" when Port is set.
+func writePlain(w *bytes.Buffer, hosts []Host) error {
+	w.WriteString("#" + header + "\n")
+	for _, h := range hosts {
+		if err := h.check(); err != nil {
+			return err
+		}
+		var s string
+		switch {
+		case h.Node != "":
+			s = h.Node
+		case h.Addr.IsValid() && h.Port != 0:
+			s = netip.AddrPortFrom(h.Addr, h.Port).String()
+		case h.Addr.IsValid():
+			s = h.Addr.String()
+		case len(h.Names) > 0 && h.Port != 0:
+			s = h.Names[0] + ":" + strconv.Itoa(int(h.Port))
+		case len(h.Names) > 0:
+			s = h.Names[0]
+		default:
+			continue
+		}
+		w.WriteString(s)
+		w.WriteByte('\n')
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+// Package ipfindercmd is the ipfinder command: flags, the sweep of every
+// chosen interface, and the hostfile it writes. cmd/ipfinder only wires it to
+// the process.
+package ipfindercmd
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/scan"
+)
+
+const description = `ipfinder sweeps the IPv4 subnets attached to this machine with ARP and
+asks mDNS at the same time for host names and the service types hosts
+publish, then prints a hostfile: hosts(5) by default, Erlang's .hosts.erlang,
+a plain list, or JSON.
+
+Every found host is in the file. Hosts without an mDNS name get a name
+generated from their address in the hosts format: host-10-0-0-5.
+This machine is included (marked "self" in JSON) unless --no-self.
+
+With -o the file is replaced atomically, only when the sweep succeeded and
+found something (see --allow-empty), and only when its content changed, so
+it is safe to run from cron:
+
+   */10 * * * *  ipfinder -o ~/.hosts
+   ipfinder -f erlang --name app -o ~/.hosts.erlang
+   ipfinder -f erlang --epmd > .hosts.erlang
+   ipfinder --cidr 192.168.1.0/24 --exclude 192.168.1.1 -f json
+
+ARP needs CAP_NET_RAW: run as root or 'setcap cap_net_raw+ep ipfinder'.
+
+Exit codes: 0 hosts found, 1 failure, 2 usage error, 3 the sweep found no
+other host (the -o file is left as it was unless --allow-empty).`
+
+// App returns the ipfinder command writing data to stdout and diagnostics to
+// stderr.
+func App(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                   "ipfinder",
+		Usage:                  "find the hosts on the local subnets and write a hostfile",
+		UsageText:              "ipfinder [options]\nipfinder convert [-f FORMAT] [FILE|-]",
+		Description:            description,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		Flags:                  sweepFlags(),
+		Action:                 sweepAction,
+		Commands:               []*cli.Command{convertCommand()},
+	}
+}
+
+func sweepFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "interface", Aliases: []string{"i"}, Usage: "sweep only interface `NAME` (repeatable; default: every up, non-loopback interface with IPv4)"},
+		&cli.StringSliceFlag{Name: "cidr", Usage: "sweep `PREFIX` instead of the attached subnets (repeatable; must be on-link)"},
+		&cli.StringSliceFlag{Name: "exclude", Usage: "leave out `ADDR|PREFIX` (repeatable)"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "hosts", Usage: "output `FORMAT`: hosts, erlang, plain or json"},
+		&cli.BoolFlag{Name: "json", Usage: "same as -f json"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "replace `FILE` atomically instead of writing to stdout"},
+		&cli.StringSliceFlag{Name: "name", Usage: "write Erlang node `NAME`@ip for every host found (repeatable)"},
+		&cli.BoolFlag{Name: "epmd", Usage: "ask each host's epmd (TCP 4369) for its Erlang nodes and write those name@ip"},
+		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only)"},
+		&cli.BoolFlag{Name: "no-mdns", Usage: "skip mDNS (no names or services)"},
+		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
+		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP (50ms suits a quiet wired LAN)"},
+		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
+		&cli.IntFlag{Name: "rate", Value: scan.DefaultARPRate, Usage: "ARP requests per second (the default, about 0.5 Mbit/s, is safe on Wi-Fi)"},
+		&cli.BoolFlag{Name: "force", Usage: "allow sweeping a prefix larger than /16"},
+		&cli.DurationFlag{Name: "keep", Usage: "with -o: keep hosts seen within `DURATION` that did not answer this time"},
+		&cli.BoolFlag{Name: "allow-empty", Usage: "with -o: write the file even when no other host was found"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log details on stderr"},
+	}
+}
+
+// options are the validated flags of a sweep.
+type options struct {
+	ifaces     []string
+	cidrs      []netip.Prefix
+	exclude    []netip.Prefix
+	format     hostfile.Format
+	output     string
+	names      []string
+	epmd       bool
+	arp, mdns  bool
+	self       bool
+	timeout    time.Duration
+	retries    int
+	rate       int
+	force      bool
+	keep       time.Duration
+	allowEmpty bool
+	log        *slog.Logger
+	stderr     io.Writer
+}
+
+func parseOptions(c *cli.Context) (*options, error) {
+	o := &options{
+		ifaces:     c.StringSlice("interface"),
+		output:     c.String("output"),
+		names:      c.StringSlice("name"),
+		epmd:       c.Bool("epmd"),
+		arp:        !c.Bool("no-arp"),
+		mdns:       !c.Bool("no-mdns"),
+		self:       !c.Bool("no-self"),
+		timeout:    c.Duration("timeout"),
+		retries:    c.Int("retries"),
+		rate:       c.Int("rate"),
+		force:      c.Bool("force"),
+		keep:       c.Duration("keep"),
+		allowEmpty: c.Bool("allow-empty"),
+		stderr:     c.App.ErrWriter,
+	}
+	if c.NArg() > 0 {
+		return nil, cliutil.Usagef("unexpected argument %q (did you mean --cidr %s?)", c.Args().First(), c.Args().First())
+	}
+	var err error
+	format := c.String("format")
+	if c.Bool("json") {
+		format = "json"
+	}
+	if o.format, err = hostfile.ParseFormat(format); err != nil || o.format == hostfile.Auto {
+		return nil, cliutil.Usagef("unknown format %q: use hosts, erlang, plain or json", format)
+	}
+	for _, s := range c.StringSlice("cidr") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() {
+			return nil, cliutil.Usagef("bad --cidr %q: want an IPv4 prefix such as 192.168.1.0/24", s)
+		}
+		o.cidrs = append(o.cidrs, p.Masked())
+	}
+	for _, s := range c.StringSlice("exclude") {
+		p, err := parseAddrOrPrefix(s)
+		if err != nil {
+			return nil, cliutil.Usagef("bad --exclude %q: want an address or a prefix such as 192.168.1.1 or 192.168.1.128/25", s)
+		}
+		o.exclude = append(o.exclude, p)
+	}
+	for _, n := range o.names {
+		if n == "" || !validNodeName(n) {
+			return nil, cliutil.Usagef("bad --name %q: want the name part of an Erlang node name, such as app", n)
+		}
+	}
+	switch {
+	case !o.arp && !o.mdns:
+		return nil, cliutil.Usagef("--no-arp and --no-mdns together leave nothing to sweep")
+	case (o.epmd || len(o.names) > 0) && o.format == hostfile.Hosts:
+		return nil, cliutil.Usagef("--name and --epmd write Erlang node names: use -f erlang, plain or json")
+	case o.epmd && len(o.names) > 0:
+		return nil, cliutil.Usagef("--epmd and --name both choose node names: use one")
+	case o.keep < 0:
+		return nil, cliutil.Usagef("bad --keep %s: want a positive duration such as 24h", o.keep)
+	case o.keep > 0 && o.output == "":
+		return nil, cliutil.Usagef("--keep needs -o FILE: it keeps hosts from the previous file")
+	case o.timeout <= 0:
+		return nil, cliutil.Usagef("bad --timeout %s: want a positive duration such as 500ms", o.timeout)
+	case o.rate <= 0:
+		return nil, cliutil.Usagef("bad --rate %d: want packets per second, such as 1000", o.rate)
+	case o.retries < 0:
+		return nil, cliutil.Usagef("bad --retries %d: want 0 or more", o.retries)
+	}
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelDebug
+	}
+	o.log = slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+	return o, nil
+}
+
+func parseAddrOrPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
+}
+
+// validNodeName reports whether n can be the name part of name@host.
+func validNodeName(n string) bool {
+	for _, r := range n {
+		if !(r == '_' || r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func sweepAction(c *cli.Context) error {
+	o, err := parseOptions(c)
+	if err != nil {
+		return err
+	}
+	hosts, err := sweep(c.Context, o)
+	if err != nil {
+		return err
+	}
+	return output(c, o, hosts)
+}
+

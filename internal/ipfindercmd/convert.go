@@ -1,0 +1,65 @@
+package ipfindercmd
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+)
+
+func convertCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "convert",
+		Usage:     "re-render a hostfile in another format without scanning",
+		ArgsUsage: "[FILE|-]",
+		Description: `Reads FILE (or stdin), detecting its format, and writes it in FORMAT:
+   ipfinder convert -f erlang ~/.hosts > ~/.hosts.erlang
+   ipfinder -f json | ipfinder convert -f plain -`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "hosts", Usage: "output `FORMAT`: hosts, erlang, plain or json"},
+			&cli.StringFlag{Name: "from", Value: "auto", Usage: "input `FORMAT`: auto, hosts, erlang, plain or json"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "replace `FILE` atomically instead of writing to stdout"},
+		},
+		Action: convert,
+	}
+}
+
+func convert(c *cli.Context) error {
+	to, err := hostfile.ParseFormat(c.String("format"))
+	if err != nil || to == hostfile.Auto {
+		return cliutil.Usagef("unknown format %q: use hosts, erlang, plain or json", c.String("format"))
+	}
+	from, err := hostfile.ParseFormat(c.String("from"))
+	if err != nil {
+		return cliutil.Usagef("unknown --from format %q: use auto, hosts, erlang, plain or json", c.String("from"))
+	}
+	if c.NArg() > 1 {
+		return cliutil.Usagef("convert reads one file, got %d", c.NArg())
+	}
+	name := c.Args().First()
+	r := c.App.Reader
+	if name == "" || name == "-" {
+		name = "stdin"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	hosts, err := hostfile.Parse(r, name, &hostfile.ParseOptions{Format: from})
+	if err != nil {
+		return err
+	}
+	if to == hostfile.Hosts {
+		hosts = withGeneratedNames(hosts)
+	}
+	if out := c.String("output"); out != "" {
+		_, err := hostfile.WriteFile(out, to, hosts)
+		return err
+	}
+	return hostfile.Write(c.App.Writer, to, hosts)
+}

@@ -1,0 +1,113 @@
+package ipfindercmd
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+)
+
+// output writes hosts to stdout or, with -o, replaces the file when the
+// sweep found another host (or --allow-empty).
+func output(c *cli.Context, o *options, hosts []hostfile.Host) error {
+	fresh := others(hosts)
+	where := "stdout"
+	if o.output != "" {
+		where = o.output
+	}
+	if fresh == 0 && !o.allowEmpty {
+		if o.output != "" {
+			return cliutil.NotFoundf("no other host answered; %s left as it was (--allow-empty writes it anyway)", o.output)
+		}
+		return cliutil.NotFoundf("no other host answered")
+	}
+	if o.keep > 0 {
+		var err error
+		if hosts, err = keepRecent(o, hosts, time.Now()); err != nil {
+			return err
+		}
+	}
+	if o.format == hostfile.Hosts {
+		hosts = withGeneratedNames(hosts)
+	}
+	if o.output == "" {
+		var b bytes.Buffer
+		if err := hostfile.Write(&b, o.format, hosts); err != nil {
+			return err
+		}
+		if _, err := c.App.Writer.Write(b.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		changed, err := hostfile.WriteFile(o.output, o.format, hosts)
+		if err != nil {
+			return err
+		}
+		o.log.Debug("wrote hostfile", "file", o.output, "hosts", len(hosts), "changed", changed)
+	}
+	if fresh == 0 {
+		return cliutil.NotFoundf("no other host answered; wrote %s anyway (--allow-empty)", where)
+	}
+	return nil
+}
+
+// statePath is where --keep remembers when each host was last seen: a
+// hidden JSON hostfile beside the output, so the output itself carries no
+// timestamps and cron runs make no spurious changes.
+func statePath(output string) string {
+	dir, base := filepath.Split(output)
+	return filepath.Join(dir, "."+base+".seen.json")
+}
+
+// keepRecent adds to hosts those of the previous run that were seen within
+// o.keep but not now, and records the new last-seen times.
+func keepRecent(o *options, hosts []hostfile.Host, now time.Time) ([]hostfile.Host, error) {
+	path := statePath(o.output)
+	prev, err := hostfile.ReadFile(path, &hostfile.ParseOptions{Format: hostfile.JSON, Lenient: true})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		o.log.Warn("ignoring unreadable --keep state; delete it to silence this", "file", path, "err", err)
+	}
+	out, state := keep(prev, hosts, now, o.keep)
+	if _, err := hostfile.WriteFile(path, hostfile.JSON, state); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keep returns the hosts to write, fresh ones plus those in prev seen within
+// window before now, and the state to remember: every host with its last-seen
+// time. Hosts are the same host when address and node agree.
+func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out, state []hostfile.Host) {
+	key := func(h hostfile.Host) string { return h.Addr.String() + " " + h.Node }
+	seen := make(map[string]bool, len(fresh))
+	for _, h := range fresh {
+		seen[key(h)] = true
+		out = append(out, h)
+		h.LastSeen = now.UTC().Truncate(time.Second)
+		state = append(state, h)
+	}
+	for _, h := range prev {
+		if seen[key(h)] || h.LastSeen.IsZero() || now.Sub(h.LastSeen) > window || h.Self {
+			continue
+		}
+		seen[key(h)] = true
+		state = append(state, h)
+		h.LastSeen = time.Time{}
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b hostfile.Host) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Node, b.Node)
+	})
+	return out, state
+}

@@ -1,0 +1,197 @@
+package ipfindercmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/scan"
+)
+
+// linkResult is what the sweep of one interface found.
+type linkResult struct {
+	plan scan.Plan
+	arp  []scan.ARPReply
+	mdns []scan.MDNSHost
+}
+
+// sweep runs ARP and mDNS on every chosen interface at once and returns the
+// hosts found, this machine included unless o.self is false.
+func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
+	ifaces, err := scan.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	ifaces, err = chooseInterfaces(ifaces, o.ifaces)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := scan.Targets(ifaces, o.cidrs, o.exclude, o.force)
+	if err != nil {
+		return nil, cliutil.Usagef("%v", err)
+	}
+	if len(plans) == 0 {
+		return nil, cliutil.Usagef("nothing to sweep: no up interface with an IPv4 subnet (choose one with -i or --cidr)")
+	}
+	vendors, err := scan.DefaultVendors()
+	if err != nil {
+		o.log.Warn("MAC vendors unknown: install arp-scan or ieee-data", "err", err)
+	}
+
+	prog := newProgress(o.stderr, plans)
+	defer prog.stop()
+	results := make([]linkResult, len(plans))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, p := range plans {
+		g.Go(func() error {
+			r, err := sweepLink(gctx, p, o, prog.link(i))
+			results[i] = r
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	prog.stop()
+
+	hostname, _ := os.Hostname()
+	lookup := func(net.HardwareAddr) string { return "" }
+	if vendors != nil {
+		lookup = vendors.Lookup
+	}
+	hosts := merge(results, o.self, hostname, lookup)
+	for _, h := range hosts {
+		if len(h.Conflict) > 0 {
+			o.log.Warn("IP conflict: several MACs answer for one address", "addr", h.Addr, "macs", macList(h.MAC, h.Conflict))
+		}
+	}
+	switch {
+	case len(o.names) > 0:
+		hosts = withNodes(hosts, func(int) []string { return o.names })
+	case o.epmd:
+		hosts, err = withEPMDNodes(ctx, hosts, o)
+	}
+	return hosts, err
+}
+
+// chooseInterfaces keeps the interfaces named in names, all of them when
+// names is empty.
+func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []scan.Iface
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(f scan.Iface) bool { return f.Name == n })
+		if i < 0 {
+			var known []string
+			for _, f := range all {
+				known = append(known, f.Name)
+			}
+			return nil, cliutil.Usagef("unknown interface %q: choose one of %s", n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// sweepLink sweeps one interface: ARP, and mDNS at the same time, which
+// reverse-resolves every address ARP found.
+func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done, total int)) (linkResult, error) {
+	res := linkResult{plan: p}
+	ifi, err := net.InterfaceByIndex(p.Iface.Index)
+	if err != nil {
+		return res, fmt.Errorf("interface %s: %w", p.Iface.Name, err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mdnsErr error
+		found   chan netip.Addr
+		done    = make(chan struct{})
+	)
+	if o.mdns {
+		if o.arp {
+			found = make(chan netip.Addr, 256)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			res.mdns, mdnsErr = scan.BrowseMDNS(ctx, ifi, found, &scan.MDNSConfig{Logger: o.log})
+		}()
+	} else {
+		close(done)
+	}
+	var arpErr error
+	if o.arp {
+		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.log}
+		if o.retries == 0 {
+			cfg.Retries = -1 // scan treats 0 as the default
+		}
+		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, cfg)
+		if found != nil {
+			feed(found, done, res.arp)
+		}
+	}
+	wg.Wait()
+	if arpErr != nil {
+		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
+	}
+	if mdnsErr != nil && !errors.Is(mdnsErr, context.Canceled) {
+		return res, fmt.Errorf("mDNS on %s: %w", p.Iface.Name, mdnsErr)
+	}
+	return res, ctx.Err()
+}
+
+// feed hands the addresses ARP found to the mDNS browser for reverse
+// lookups, and closes found so that the browser can finish.
+func feed(found chan<- netip.Addr, done <-chan struct{}, replies []scan.ARPReply) {
+	defer close(found)
+	for _, r := range replies {
+		select {
+		case found <- r.Addr:
+		case <-done:
+			return
+		}
+	}
+}
+
+// withEPMDNodes asks every host's epmd for its Erlang nodes and returns one
+// host per node; hosts without epmd drop out.
+func withEPMDNodes(ctx context.Context, hosts []hostfile.Host, o *options) ([]hostfile.Host, error) {
+	names := make([][]string, len(hosts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	for i, h := range hosts {
+		g.Go(func() error {
+			n, err := scan.EPMDNames(gctx, h.Addr)
+			if err != nil {
+				o.log.Debug("epmd", "addr", h.Addr, "err", err)
+			}
+			names[i] = n
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return withNodes(hosts, func(i int) []string { return names[i] }), ctx.Err()
+}
+
+func macList(first net.HardwareAddr, rest []net.HardwareAddr) string {
+	s := []string{first.String()}
+	for _, m := range rest {
+		s = append(s, m.String())
+	}
+	return strings.Join(s, " ")
+}

@@ -1,0 +1,157 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Host is one machine of the lab: a network namespace with the interface
+// eth0 on the lab's bridge.
+type Host struct {
+	// Name is the host's network namespace, as `ip netns` knows it.
+	Name string
+	// Addr is the host's IPv4 address on eth0.
+	Addr netip.Addr
+	// MAC is eth0's hardware address.
+	MAC net.HardwareAddr
+	// Iface is the name of the host's LAN interface, "eth0".
+	Iface string
+
+	lab  *Lab
+	port string // name of the veth peer on the bridge
+	ns   netns.NsHandle
+}
+
+// build creates the host's namespace and plugs it into the bridge br of the
+// bridge namespace handle bh.
+func (h *Host) build(bh *netlink.Handle, br int) error {
+	ns, err := createNS(h.Name)
+	if err != nil {
+		return err
+	}
+	h.ns = ns
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: h.port, MasterIndex: br, Flags: net.FlagUp},
+		PeerName:         h.Iface,
+		PeerHardwareAddr: h.MAC,
+		PeerNamespace:    netlink.NsFd(ns),
+	}
+	if err := bh.LinkAdd(veth); err != nil {
+		return fmt.Errorf("lab: add veth for %s: %w", h.Name, err)
+	}
+	nh, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("lab: netlink in %s: %w", h.Name, err)
+	}
+	defer nh.Close()
+	if err := nh.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
+		return fmt.Errorf("lab: %s: set lo up: %w", h.Name, err)
+	}
+	eth, err := nh.LinkByName(h.Iface)
+	if err != nil {
+		return fmt.Errorf("lab: %s: %w", h.Name, err)
+	}
+	bits := h.lab.Prefix.Bits()
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: h.Addr.AsSlice(), Mask: net.CIDRMask(bits, 32)}}
+	if err := nh.AddrAdd(eth, addr); err != nil {
+		return fmt.Errorf("lab: %s: add address %v: %w", h.Name, h.Addr, err)
+	}
+	if err := nh.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("lab: %s: set %s up: %w", h.Name, h.Iface, err)
+	}
+	mcast := &netlink.Route{
+		LinkIndex: eth.Attrs().Index,
+		Dst:       &net.IPNet{IP: net.IPv4(224, 0, 0, 0).To4(), Mask: net.CIDRMask(4, 32)},
+		Scope:     netlink.SCOPE_LINK,
+	}
+	if err := nh.RouteAdd(mcast); err != nil {
+		return fmt.Errorf("lab: %s: add multicast route: %w", h.Name, err)
+	}
+	return nil
+}
+
+// String returns the host's namespace name.
+func (h *Host) String() string { return h.Name }
+
+// Command returns a command that runs name with args inside the host's
+// namespace, through `ip netns exec`. It runs in its own process group,
+// which is killed when ctx is done, and gets SIGKILL if this process dies.
+// The lab kills whatever still runs in its namespaces at Close; use
+// [Host.Start] to have the lab also reap it.
+func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	return cmd
+}
+
+// Do runs fn on a locked OS thread switched into the host's namespace, then
+// switches the thread back. Sockets opened inside fn stay in the host's
+// namespace after Do returns, so the usual pattern is to open a socket in
+// fn and use it afterwards. Goroutines started by fn do not run in the
+// namespace. If the thread cannot be switched back, the runtime discards
+// it.
+func (h *Host) Do(fn func() error) error {
+	if !h.ns.IsOpen() {
+		return ErrClosed
+	}
+	return onThread(h.ns, fn)
+}
+
+// Start starts cmd (usually made by [Host.Command]) and kills it, with its
+// process group, when the lab closes. The caller may Wait for cmd; if it
+// does not, the exited process stays a zombie until this process ends.
+func (h *Host) Start(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("lab: %s: %w", h.Name, err)
+	}
+	p := &proc{cmd: cmd}
+	if err := h.lab.track(p); err != nil {
+		p.kill()
+		p.wait()
+		return err
+	}
+	return nil
+}
+
+// proc is a process the lab kills at Close.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process was reaped by the lab; nil if the caller reaps it
+}
+
+// kill sends SIGKILL to the process and its group.
+func (p *proc) kill() {
+	pid := p.cmd.Process.Pid
+	if a := p.cmd.SysProcAttr; a != nil && a.Setpgid && a.Pgid == 0 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// wait waits until the process has exited, without reaping it if the
+// caller owns Wait.
+func (p *proc) wait() {
+	if p.done != nil {
+		<-p.done
+		return
+	}
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return // exited, or already reaped by the caller (ECHILD)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package rename
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// netlinkSource reads addresses and routes over rtnetlink and subscribes
+// to the address multicast groups, all in the network namespace that
+// Watch was called in.
+type netlinkSource struct {
+	ns  netns.NsHandle
+	h   *netlink.Handle
+	log *slog.Logger
+}
+
+func openSource(log *slog.Logger) (source, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("rename: get network namespace: %w", err)
+	}
+	// netns.None: open the socket on this thread, in ns, without setns
+	// (which needs CAP_SYS_ADMIN).
+	h, err := netlink.NewHandleAt(netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("rename: open netlink socket: %w", err)
+	}
+	return &netlinkSource{ns: ns, h: h, log: log}, nil
+}
+
+func (s *netlinkSource) close() error {
+	s.h.Close()
+	return s.ns.Close()
+}
+
+func (s *netlinkSource) read() (snapshot, error) {
+	links, err := s.h.LinkList()
+	if err != nil {
+		return snapshot{}, fmt.Errorf("rename: list links: %w", err)
+	}
+	names := make(map[int]string, len(links))
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	list, err := s.h.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return snapshot{}, fmt.Errorf("rename: list addresses: %w", err)
+	}
+	snap := snapshot{addrs: make([]Addr, 0, len(list))}
+	for _, a := range list {
+		p, ok := prefixOf(a.IPNet)
+		if !ok {
+			continue
+		}
+		snap.addrs = append(snap.addrs, Addr{
+			Ifindex: a.LinkIndex,
+			Ifname:  names[a.LinkIndex],
+			Prefix:  p,
+			Flags:   Flags(a.Flags),
+			Scope:   uint8(a.Scope),
+		})
+	}
+	if snap.default4, err = s.defaultRoute(netlink.FAMILY_V4); err != nil {
+		return snapshot{}, err
+	}
+	if snap.default6, err = s.defaultRoute(netlink.FAMILY_V6); err != nil {
+		return snapshot{}, err
+	}
+	return snap, nil
+}
+
+// defaultRoute returns the interface of the main table's default route
+// with the lowest metric, 0 if there is none.
+func (s *netlinkSource) defaultRoute(family int) (int, error) {
+	routes, err := s.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return 0, fmt.Errorf("rename: list routes: %w", err)
+	}
+	index, metric := 0, 0
+	for _, r := range routes {
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		link := r.LinkIndex
+		if link == 0 && len(r.MultiPath) > 0 {
+			link = r.MultiPath[0].LinkIndex
+		}
+		if link != 0 && (index == 0 || r.Priority < metric) {
+			index, metric = link, r.Priority
+		}
+	}
+	return index, nil
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	p := netip.PrefixFrom(ip.Unmap(), ones)
+	return p, p.IsValid()
+}
+
+// subscribe subscribes to address events (ListExisting false: they are
+// hints, the addresses are read again after them).
+func (s *netlinkSource) subscribe() (<-chan struct{}, func(), error) {
+	updates := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	opt := netlink.AddrSubscribeOptions{
+		ErrorCallback: func(err error) {
+			// Also called with "use of closed file" when stopped.
+			s.log.Debug("rename: netlink subscription", "err", err)
+		},
+	}
+	runtime.LockOSThread()
+	if cur, err := netns.Get(); err == nil {
+		if !cur.Equal(s.ns) {
+			opt.Namespace = &s.ns // needs CAP_SYS_ADMIN, as did getting here
+		}
+		cur.Close()
+	}
+	err := netlink.AddrSubscribeWithOptions(updates, done, opt)
+	runtime.UnlockOSThread()
+	if err != nil {
+		close(done)
+		return nil, nil, fmt.Errorf("rename: subscribe to address events: %w", err)
+	}
+	hints := make(chan struct{}, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer close(hints)
+		for range updates {
+			select {
+			case hints <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	stop := sync.OnceFunc(func() {
+		close(done) // netlink closes its socket, then updates
+		<-finished
+	})
+	return hints, stop, nil
+}

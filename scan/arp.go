@@ -1,0 +1,243 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+)
+
+// Defaults of ARPConfig.
+const (
+	// DefaultARPTimeout is arp-scan's per-host timeout: long enough for Wi-Fi
+	// clients in power save, which answer a few hundred milliseconds late.
+	DefaultARPTimeout = 500 * time.Millisecond
+	// DefaultARPRetries gives every silent target three requests in all,
+	// one more than arp-scan, so that 10% reply loss costs about one host in
+	// a thousand.
+	DefaultARPRetries = 2
+	// DefaultARPRate is about 0.5 Mbit/s of broadcast frames: twice
+	// arp-scan's default, far below what a Wi-Fi access point rebroadcasts
+	// at its lowest basic rate.
+	DefaultARPRate = 1000
+)
+
+// ARPConfig holds the knobs of an ARP sweep. The zero value, and a nil
+// *ARPConfig, apply the defaults.
+type ARPConfig struct {
+	// Timeout is how long a target has to answer, counted from its first
+	// request. Retries are spread evenly over it, and the sweep ends Timeout
+	// after the last target got its first request (earlier if every target
+	// answered). Zero means DefaultARPTimeout. A short Timeout (50 ms)
+	// makes a quick sweep of a quiet wired LAN; retries that do not fit in
+	// it are not sent.
+	Timeout time.Duration
+
+	// Retries is how many more requests a silent target gets. Zero means
+	// DefaultARPRetries; a negative value means none.
+	Retries int
+
+	// Rate bounds the requests sent per second. The first Rate/4 go out
+	// back to back, then one every 1/Rate seconds: a /24 starts in one
+	// burst. Zero means DefaultARPRate.
+	Rate int
+
+	// Progress, if set, is called from the sweeping goroutine with the
+	// number of targets that answered or got their last request, at most
+	// every 50 ms, and once more with done == total at the end.
+	Progress func(done, total int)
+
+	// Logger receives conflicts and send errors; nil discards.
+	Logger *slog.Logger
+}
+
+// ARPReply is a host that answered an ARP sweep.
+type ARPReply struct {
+	Addr netip.Addr
+	// MAC is the first hardware address that claimed Addr.
+	MAC net.HardwareAddr
+	// Conflict lists the other hardware addresses that claimed Addr during
+	// the sweep, in the order they were seen: an IP address conflict, a
+	// proxy, or a host that moved.
+	Conflict []net.HardwareAddr
+	// RTT is the time from the latest request to Addr until its first
+	// claim arrived; zero if the host announced itself before it was asked.
+	RTT time.Duration
+}
+
+// ARPScanner sends ARP requests on one link and collects the answers.
+// A Sweep at a time.
+type ARPScanner struct {
+	conn  net.PacketConn
+	mac   net.HardwareAddr
+	addrs []netip.Prefix
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewARP returns an ARPScanner that writes Ethernet frames to conn and
+// reads them from it. mac is the link's hardware address and addrs its IPv4
+// addresses; each request is sent from the address whose prefix holds the
+// target, else from the first. Frames are written to a *packet.Addr with
+// the broadcast address, and every frame conn returns, including garbage
+// and our own requests, is filtered. Close closes conn.
+func NewARP(conn net.PacketConn, mac net.HardwareAddr, addrs []netip.Prefix) (*ARPScanner, error) {
+	if len(mac) != 6 {
+		return nil, fmt.Errorf("scan: hardware address %q is not Ethernet: ARP needs a 6-byte MAC", mac)
+	}
+	var v4 []netip.Prefix
+	for _, p := range addrs {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		}
+	}
+	if len(v4) == 0 {
+		return nil, errors.New("scan: no IPv4 address to send ARP requests from: give the interface one")
+	}
+	return &ARPScanner{conn: conn, mac: slices.Clone(mac), addrs: v4}, nil
+}
+
+// SweepARP opens a raw socket on ifi, sweeps targets and closes the socket.
+// See [ARPScanner.Sweep].
+func SweepARP(ctx context.Context, ifi *net.Interface, targets []netip.Addr, cfg *ARPConfig) ([]ARPReply, error) {
+	s, err := DialARP(ifi)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Sweep(ctx, targets, cfg)
+}
+
+// Close closes the connection. It is safe to call more than once.
+func (s *ARPScanner) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.conn.Close() })
+	return s.closeErr
+}
+
+// Sweep asks every target for its hardware address and returns the hosts
+// that claimed one, sorted by address. Targets must be IPv4; duplicates are
+// swept once. Any ARP frame whose sender is a target counts, including
+// gratuitous ARP. When ctx ends, Sweep returns what it found so far with
+// ctx.Err(). Sweep changes the connection's read deadline.
+func (s *ARPScanner) Sweep(ctx context.Context, targets []netip.Addr, cfg *ARPConfig) ([]ARPReply, error) {
+	sw, err := newARPSweep(s, targets, cfg)
+	if err != nil || len(sw.addrs) == 0 {
+		return nil, err
+	}
+	events := make(chan arpEvent, 256)
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.readLoop(stop, events) }()
+
+	err = sw.run(ctx, events, readErr)
+
+	close(stop)
+	if derr := s.conn.SetReadDeadline(time.Unix(1, 0)); derr == nil {
+		<-readErr // the reader has returned; the conn can be swept again
+		_ = s.conn.SetReadDeadline(time.Time{})
+	} else {
+		// The reader stays blocked until Close; it owns nothing else.
+		sw.log.Debug("arp: cannot unblock reader", "err", derr)
+	}
+	return sw.results(), err
+}
+
+// arpEvent is one ARP frame that claims an address.
+type arpEvent struct {
+	addr  netip.Addr
+	mac   [6]byte
+	reply bool
+	at    time.Time
+}
+
+// readLoop reads frames until the conn fails or stop is closed, and sends
+// every claim to events.
+func (s *ARPScanner) readLoop(stop <-chan struct{}, events chan<- arpEvent) error {
+	buf := make([]byte, 1514)
+	for {
+		n, _, err := s.conn.ReadFrom(buf)
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if err != nil {
+			return fmt.Errorf("scan: reading ARP: %w", err)
+		}
+		ev, ok := parseARPFrame(buf[:n])
+		if !ok || ev.mac == [6]byte(s.mac) {
+			continue
+		}
+		ev.at = time.Now()
+		select {
+		case events <- ev:
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+// parseARPFrame extracts the claim "addr is at mac" from an Ethernet frame
+// carrying an ARP request or reply. It reports false for anything else.
+func parseARPFrame(b []byte) (arpEvent, bool) {
+	var f ethernet.Frame
+	if err := f.UnmarshalBinary(b); err != nil || f.EtherType != ethernet.EtherTypeARP {
+		return arpEvent{}, false
+	}
+	var p arp.Packet
+	if err := p.UnmarshalBinary(f.Payload); err != nil {
+		return arpEvent{}, false
+	}
+	if p.HardwareType != 1 || p.ProtocolType != uint16(ethernet.EtherTypeIPv4) ||
+		p.HardwareAddrLength != 6 || p.IPLength != 4 {
+		return arpEvent{}, false
+	}
+	if p.Operation != arp.OperationRequest && p.Operation != arp.OperationReply {
+		return arpEvent{}, false
+	}
+	ip := p.SenderIP
+	if !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return arpEvent{}, false // ARP probes (RFC 5227) claim nothing
+	}
+	mac := [6]byte(p.SenderHardwareAddr)
+	if mac == [6]byte{} || mac[0]&1 != 0 {
+		return arpEvent{}, false
+	}
+	return arpEvent{addr: ip, mac: mac, reply: p.Operation == arp.OperationReply}, true
+}
+
+// arpRequest fills frame, a 42-byte buffer, with a broadcast ARP request
+// from mac/src for target.
+func arpRequest(frame []byte, mac net.HardwareAddr, src, target netip.Addr) {
+	copy(frame[0:6], ethernet.Broadcast)
+	copy(frame[6:12], mac)
+	frame[12], frame[13] = 0x08, 0x06 // EtherType ARP
+	frame[14], frame[15] = 0, 1       // hardware type Ethernet
+	frame[16], frame[17] = 0x08, 0x00 // protocol type IPv4
+	frame[18], frame[19] = 6, 4
+	frame[20], frame[21] = 0, byte(arp.OperationRequest)
+	copy(frame[22:28], mac)
+	s4, t4 := src.As4(), target.As4()
+	copy(frame[28:32], s4[:])
+	clear(frame[32:38]) // target hardware address: unknown
+	copy(frame[38:42], t4[:])
+}
+
+// source returns the address to send a request for target from.
+func (s *ARPScanner) source(target netip.Addr) netip.Addr {
+	for _, p := range s.addrs {
+		if p.Masked().Contains(target) {
+			return p.Addr()
+		}
+	}
+	return s.addrs[0].Addr()
+}

@@ -1,0 +1,162 @@
+package scan
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// fakeHost answers ARP requests for one address on a fakeLAN.
+type fakeHost struct {
+	mac   net.HardwareAddr
+	delay time.Duration // before each reply
+	drop  int           // replies lost before the first that arrives
+	loss  float64       // chance of losing any reply
+}
+
+// fakeLAN is a net.PacketConn on a simulated Ethernet: the frames written
+// to it are ARP requests, and its hosts answer them after their delay. Like
+// a packet socket, it also returns our own frames.
+type fakeLAN struct {
+	mac   net.HardwareAddr
+	in    chan []byte
+	close chan struct{}
+
+	mu          sync.Mutex
+	hosts       map[netip.Addr][]*fakeHost
+	asked       map[netip.Addr]int
+	sendTimes   []time.Time
+	deadline    time.Time
+	deadlineSet chan struct{} // closed and replaced by SetReadDeadline
+	rng         *rand.Rand
+	closeOnce   sync.Once
+	writeErr    error
+	timers      sync.WaitGroup
+}
+
+func newFakeLAN(mac net.HardwareAddr) *fakeLAN {
+	return &fakeLAN{
+		mac:         mac,
+		in:          make(chan []byte, 1<<16),
+		close:       make(chan struct{}),
+		hosts:       map[netip.Addr][]*fakeHost{},
+		asked:       map[netip.Addr]int{},
+		deadlineSet: make(chan struct{}),
+		rng:         rand.New(rand.NewPCG(1, 2)),
+	}
+}
+
+func (l *fakeLAN) add(addr string, h *fakeHost) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := netip.MustParseAddr(addr)
+	l.hosts[a] = append(l.hosts[a], h)
+}
+
+func (l *fakeLAN) askedFor(addr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.asked[netip.MustParseAddr(addr)]
+}
+
+// inject delivers a frame as if it came from the wire.
+func (l *fakeLAN) inject(frame []byte) { l.in <- frame }
+
+func (l *fakeLAN) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		l.mu.Lock()
+		deadline, changed := l.deadline, l.deadlineSet
+		l.mu.Unlock()
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		var expire <-chan time.Time
+		if !deadline.IsZero() {
+			t := time.NewTimer(time.Until(deadline))
+			expire = t.C
+			defer t.Stop() // at most one per deadline change
+		}
+		select {
+		case f := <-l.in:
+			return copy(b, f), nil, nil
+		case <-expire:
+		case <-changed:
+		case <-l.close:
+			return 0, nil, net.ErrClosed
+		}
+	}
+}
+
+func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writeErr != nil {
+		return 0, l.writeErr
+	}
+	if len(b) != 42 {
+		return 0, errors.New("fake: not an ARP request")
+	}
+	l.in <- append([]byte(nil), b...) // our own request comes back
+	target := netip.AddrFrom4([4]byte(b[38:42]))
+	sender := netip.AddrFrom4([4]byte(b[28:32]))
+	l.asked[target]++
+	l.sendTimes = append(l.sendTimes, time.Now())
+	for _, h := range l.hosts[target] {
+		if h.drop > 0 {
+			h.drop--
+			continue
+		}
+		if h.loss > 0 && l.rng.Float64() < h.loss {
+			continue
+		}
+		reply := arpFrame(2, h.mac, target, l.mac, sender)
+		l.timers.Add(1)
+		time.AfterFunc(h.delay, func() {
+			defer l.timers.Done()
+			select {
+			case l.in <- reply:
+			case <-l.close:
+			}
+		})
+	}
+	return len(b), nil
+}
+
+func (l *fakeLAN) Close() error {
+	l.closeOnce.Do(func() { close(l.close) })
+	return nil
+}
+
+func (l *fakeLAN) LocalAddr() net.Addr              { return nil }
+func (l *fakeLAN) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
+func (l *fakeLAN) SetWriteDeadline(time.Time) error { return nil }
+func (l *fakeLAN) SetReadDeadline(t time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.deadline = t
+	close(l.deadlineSet)
+	l.deadlineSet = make(chan struct{})
+	return nil
+}
+
+// arpFrame builds an Ethernet frame holding an ARP packet.
+func arpFrame(op byte, sha net.HardwareAddr, spa netip.Addr, tha net.HardwareAddr, tpa netip.Addr) []byte {
+	f := make([]byte, 42)
+	copy(f[0:6], tha)
+	copy(f[6:12], sha)
+	f[12], f[13] = 0x08, 0x06
+	f[15] = 1
+	f[16] = 0x08
+	f[18], f[19] = 6, 4
+	f[21] = op
+	copy(f[22:28], sha)
+	s, t := spa.As4(), tpa.As4()
+	copy(f[28:32], s[:])
+	copy(f[32:38], tha)
+	copy(f[38:42], t[:])
+	return f
+}

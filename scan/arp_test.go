@@ -1,0 +1,426 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	ourMAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+	ourAddr = netip.MustParsePrefix("192.0.2.1/24")
+)
+
+func mac(last byte) net.HardwareAddr { return net.HardwareAddr{0x02, 0, 0, 0, 1, last} }
+
+// subnet24 returns 192.0.2.2 to 192.0.2.254.
+func subnet24() []netip.Addr {
+	var out []netip.Addr
+	for a := netip.MustParseAddr("192.0.2.2"); a != netip.MustParseAddr("192.0.2.255"); a = a.Next() {
+		out = append(out, a)
+	}
+	return out
+}
+
+func newFakeScanner(t *testing.T) (*ARPScanner, *fakeLAN) {
+	t.Helper()
+	lan := newFakeLAN(ourMAC)
+	s, err := NewARP(lan, ourMAC, []netip.Prefix{ourAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		lan.timers.Wait()
+	})
+	return s, lan
+}
+
+// found maps each address found to its MAC and conflicts, as strings.
+func found(replies []ARPReply) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range replies {
+		macs := []string{r.MAC.String()}
+		for _, c := range r.Conflict {
+			macs = append(macs, c.String())
+		}
+		out[r.Addr.String()] = macs
+	}
+	return out
+}
+
+func TestSweep(t *testing.T) {
+	tests := []struct {
+		name  string
+		hosts map[string][]*fakeHost
+		cfg   ARPConfig
+		want  map[string][]string
+	}{
+		{
+			name: "clean",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.2":   {{mac: mac(2)}},
+				"192.0.2.77":  {{mac: mac(77)}},
+				"192.0.2.254": {{mac: mac(254)}},
+			},
+			cfg: ARPConfig{Timeout: 100 * time.Millisecond},
+			want: map[string][]string{
+				"192.0.2.2":   {"02:00:00:00:01:02"},
+				"192.0.2.77":  {"02:00:00:00:01:4d"},
+				"192.0.2.254": {"02:00:00:00:01:fe"},
+			},
+		},
+		{
+			name: "retries_recover_lost_replies",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.10": {{mac: mac(10), drop: 1}},
+				"192.0.2.11": {{mac: mac(11), drop: 2}},
+				"192.0.2.12": {{mac: mac(12), drop: 3}}, // three requests, three losses
+			},
+			cfg: ARPConfig{Timeout: 150 * time.Millisecond},
+			want: map[string][]string{
+				"192.0.2.10": {"02:00:00:00:01:0a"},
+				"192.0.2.11": {"02:00:00:00:01:0b"},
+			},
+		},
+		{
+			name: "no_retries",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.10": {{mac: mac(10), drop: 1}},
+				"192.0.2.11": {{mac: mac(11)}},
+			},
+			cfg:  ARPConfig{Timeout: 60 * time.Millisecond, Retries: -1},
+			want: map[string][]string{"192.0.2.11": {"02:00:00:00:01:0b"}},
+		},
+		{
+			name: "conflict",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.20": {{mac: mac(20)}, {mac: mac(21), delay: 10 * time.Millisecond}},
+			},
+			cfg:  ARPConfig{Timeout: 100 * time.Millisecond},
+			want: map[string][]string{"192.0.2.20": {"02:00:00:00:01:14", "02:00:00:00:01:15"}},
+		},
+		{
+			name: "late_reply_with_defaults",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.30": {{mac: mac(30), delay: 300 * time.Millisecond}},
+			},
+			want: map[string][]string{"192.0.2.30": {"02:00:00:00:01:1e"}},
+		},
+		{
+			name: "late_reply_after_short_timeout",
+			hosts: map[string][]*fakeHost{
+				"192.0.2.30": {{mac: mac(30), delay: 300 * time.Millisecond}},
+				"192.0.2.31": {{mac: mac(31)}},
+			},
+			cfg:  ARPConfig{Timeout: 50 * time.Millisecond},
+			want: map[string][]string{"192.0.2.31": {"02:00:00:00:01:1f"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, lan := newFakeScanner(t)
+			for a, hs := range tt.hosts {
+				for _, h := range hs {
+					lan.add(a, h)
+				}
+			}
+			got, err := s.Sweep(context.Background(), subnet24(), &tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, found(got)); diff != "" {
+				t.Errorf("found (-want +got):\n%s", diff)
+			}
+			if !slices.IsSortedFunc(got, func(a, b ARPReply) int { return a.Addr.Compare(b.Addr) }) {
+				t.Errorf("replies not sorted: %v", got)
+			}
+		})
+	}
+}
+
+func TestSweepAsksSilentTargetsOnly(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.5", &fakeHost{mac: mac(5)})
+	lan.add("192.0.2.6", &fakeHost{mac: mac(6), drop: 1})
+	cfg := &ARPConfig{Timeout: 90 * time.Millisecond, Retries: 2}
+	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]int{"192.0.2.5": 1, "192.0.2.6": 2, "192.0.2.7": 3, "192.0.2.254": 3} {
+		if got := lan.askedFor(addr); got != want {
+			t.Errorf("%s asked %d times, want %d", addr, got, want)
+		}
+	}
+}
+
+func TestSweepLossyLAN(t *testing.T) {
+	// 10% loss on every reply: three requests miss one host in a thousand.
+	s, lan := newFakeScanner(t)
+	targets := subnet24()
+	for _, a := range targets[:200] {
+		lan.add(a.String(), &fakeHost{mac: mac(a.As4()[3]), loss: 0.1})
+	}
+	got, err := s.Sweep(context.Background(), targets, &ARPConfig{Timeout: 200 * time.Millisecond, Rate: 20000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 198 {
+		t.Errorf("found %d of 200 hosts behind 10%% loss, want at least 198", len(got))
+	}
+}
+
+func TestSweepMeasuresRTT(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.40", &fakeHost{mac: mac(40), delay: 30 * time.Millisecond})
+	got, err := s.Sweep(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.40")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].RTT < 30*time.Millisecond || got[0].RTT > time.Second {
+		t.Errorf("got %+v, want one reply with RTT of about 30ms", got)
+	}
+}
+
+func TestSweepEndsEarlyWhenAllAnswered(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.40", &fakeHost{mac: mac(40)})
+	start := time.Now()
+	got, err := s.Sweep(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.40")}, &ARPConfig{Timeout: time.Minute})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("got %v, %v; want one reply", got, err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("sweep took %v although its only target answered", d)
+	}
+}
+
+func TestSweepIgnoresNoise(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.50", &fakeHost{mac: mac(50)})
+	other := netip.MustParseAddr("198.51.100.7")
+	target := netip.MustParseAddr("192.0.2.60")
+	noise := [][]byte{
+		nil,
+		{0xff},
+		make([]byte, 14),
+		make([]byte, 60),
+		arpFrame(2, mac(9), other, ourMAC, ourAddr.Addr())[:30],                    // truncated
+		arpFrame(2, mac(9), other, ourMAC, ourAddr.Addr()),                         // not a target
+		arpFrame(1, mac(9), netip.IPv4Unspecified(), nil, target),                  // ARP probe
+		arpFrame(2, net.HardwareAddr{1, 0, 0x5e, 0, 0, 1}, target, ourMAC, target), // multicast MAC
+		arpFrame(2, make(net.HardwareAddr, 6), target, ourMAC, target),             // zero MAC
+		arpFrame(3, mac(9), target, ourMAC, target),                                // unknown operation
+		arpFrame(1, ourMAC, target, nil, target),                                   // our own MAC
+	}
+	// Wrong hardware/protocol types and lengths.
+	for _, off := range []int{15, 16, 18, 19} {
+		f := arpFrame(2, mac(9), target, ourMAC, target)
+		f[off] ^= 0x40
+		noise = append(noise, f)
+	}
+	for _, f := range noise {
+		lan.inject(f)
+	}
+	got, err := s.Sweep(context.Background(), subnet24(), &ARPConfig{Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string][]string{"192.0.2.50": {"02:00:00:00:01:32"}}, found(got)); diff != "" {
+		t.Errorf("found (-want +got):\n%s", diff)
+	}
+}
+
+func TestSweepRecordsAnnouncements(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	target := netip.MustParseAddr("192.0.2.70")
+	lan.inject(arpFrame(1, mac(70), target, make(net.HardwareAddr, 6), target)) // gratuitous
+	got, err := s.Sweep(context.Background(), []netip.Addr{target}, &ARPConfig{Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ARPReply{{Addr: target, MAC: mac(70)}}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("replies (-want +got):\n%s", diff)
+	}
+	if n := lan.askedFor("192.0.2.70"); n != 0 {
+		t.Errorf("asked a host that announced itself %d times, want 0", n)
+	}
+}
+
+func TestSweepRate(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	// 40 requests at 200/s with a burst of 50 then... 100 requests: 50 at
+	// once, 50 more at 200/s take at least 250ms.
+	targets := subnet24()[:100]
+	if _, err := s.Sweep(context.Background(), targets, &ARPConfig{Rate: 200, Retries: -1, Timeout: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	lan.mu.Lock()
+	defer lan.mu.Unlock()
+	if len(lan.sendTimes) != 100 {
+		t.Fatalf("sent %d requests, want 100", len(lan.sendTimes))
+	}
+	if d := lan.sendTimes[99].Sub(lan.sendTimes[0]); d < 240*time.Millisecond {
+		t.Errorf("100 requests at 200/s with a burst of 50 took %v, want at least 250ms", d)
+	}
+}
+
+func TestSweepProgress(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.3", &fakeHost{mac: mac(3)})
+	var calls [][2]int
+	cfg := &ARPConfig{Timeout: 120 * time.Millisecond, Rate: 500, Progress: func(done, total int) {
+		calls = append(calls, [2]int{done, total})
+	}}
+	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) < 2 || calls[len(calls)-1] != [2]int{253, 253} {
+		t.Fatalf("progress calls %v, want several ending in [253 253]", calls)
+	}
+	for i := 1; i < len(calls); i++ {
+		if calls[i][0] < calls[i-1][0] || calls[i][1] != 253 {
+			t.Errorf("progress went from %v to %v", calls[i-1], calls[i])
+		}
+	}
+}
+
+func TestSweepCancel(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.add("192.0.2.2", &fakeHost{mac: mac(2)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := &ARPConfig{Timeout: time.Hour, Progress: func(done, total int) {
+		if done > 0 {
+			cancel()
+		}
+	}}
+	got, err := s.Sweep(ctx, subnet24(), cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if len(got) != 1 {
+		t.Errorf("got %v, want the one host found before the cancel", got)
+	}
+	// The scanner can sweep again after a cancel.
+	if got, err := s.Sweep(context.Background(), subnet24()[:1], &ARPConfig{Timeout: 50 * time.Millisecond}); err != nil || len(got) != 1 {
+		t.Errorf("second sweep: %v, %v; want one reply", got, err)
+	}
+}
+
+func TestSweepErrors(t *testing.T) {
+	t.Run("read_fails", func(t *testing.T) {
+		s, lan := newFakeScanner(t)
+		lan.Close()
+		if _, err := s.Sweep(context.Background(), subnet24(), nil); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("err = %v, want net.ErrClosed", err)
+		}
+	})
+	t.Run("write_fails", func(t *testing.T) {
+		s, lan := newFakeScanner(t)
+		lan.writeErr = errors.New("link down")
+		if _, err := s.Sweep(context.Background(), subnet24(), nil); err == nil {
+			t.Error("sweep with a failing link succeeded")
+		}
+	})
+	t.Run("ipv6_target", func(t *testing.T) {
+		s, _ := newFakeScanner(t)
+		if _, err := s.Sweep(context.Background(), []netip.Addr{netip.MustParseAddr("2001:db8::1")}, nil); err == nil {
+			t.Error("sweep of an IPv6 address succeeded")
+		}
+	})
+	t.Run("negative_rate", func(t *testing.T) {
+		s, _ := newFakeScanner(t)
+		if _, err := s.Sweep(context.Background(), subnet24(), &ARPConfig{Rate: -1}); err == nil {
+			t.Error("sweep with a negative rate succeeded")
+		}
+	})
+	t.Run("no_targets", func(t *testing.T) {
+		s, _ := newFakeScanner(t)
+		if got, err := s.Sweep(context.Background(), nil, nil); err != nil || got != nil {
+			t.Errorf("got %v, %v; want nothing", got, err)
+		}
+	})
+}
+
+func TestNewARP(t *testing.T) {
+	tests := []struct {
+		name  string
+		mac   net.HardwareAddr
+		addrs []netip.Prefix
+	}{
+		{"short_mac", net.HardwareAddr{1, 2, 3}, []netip.Prefix{ourAddr}},
+		{"no_ipv4", ourMAC, []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewARP(newFakeLAN(ourMAC), tt.mac, tt.addrs); err == nil {
+				t.Error("NewARP succeeded")
+			}
+		})
+	}
+}
+
+func TestSource(t *testing.T) {
+	s, err := NewARP(newFakeLAN(ourMAC), ourMAC, []netip.Prefix{
+		netip.MustParsePrefix("2001:db8::1/64"),
+		netip.MustParsePrefix("192.0.2.1/24"),
+		netip.MustParsePrefix("198.51.100.9/24"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{
+		"192.0.2.77":    "192.0.2.1",
+		"198.51.100.20": "198.51.100.9",
+		"203.0.113.5":   "192.0.2.1", // not on-link: the first address
+	} {
+		if got := s.source(netip.MustParseAddr(target)); got.String() != want {
+			t.Errorf("source(%s) = %v, want %s", target, got, want)
+		}
+	}
+}
+
+func TestARPRequestParses(t *testing.T) {
+	f := make([]byte, 42)
+	arpRequest(f, ourMAC, ourAddr.Addr(), netip.MustParseAddr("192.0.2.9"))
+	ev, ok := parseARPFrame(f)
+	if !ok || ev.addr != ourAddr.Addr() || ev.mac != [6]byte(ourMAC) || ev.reply {
+		t.Errorf("parseARPFrame(request) = %+v, %v", ev, ok)
+	}
+}
+
+func FuzzParseARPFrame(f *testing.F) {
+	target := netip.MustParseAddr("192.0.2.60")
+	f.Add(arpFrame(2, mac(9), target, ourMAC, ourAddr.Addr()))
+	f.Add(arpFrame(1, mac(9), target, nil, target))
+	f.Add(arpFrame(1, mac(9), netip.IPv4Unspecified(), nil, target))
+	f.Add([]byte{})
+	f.Add(make([]byte, 14))
+	vlan := append([]byte{}, arpFrame(2, mac(9), target, ourMAC, ourAddr.Addr())...)
+	vlan = append(vlan[:12], append([]byte{0x81, 0x00, 0x00, 0x05}, vlan[12:]...)...)
+	f.Add(vlan)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, ok := parseARPFrame(b)
+		if !ok {
+			return
+		}
+		if !ev.addr.Is4() || ev.addr.IsUnspecified() || ev.mac == [6]byte{} || ev.mac[0]&1 != 0 {
+			t.Errorf("parseARPFrame(%x) accepted %+v", b, ev)
+		}
+		// The claim survives the sweep's bookkeeping.
+		sw := &arpSweep{addrs: []netip.Addr{ev.addr}, state: make([]arpTarget, 1), maxTries: 3}
+		sw.claim(ev, time.Now())
+		sw.claim(ev, time.Now())
+		if len(sw.found) != 1 || len(sw.found[0].Conflict) != 0 {
+			t.Errorf("claim twice: %+v", sw.found)
+		}
+	})
+}

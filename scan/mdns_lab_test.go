@@ -1,0 +1,237 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+)
+
+// The lab test runs the browse in a child process started inside lab host
+// 0's network namespace (`ip netns exec`), so that every thread, including
+// those of hashicorp/mdns, which opens its own sockets, sends mDNS only
+// into the lab. The child refuses to run unless it sees the lab address.
+
+const mdnsChildEnv = "IPFINDER_SCAN_MDNS_LAB_CHILD"
+
+// mdnsChildJob is what the parent asks the child to do.
+type mdnsChildJob struct {
+	Iface    string
+	Addr     netip.Addr // the child's lab address, checked before any packet is sent
+	Feed     []netip.Addr
+	NoBrowse bool
+	Runs     int
+}
+
+type mdnsChildResult struct {
+	Hosts   [][]MDNSHost
+	Elapsed []time.Duration
+}
+
+const childMarker = "MDNS-CHILD-RESULT "
+
+func TestMDNSLabChild(t *testing.T) {
+	raw := os.Getenv(mdnsChildEnv)
+	if raw == "" {
+		t.Skip("runs only as the child of TestBrowseMDNSLab")
+	}
+	var job mdnsChildJob
+	if err := json.Unmarshal([]byte(raw), &job); err != nil {
+		t.Fatal(err)
+	}
+	ifi, err := labInterface(job.Iface, job.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res mdnsChildResult
+	for range job.Runs {
+		addrs := make(chan netip.Addr, len(job.Feed))
+		for _, a := range job.Feed {
+			addrs <- a
+		}
+		close(addrs)
+		conn, qu, err := listenMDNS(ifi, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg *MDNSConfig
+		if os.Getenv("MDNS_DEBUG") != "" {
+			cfg = &MDNSConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		}
+		b := newBrowser(conn, mdnsGroup, cfg)
+		b.unicast = qu
+		b.resolve = hashicorpResolver(ifi, b.log)
+		b.noBrowse = job.NoBrowse
+		start := time.Now()
+		hosts, err := b.run(t.Context(), addrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Elapsed = append(res.Elapsed, time.Since(start))
+		res.Hosts = append(res.Hosts, hosts)
+	}
+	out, _ := json.Marshal(res)
+	fmt.Printf("%s%s\n", childMarker, out)
+}
+
+// labInterface returns the interface named name, if it carries addr: the
+// proof that this process runs inside the lab.
+func labInterface(name string, addr netip.Addr) (*net.Interface, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == addr {
+			return ifi, nil
+		}
+	}
+	return nil, fmt.Errorf("%s does not carry %v: not inside the lab, refusing to send mDNS", name, addr)
+}
+
+// runChild runs the named test of this binary inside h's namespace with
+// env set to job, and returns the line after marker.
+func runChild(t *testing.T, h *lab.Host, test, env, marker string, job any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := h.Command(ctx, exe, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), env+"="+string(raw))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if os.Getenv("MDNS_DEBUG") != "" {
+		t.Logf("child output:\n%s", out)
+	}
+	for line := range bytes.Lines(out) {
+		if rest, ok := bytes.CutPrefix(line, []byte(marker)); ok {
+			return rest
+		}
+	}
+	t.Fatalf("child printed no result:\n%s", out)
+	return nil
+}
+
+func TestBrowseMDNSLab(t *testing.T) {
+	if os.Getenv(mdnsChildEnv) != "" {
+		t.Skip("child process")
+	}
+	if _, err := exec.LookPath("avahi-daemon"); err != nil {
+		skipOrFailTest(t, "avahi-daemon not installed (Debian: apt install avahi-daemon)")
+	}
+	l := lab.New(t, lab.Config{Hosts: 5})
+	h := l.Hosts
+	starts := []struct {
+		host     *lab.Host
+		name     string
+		services []lab.Service
+	}{
+		{h[1], "labhost2", []lab.Service{{Type: "_ssh._tcp", Port: 22, Name: "ssh on labhost2"}}},
+		{h[2], "labhost3", []lab.Service{{Type: "_http._tcp", Port: 80, Name: "web on labhost3"}, {Type: "_ssh._tcp", Port: 22}}},
+		{h[3], "labhost4", nil},
+		// h[4] runs no responder: its reverse lookup stays unanswered.
+	}
+	for _, s := range starts {
+		if err := s.host.StartAvahi(s.name, s.services...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws := "_workstation._tcp" // avahi's publish-workstation
+	// avahi reports startup complete before it has probed for its services:
+	// wait until a browse finds everything, then measure.
+	browsed := []MDNSHost{
+		{Addr: h[1].Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", ws}},
+		{Addr: h[2].Addr, Names: []string{"labhost3.local"}, Services: []string{"_http._tcp", "_ssh._tcp", ws}},
+		{Addr: h[3].Addr, Names: []string{"labhost4.local"}, Services: []string{ws}},
+	}
+	var reversed []MDNSHost
+	for _, b := range browsed {
+		reversed = append(reversed, MDNSHost{Addr: b.Addr, Names: b.Names})
+	}
+	var all []netip.Addr
+	for _, x := range h[1:] {
+		all = append(all, x.Addr)
+	}
+	waitForResponders(t, h[0], browsed)
+	tests := []struct {
+		name string
+		job  mdnsChildJob
+		want []MDNSHost
+	}{
+		{name: "browse", job: mdnsChildJob{Runs: 3}, want: browsed},
+		{name: "browse_and_reverse", job: mdnsChildJob{Runs: 3, Feed: all}, want: browsed},
+		{name: "reverse_only", job: mdnsChildJob{Runs: 1, Feed: all, NoBrowse: true}, want: reversed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.job.Iface, tt.job.Addr = h[0].Iface, h[0].Addr
+			var res mdnsChildResult
+			if err := json.Unmarshal(runChild(t, h[0], "TestMDNSLabChild", mdnsChildEnv, childMarker, tt.job), &res); err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range res.Hosts {
+				if diff := cmp.Diff(tt.want, got, cmpAddr); diff != "" {
+					t.Errorf("run %d (-want +got):\n%s", i, diff)
+				}
+			}
+			t.Logf("browse times: %v", res.Elapsed)
+			if m := slices.Max(res.Elapsed); m > 1500*time.Millisecond {
+				t.Errorf("slowest browse took %v, want at most the 1 s timeout (+ slack)", m)
+			}
+		})
+	}
+}
+
+// waitForResponders polls with browses from h until one finds want.
+func waitForResponders(t *testing.T, h *lab.Host, want []MDNSHost) {
+	t.Helper()
+	job := mdnsChildJob{Iface: h.Iface, Addr: h.Addr, Runs: 1}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var res mdnsChildResult
+		if err := json.Unmarshal(runChild(t, h, "TestMDNSLabChild", mdnsChildEnv, childMarker, job), &res); err != nil {
+			t.Fatal(err)
+		}
+		diff := cmp.Diff(want, res.Hosts[0], cmpAddr)
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("avahi responders not all found after 15 s (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// skipOrFailTest skips when a tool is missing, but fails under CI=true,
+// where every tool must be installed.
+func skipOrFailTest(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: not skipping)")
+	}
+	t.Skip(msg)
+}

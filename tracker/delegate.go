@@ -1,0 +1,182 @@
+package tracker
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// delegate receives memberlist's callbacks. Each one takes t.mu briefly,
+// updates the view and hands changes to subscribers without blocking;
+// network I/O it needs (syncs) goes to the syncer goroutine.
+type delegate struct{ t *Tracker }
+
+var (
+	_ memberlist.Delegate      = (*delegate)(nil)
+	_ memberlist.EventDelegate = (*delegate)(nil)
+)
+
+func (d *delegate) NodeMeta(limit int) []byte { return d.t.meta }
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.t.queue.GetBroadcasts(overhead, limit)
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	t := d.t
+	var err error
+	switch b[0] {
+	case kindDelta:
+		err = t.handleDelta(b)
+	case kindSyncReq:
+		var req syncReq
+		if req, err = decodeSyncReq(b); err == nil {
+			t.syncs.reply(req.From, req.Nodes)
+		}
+	case kindSyncResp:
+		var rs []record
+		if rs, err = decodeSyncResp(b); err == nil {
+			t.mergeRecords(rs)
+		}
+	default:
+		t.log.Debug("tracker: unknown message kind", "kind", b[0], "len", len(b))
+	}
+	if err != nil {
+		t.log.Debug("tracker: bad message", "err", err)
+	}
+}
+
+// handleDelta applies a gossiped change and passes it on if it is new.
+func (t *Tracker) handleDelta(b []byte) error {
+	m, err := decodeDelta(b)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || t.v.blocked(m.Node, m.Boot) {
+		return nil
+	}
+	if t.v.observe(&m) {
+		t.queue.QueueBroadcast(broadcast(append([]byte(nil), b...)))
+	}
+	ch, vd := t.v.applyDelta(&m, now)
+	t.publishLocked(ch)
+	if vd == deltaGap {
+		t.syncs.want(m.Node, m.Node, m.Boot, m.Version, gapWait)
+	}
+	return nil
+}
+
+// mergeRecords merges records received from a peer.
+func (t *Tracker) mergeRecords(rs []record) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for i := range rs {
+		t.publishLocked(t.v.mergeRecord(&rs[i], now))
+	}
+}
+
+func (d *delegate) LocalState(join bool) []byte {
+	t := d.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := pushState{From: t.name, Digest: t.v.digest()}
+	if join {
+		for _, it := range s.Digest {
+			if r, ok := t.v.record(it.Node); ok {
+				s.Records = append(s.Records, r)
+			}
+		}
+	} else if r, ok := t.v.record(t.name); ok {
+		s.Records = []record{r}
+	}
+	return encodeState(&s)
+}
+
+func (d *delegate) MergeRemoteState(b []byte, join bool) {
+	t := d.t
+	s, err := decodeState(b)
+	if err != nil {
+		t.log.Debug("tracker: bad push/pull state", "err", err)
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	for i := range s.Records {
+		t.publishLocked(t.v.mergeRecord(&s.Records[i], now))
+	}
+	for _, n := range t.v.behind(s.Digest) {
+		for _, it := range s.Digest {
+			if it.Node == n {
+				t.syncs.want(n, s.From, it.Boot, it.Version, 0)
+			}
+		}
+	}
+}
+
+func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.t.memberUp(n) }
+func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.t.memberUp(n) }
+
+func (d *delegate) NotifyLeave(n *memberlist.Node) {
+	t := d.t
+	if n.Name == t.name {
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.publishLocked(t.v.memberDown(n.Name, n.State == memberlist.StateLeft, now))
+	t.countAliveLocked()
+}
+
+func (t *Tracker) memberUp(n *memberlist.Node) {
+	if n.Name == t.name {
+		return
+	}
+	meta, err := decodeNodeMeta(n.Meta)
+	if err != nil {
+		t.log.Debug("tracker: node without tracker meta", "node", n.Name, "err", err)
+	}
+	var addr netip.AddrPort
+	if a, ok := netip.AddrFromSlice(n.Addr); ok {
+		addr = netip.AddrPortFrom(a.Unmap(), n.Port)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	ch, need := t.v.memberUp(n.Name, addr, meta)
+	t.publishLocked(ch)
+	t.countAliveLocked()
+	if need {
+		t.syncs.want(n.Name, n.Name, meta.Boot, 0, 0)
+	}
+}
+
+func (t *Tracker) countAliveLocked() {
+	n := int32(1)
+	for _, m := range t.v.members {
+		if m.Alive {
+			n++
+		}
+	}
+	t.alive.Store(n)
+}

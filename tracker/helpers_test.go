@@ -1,0 +1,177 @@
+package tracker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// filterTransport is memberlist's NetTransport on loopback that can drop
+// packets and refuse streams to chosen addresses (partitions) or drop a
+// share of packets at random (loss).
+type filterTransport struct {
+	*memberlist.NetTransport
+	mu      sync.Mutex
+	blocked map[string]bool
+	loss    float64
+}
+
+var errPartitioned = errors.New("test: partitioned")
+
+func newFilterTransport(tb testing.TB, port int) *filterTransport {
+	tb.Helper()
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{"127.0.0.1"},
+		BindPort:  port,
+		Logger:    log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		tb.Fatalf("transport on port %d: %v", port, err)
+	}
+	return &filterTransport{NetTransport: nt, blocked: map[string]bool{}}
+}
+
+func (f *filterTransport) drops(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked[addr] || f.loss > 0 && rand.Float64() < f.loss
+}
+
+func (f *filterTransport) refuses(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked[addr]
+}
+
+func (f *filterTransport) block(addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range addrs {
+		f.blocked[a] = true
+	}
+}
+
+func (f *filterTransport) unblockAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.blocked)
+}
+
+func (f *filterTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	if f.drops(addr) {
+		return time.Now(), nil
+	}
+	return f.NetTransport.WriteTo(b, addr)
+}
+
+func (f *filterTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if f.drops(a.Addr) {
+		return time.Now(), nil
+	}
+	return f.NetTransport.WriteToAddress(b, a)
+}
+
+func (f *filterTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if f.refuses(addr) {
+		return nil, errPartitioned
+	}
+	return f.NetTransport.DialTimeout(addr, timeout)
+}
+
+func (f *filterTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	if f.refuses(a.Addr) {
+		return nil, errPartitioned
+	}
+	return f.NetTransport.DialAddressTimeout(a, timeout)
+}
+
+// node is a tracker on loopback under test.
+type node struct {
+	*Tracker
+	tr   *filterTransport
+	port int
+}
+
+func (n *node) addr() string { return fmt.Sprintf("127.0.0.1:%d", n.port) }
+
+// startNode starts a tracker named NAME@127.0.0.1 on port (0: any).
+func startNode(tb testing.TB, name string, port int, mod func(*Config)) *node {
+	tb.Helper()
+	tr := newFilterTransport(tb, port)
+	mc := LANMemberlistConfig()
+	mc.Transport = tr
+	cfg := &Config{
+		Name:              name + "@127.0.0.1",
+		BindAddr:          netip.MustParseAddrPort("127.0.0.1:0"),
+		Memberlist:        mc,
+		ReconnectInterval: 500 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(cfg)
+	}
+	t, err := New(cfg)
+	if err != nil {
+		tr.Shutdown()
+		tb.Fatalf("start %s: %v", name, err)
+	}
+	n := &node{Tracker: t, tr: tr, port: tr.GetAutoBindPort()}
+	tb.Cleanup(func() { n.Close() })
+	return n
+}
+
+// startCluster starts n joined nodes named node0..node(n-1).
+func startCluster(tb testing.TB, n int, mod func(*Config)) []*node {
+	tb.Helper()
+	nodes := make([]*node, n)
+	for i := range nodes {
+		nodes[i] = startNode(tb, fmt.Sprintf("node%d", i), 0, mod)
+		if i > 0 {
+			if _, err := nodes[i].Join([]string{nodes[0].addr()}); err != nil {
+				tb.Fatalf("join node%d: %v", i, err)
+			}
+		}
+	}
+	eventually(tb, 10*time.Second, func() error {
+		for _, nd := range nodes {
+			if got := len(nd.Members()); got != n {
+				return fmt.Errorf("%s sees %d members, want %d", nd.LocalNode(), got, n)
+			}
+		}
+		return nil
+	})
+	return nodes
+}
+
+// eventually polls cond until it returns nil or the deadline passes.
+func eventually(tb testing.TB, timeout time.Duration, cond func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// keysOf lists node/key of a service's entries as seen by n.
+func keysOf(n *node, service string) []string {
+	var out []string
+	for _, p := range n.List(service) {
+		out = append(out, p.Node+"/"+p.Key)
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package tracker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Sync timing.
+const (
+	gapWait     = 200 * time.Millisecond // let reordered deltas fill a gap first
+	syncRetry   = time.Second            // ask again if still behind
+	syncGiveUp  = 10 * time.Second       // then leave it to push/pull
+	syncTick    = 50 * time.Millisecond
+	maxInFlight = 8 // parallel reliable sends
+)
+
+// want is a record we know to be behind and will ask a peer for.
+type want struct {
+	ask           string // peer to ask: the writer itself, or who told us
+	boot, version uint64 // what we must reach
+	due, first    time.Time
+	sent          time.Time
+}
+
+// syncer owns the goroutine that sends sync requests and answers with
+// memberlist's reliable (TCP) messages, outside memberlist callbacks.
+type syncer struct {
+	t       *Tracker
+	mu      sync.Mutex
+	wants   map[string]*want           // by writer
+	replies map[string]map[string]bool // peer -> writers it asked for
+	kick    chan struct{}
+}
+
+func newSyncer(t *Tracker) *syncer {
+	return &syncer{
+		t:       t,
+		wants:   make(map[string]*want),
+		replies: make(map[string]map[string]bool),
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// want asks for node's record at (boot, version) or later from peer ask,
+// after wait.
+func (s *syncer) want(node, ask string, boot, version uint64, wait time.Duration) {
+	now := time.Now()
+	s.mu.Lock()
+	w := s.wants[node]
+	if w == nil {
+		w = &want{first: now, due: now.Add(wait)}
+		s.wants[node] = w
+	}
+	if boot > w.boot || boot == w.boot && version > w.version {
+		w.boot, w.version = boot, version
+	}
+	if w.ask == "" || ask == node {
+		w.ask = ask
+	}
+	s.mu.Unlock()
+	if wait == 0 {
+		s.poke()
+	}
+}
+
+// reply queues an answer to peer with our copies of nodes.
+func (s *syncer) reply(peer string, nodes []string) {
+	s.mu.Lock()
+	set := s.replies[peer]
+	if set == nil {
+		set = make(map[string]bool)
+		s.replies[peer] = set
+	}
+	for _, n := range nodes {
+		set[n] = true
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *syncer) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *syncer) run() {
+	defer s.t.wg.Done()
+	tick := time.NewTicker(syncTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.t.done:
+			return
+		case <-tick.C:
+		case <-s.kick:
+		}
+		s.round(time.Now())
+	}
+}
+
+// round sends what is due: answers first, then requests.
+func (s *syncer) round(now time.Time) {
+	t := s.t
+	s.mu.Lock()
+	replies := s.replies
+	s.replies = make(map[string]map[string]bool)
+	s.mu.Unlock()
+
+	msgs := make(map[string][][]byte) // peer -> messages
+	t.mu.Lock()
+	for peer, set := range replies {
+		var rs []record
+		for n := range set {
+			if r, ok := t.v.record(n); ok {
+				rs = append(rs, r)
+			}
+		}
+		msgs[peer] = append(msgs[peer], encodeRecords(kindSyncResp, rs))
+	}
+	s.mu.Lock()
+	ask := make(map[string][]string)
+	for n, w := range s.wants {
+		r := t.v.nodes[n]
+		done := t.v.blocked(n, w.boot) || r != nil && (r.Boot > w.boot || r.Boot == w.boot && r.Version >= w.version)
+		if done || now.Sub(w.first) > syncGiveUp {
+			delete(s.wants, n)
+			continue
+		}
+		if now.Before(w.due) || now.Sub(w.sent) < syncRetry {
+			continue
+		}
+		w.sent = now
+		ask[w.ask] = append(ask[w.ask], n)
+	}
+	s.mu.Unlock()
+	t.mu.Unlock()
+	for peer, nodes := range ask {
+		msgs[peer] = append(msgs[peer], encodeSyncReq(&syncReq{From: t.name, Nodes: nodes}))
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	s.send(msgs)
+}
+
+// send delivers messages over TCP, a few peers at a time.
+func (s *syncer) send(msgs map[string][][]byte) {
+	t := s.t
+	nodes := make(map[string]*memberlist.Node)
+	for _, n := range t.ml.Members() {
+		nodes[n.Name] = n
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxInFlight)
+	for peer, bs := range msgs {
+		n := nodes[peer]
+		if n == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, b := range bs {
+				if err := t.ml.SendReliable(n, b); err != nil {
+					t.log.Debug("tracker: sync send failed", "peer", peer, "err", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,439 @@
+package tracker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Errors callers may branch on.
+var (
+	// ErrClosed is returned by methods called after Close or Leave.
+	ErrClosed = errors.New("tracker: closed")
+	// ErrAlreadyTracked is returned by Track for a key already tracked here.
+	ErrAlreadyTracked = errors.New("tracker: already tracked")
+	// ErrNotTracked is returned by Update for a key not tracked here.
+	ErrNotTracked = errors.New("tracker: not tracked")
+)
+
+// maxDeltaBytes is the largest change gossiped as is; a bigger one is
+// announced by a payload-less notice and fetched from the writer. It
+// leaves room in a 1400-byte UDP packet for memberlist's compound
+// header, a 255-byte label and encryption.
+const maxDeltaBytes = 1100
+
+// Ref identifies one version of one tracked entry: the writer, its boot
+// and the writer's version when the entry was last written. Every Track
+// and Update yields a new Ref.
+type Ref struct {
+	Node    string
+	Boot    uint64
+	Version uint64
+}
+
+// String formats r as node/boot/version.
+func (r Ref) String() string {
+	return r.Node + "/" + strconv.FormatUint(r.Boot, 36) + "/" + strconv.FormatUint(r.Version, 10)
+}
+
+// Presence is one tracked entry as seen by this node.
+type Presence struct {
+	Service string
+	Key     string
+	Node    string         // the node that tracks it
+	Addr    netip.AddrPort // that node's gossip address
+	// Meta is the entry's metadata. It is shared: do not modify it.
+	Meta  map[string]string
+	Ref   Ref
+	Local bool // tracked by this node
+	// PrevNode is the node's previous name when it declared one
+	// (Config.PreviousName): the entry moved from PrevNode to Node.
+	PrevNode string
+}
+
+// Member is a live node of the cluster.
+type Member struct {
+	Name     string
+	Addr     netip.AddrPort
+	PrevName string
+	Boot     uint64
+	Local    bool
+}
+
+// Tracker tracks entries of this node and shows those of the others.
+// Its methods are safe for concurrent use.
+type Tracker struct {
+	log       *slog.Logger
+	name      string
+	boot      uint64
+	meta      []byte
+	permdown  time.Duration
+	reconnect time.Duration
+	ml        *memberlist.Memberlist
+	queue     *memberlist.TransmitLimitedQueue
+	alive     atomic.Int32 // live nodes, us included, for the queue
+
+	mu     sync.Mutex
+	v      *view
+	subs   map[*Subscription]struct{}
+	rr     map[string]uint64
+	closed bool
+
+	syncs *syncer
+
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	leaveMu   sync.Mutex
+}
+
+var lastBoot atomic.Uint64
+
+// newBoot returns a boot id: the start time in nanoseconds, strictly
+// increasing within the process, so a restart always has a larger one.
+func newBoot() uint64 {
+	for {
+		now, last := uint64(time.Now().UnixNano()), lastBoot.Load()
+		if now <= last {
+			now = last + 1
+		}
+		if lastBoot.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}
+
+// New starts a tracker node: it binds the gossip sockets and runs alone
+// until Join. A nil cfg applies DefaultConfig.
+func New(cfg *Config) (*Tracker, error) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	t := &Tracker{
+		log:      cfg.Logger,
+		boot:     newBoot(),
+		permdown: cfg.PermdownPeriod,
+		subs:     make(map[*Subscription]struct{}),
+		rr:       make(map[string]uint64),
+		done:     make(chan struct{}),
+	}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	if t.permdown <= 0 {
+		t.permdown = DefaultPermdownPeriod
+	}
+	t.reconnect = cfg.ReconnectInterval
+	if t.reconnect <= 0 {
+		t.reconnect = DefaultReconnectInterval
+	}
+	t.name = cfg.Name
+	if t.name == "" {
+		a := cfg.AdvertiseAddr
+		if !a.IsValid() {
+			a = cfg.BindAddr
+		}
+		if !a.IsValid() || a.Addr().IsUnspecified() {
+			return nil, errors.New("tracker: Config.Name is empty and no AdvertiseAddr or specific BindAddr to derive it from")
+		}
+		t.name = "tracker@" + a.Addr().String()
+	}
+	if err := validName("node name", t.name); err != nil {
+		return nil, err
+	}
+	if cfg.PreviousName != "" {
+		if err := validName("previous name", cfg.PreviousName); err != nil {
+			return nil, err
+		}
+	}
+	t.meta = encodeNodeMeta(nodeMeta{Boot: t.boot, PrevName: cfg.PreviousName})
+	mc, err := cfg.memberlistConfig(t.name, t.meta)
+	if err != nil {
+		return nil, err
+	}
+	d := &delegate{t: t}
+	mc.Delegate, mc.Events = d, d
+	t.queue = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return int(t.alive.Load()) },
+		RetransmitMult: mc.RetransmitMult,
+	}
+	t.alive.Store(1)
+	t.v = newView(t.name, netip.AddrPort{}, t.boot)
+	t.syncs = newSyncer(t)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("tracker: start gossip on %v: %w", cfg.BindAddr, err)
+	}
+	t.ml = ml
+	ln := ml.LocalNode()
+	addr, _ := netip.AddrFromSlice(ln.Addr)
+	t.mu.Lock()
+	t.v.selfAddr = netip.AddrPortFrom(addr.Unmap(), ln.Port)
+	t.mu.Unlock()
+	t.wg.Add(2)
+	go t.syncs.run()
+	go t.purgeLoop()
+	return t, nil
+}
+
+// Join contacts the given peers and merges state with them. A peer is
+// HOST:PORT, NAME@HOST:PORT, or NAME@HOST (port 7946). It returns how
+// many peers were reached; an error only if none was.
+func (t *Tracker) Join(peers []string) (int, error) {
+	if t.isClosed() {
+		return 0, ErrClosed
+	}
+	addrs := make([]string, 0, len(peers))
+	for _, p := range peers {
+		addrs = append(addrs, peerAddr(p))
+	}
+	n, err := t.ml.Join(addrs)
+	if err != nil {
+		return n, fmt.Errorf("tracker: join %v: %w", peers, err)
+	}
+	return n, nil
+}
+
+// peerAddr turns a peer as accepted by Join into HOST:PORT.
+func peerAddr(p string) string {
+	if i := strings.LastIndexByte(p, '@'); i >= 0 {
+		p = p[i+1:]
+	}
+	if _, _, err := net.SplitHostPort(p); err != nil {
+		return net.JoinHostPort(strings.Trim(p, "[]"), strconv.Itoa(DefaultPort))
+	}
+	return p
+}
+
+// checkEntry validates the arguments of Track and Update.
+func checkEntry(service, key string, meta map[string]string) error {
+	if err := validName("service", service); err != nil {
+		return err
+	}
+	if err := validName("key", key); err != nil {
+		return err
+	}
+	if n := metaLen(meta); n > MaxMetaLen {
+		return fmt.Errorf("%w: %s/%s meta is %d bytes, limit %d", ErrMetaTooLarge, service, key, n, MaxMetaLen)
+	}
+	return nil
+}
+
+// Track starts tracking key in service on this node with meta (copied).
+// It fails with ErrAlreadyTracked if the key is tracked already.
+func (t *Tracker) Track(service, key string, meta map[string]string) (Ref, error) {
+	return t.put(service, key, meta, false)
+}
+
+// Update replaces the meta of a key tracked on this node; watchers see a
+// leave of the old version and a join of the new one. It fails with
+// ErrNotTracked if the key is not tracked.
+func (t *Tracker) Update(service, key string, meta map[string]string) (Ref, error) {
+	return t.put(service, key, meta, true)
+}
+
+func (t *Tracker) put(service, key string, meta map[string]string, update bool) (Ref, error) {
+	if err := checkEntry(service, key, meta); err != nil {
+		return Ref{}, err
+	}
+	meta = maps.Clone(meta)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return Ref{}, ErrClosed
+	}
+	r := t.v.nodes[t.name]
+	exists := r.svcs[service][key] != nil
+	switch {
+	case update && !exists:
+		return Ref{}, fmt.Errorf("%w: %s/%s", ErrNotTracked, service, key)
+	case !update && exists:
+		return Ref{}, fmt.Errorf("%w: %s/%s", ErrAlreadyTracked, service, key)
+	case !exists && r.n >= MaxEntries:
+		return Ref{}, fmt.Errorf("tracker: %d entries tracked here, limit %d", r.n, MaxEntries)
+	}
+	d, ch := t.v.local(opPut, service, key, meta)
+	t.publishLocked(ch)
+	t.gossip(&d)
+	return Ref{Node: t.name, Boot: d.Boot, Version: d.Version}, nil
+}
+
+// Untrack stops tracking key in service on this node. Untracking a key
+// that is not tracked does nothing.
+func (t *Tracker) Untrack(service, key string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if t.v.nodes[t.name].svcs[service][key] == nil {
+		return nil
+	}
+	d, ch := t.v.local(opDel, service, key, nil)
+	t.publishLocked(ch)
+	t.gossip(&d)
+	return nil
+}
+
+// gossip queues a local change for broadcast, as a notice if too big.
+func (t *Tracker) gossip(d *delta) {
+	b := encodeDelta(d)
+	if len(b) > maxDeltaBytes {
+		b = encodeDelta(&delta{Node: d.Node, Boot: d.Boot, Version: d.Version, Op: opNotice})
+	}
+	t.queue.QueueBroadcast(broadcast(b))
+}
+
+// List returns the entries of service visible here, sorted by node and key.
+func (t *Tracker) List(service string) []Presence {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.v.list(service)
+}
+
+// Services returns the services with at least one visible entry, sorted.
+func (t *Tracker) Services() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.v.services()
+}
+
+// Members returns the live nodes, this one included, sorted by name.
+func (t *Tracker) Members() []Member {
+	if t.isClosed() {
+		return nil
+	}
+	var out []Member
+	for _, n := range t.ml.Members() {
+		m := Member{Name: n.Name, Local: n.Name == t.name}
+		if a, ok := netip.AddrFromSlice(n.Addr); ok {
+			m.Addr = netip.AddrPortFrom(a.Unmap(), n.Port)
+		}
+		if nm, err := decodeNodeMeta(n.Meta); err == nil {
+			m.PrevName, m.Boot = nm.PrevName, nm.Boot
+		}
+		out = append(out, m)
+	}
+	sortMembers(out)
+	return out
+}
+
+// LocalNode returns this node's name.
+func (t *Tracker) LocalNode() string { return t.name }
+
+// Addr returns the gossip address other nodes reach this one at (useful
+// with a BindAddr of port 0).
+func (t *Tracker) Addr() netip.AddrPort {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.v.selfAddr
+}
+
+// Leave tells the cluster this node is leaving, waits up to timeout for
+// the news to go out, and closes the tracker. Peers drop this node's
+// entries at once instead of waiting for crash detection.
+func (t *Tracker) Leave(timeout time.Duration) error {
+	t.leaveMu.Lock()
+	defer t.leaveMu.Unlock()
+	if t.isClosed() {
+		return ErrClosed
+	}
+	err := t.ml.Leave(timeout)
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("tracker: leave: %w", err)
+	}
+	return nil
+}
+
+// Close stops gossip without telling the cluster (peers see a crash),
+// ends every subscription and waits for the tracker's goroutines. It is
+// idempotent.
+func (t *Tracker) Close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		t.mu.Lock()
+		t.closed = true
+		subs := t.subs
+		t.subs = nil
+		t.mu.Unlock()
+		close(t.done)
+		err = t.ml.Shutdown()
+		t.wg.Wait()
+		for s := range subs {
+			s.stop()
+		}
+	})
+	return err
+}
+
+func (t *Tracker) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// purgeLoop forgets what has been down longer than the permdown period,
+// and every reconnect interval tries to rejoin one crashed node, so two
+// sides of a healed partition find each other again (memberlist alone
+// never probes a node it declared dead).
+func (t *Tracker) purgeLoop() {
+	defer t.wg.Done()
+	every := min(max(t.permdown/8, 50*time.Millisecond), 10*time.Second)
+	purge := time.NewTicker(every)
+	defer purge.Stop()
+	reconnect := time.NewTicker(t.reconnect)
+	defer reconnect.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case now := <-purge.C:
+			t.mu.Lock()
+			t.v.purge(now, t.permdown)
+			t.mu.Unlock()
+		case <-reconnect.C:
+			t.mu.Lock()
+			addrs := t.v.crashed()
+			t.mu.Unlock()
+			if len(addrs) > 0 {
+				a := addrs[rand.IntN(len(addrs))]
+				if _, err := t.ml.Join([]string{a.String()}); err != nil {
+					t.log.Debug("tracker: reconnect failed", "addr", a, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// publishLocked hands changes to every subscriber. t.mu must be held,
+// which keeps batches in order.
+func (t *Tracker) publishLocked(ch []change) {
+	if len(ch) == 0 {
+		return
+	}
+	for s := range t.subs {
+		s.push(ch)
+	}
+}
+
+// broadcast is a gossiped message; it never invalidates another, since
+// receivers need every version.
+type broadcast []byte
+
+func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b broadcast) Message() []byte                       { return b }
+func (b broadcast) Finished()                             {}

@@ -1,0 +1,550 @@
+package tracker
+
+import (
+	"maps"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// change is one presence appearing (join) or disappearing (leave).
+type change struct {
+	Leave bool
+	P     Presence
+}
+
+// member is what the view knows of a memberlist node.
+type member struct {
+	Addr     netip.AddrPort
+	Boot     uint64
+	PrevName string
+	Alive    bool
+	Left     bool      // went down gracefully
+	Since    time.Time // when it went down, if !Alive
+}
+
+// nodeRec is the latest known record of one writer.
+type nodeRec struct {
+	Boot        uint64
+	Version     uint64
+	svcs        map[string]map[string]*entry // service -> key -> entry
+	n           int                          // number of entries
+	hiddenSince time.Time                    // when first seen hidden with no down time to go by
+}
+
+// tomb remembers a writer that left gracefully, so stale copies of its
+// record still travelling through the cluster are not shown again.
+type tomb struct {
+	Boot uint64
+	At   time.Time
+}
+
+// verdict is what applyDelta made of a delta.
+type verdict int
+
+const (
+	deltaStale   verdict = iota // already known or superseded: ignore
+	deltaApplied                // applied in order
+	deltaGap                    // a version is missing: sync the writer's record
+)
+
+// view is the pure state machine behind a Tracker: the records of every
+// writer, memberlist's view of the nodes, and the visibility rules. It
+// does no I/O and holds no locks; every mutation returns the presence
+// changes it causes, in order.
+type view struct {
+	self     string
+	selfAddr netip.AddrPort
+	nodes    map[string]*nodeRec
+	members  map[string]*member
+	tombs    map[string]tomb
+	seen     map[string]digestItem // highest delta seen per writer (for re-gossip)
+	pending  map[string][]delta    // deltas that arrived ahead of a gap
+}
+
+// maxPending bounds the deltas held per writer while waiting for a gap
+// to fill; past it the sync alone catches up.
+const maxPending = 256
+
+func newView(self string, addr netip.AddrPort, boot uint64) *view {
+	v := &view{
+		self:     self,
+		selfAddr: addr,
+		nodes:    make(map[string]*nodeRec),
+		members:  make(map[string]*member),
+		tombs:    make(map[string]tomb),
+		seen:     make(map[string]digestItem),
+		pending:  make(map[string][]delta),
+	}
+	v.nodes[self] = &nodeRec{Boot: boot, svcs: make(map[string]map[string]*entry)}
+	return v
+}
+
+// visible reports whether the entries of node are shown: our own always,
+// others' while memberlist says the node is alive with the record's boot.
+func (v *view) visible(node string) bool {
+	if node == v.self {
+		return true
+	}
+	r, m := v.nodes[node], v.members[node]
+	return r != nil && m != nil && m.Alive && m.Boot == r.Boot
+}
+
+func (v *view) presence(node string, boot uint64, e *entry) Presence {
+	p := Presence{
+		Service: e.Service,
+		Key:     e.Key,
+		Node:    node,
+		Meta:    e.Meta,
+		Ref:     Ref{Node: node, Boot: boot, Version: e.Version},
+		Local:   node == v.self,
+	}
+	if node == v.self {
+		p.Addr = v.selfAddr
+	} else if m := v.members[node]; m != nil {
+		p.Addr = m.Addr
+		p.PrevNode = m.PrevName
+	}
+	return p
+}
+
+// all appends a change for every entry of node.
+func (v *view) all(out []change, node string, leave bool) []change {
+	r := v.nodes[node]
+	if r == nil {
+		return out
+	}
+	for _, s := range sortedKeys(r.svcs) {
+		for _, k := range sortedKeys(r.svcs[s]) {
+			out = append(out, change{Leave: leave, P: v.presence(node, r.Boot, r.svcs[s][k])})
+		}
+	}
+	return out
+}
+
+// drop removes node's record, with leaves if it was shown.
+func (v *view) drop(out []change, node string) []change {
+	if v.visible(node) {
+		out = v.all(out, node, true)
+	}
+	delete(v.nodes, node)
+	return out
+}
+
+// memberUp handles memberlist reporting node alive (join or update). It
+// returns the changes and whether the node's record must be synced.
+func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]change, bool) {
+	if node == v.self {
+		return nil, false
+	}
+	var out []change
+	if p := meta.PrevName; p != "" && p != node && p != v.self {
+		// Renamed: the previous name's entries are gone for good.
+		if r := v.nodes[p]; r != nil {
+			out = v.drop(out, p)
+		}
+		delete(v.members, p)
+	}
+	was := v.visible(node)
+	r, m := v.nodes[node], v.members[node]
+	if was && (r.Boot < meta.Boot || m.Addr != addr || m.PrevName != meta.PrevName) {
+		out = v.all(out, node, true)
+		was = false
+	}
+	if r != nil && r.Boot < meta.Boot { // restarted: old entries are obsolete
+		delete(v.nodes, node)
+		r = nil
+	}
+	if t, ok := v.tombs[node]; ok && meta.Boot > t.Boot {
+		delete(v.tombs, node)
+	}
+	v.members[node] = &member{Addr: addr, Boot: meta.Boot, PrevName: meta.PrevName, Alive: true}
+	if !was && v.visible(node) {
+		out = v.all(out, node, false)
+	}
+	return out, r == nil || r.Boot != meta.Boot
+}
+
+// memberDown handles memberlist reporting node dead (crash: hide, keep)
+// or left (graceful: drop at once and remember the boot).
+func (v *view) memberDown(node string, left bool, now time.Time) []change {
+	if node == v.self {
+		return nil
+	}
+	var out []change
+	if v.visible(node) {
+		out = v.all(out, node, true)
+	}
+	m := v.members[node]
+	if m == nil {
+		m = &member{}
+		v.members[node] = m
+	}
+	m.Alive, m.Since, m.Left = false, now, left
+	if left {
+		boot := m.Boot
+		if r := v.nodes[node]; r != nil && r.Boot > boot {
+			boot = r.Boot
+		}
+		delete(v.nodes, node)
+		delete(v.seen, node)
+		delete(v.pending, node)
+		v.tombs[node] = tomb{Boot: boot, At: now}
+	}
+	return out
+}
+
+// blocked reports whether a record or delta of node at boot must be
+// ignored: ours, left gracefully, or older than the boot memberlist knows.
+func (v *view) blocked(node string, boot uint64) bool {
+	if node == v.self {
+		return true
+	}
+	if t, ok := v.tombs[node]; ok && t.Boot >= boot {
+		return true
+	}
+	if m := v.members[node]; m != nil && m.Boot > boot {
+		return true
+	}
+	return false
+}
+
+// observe records that a delta was seen and reports whether it is new
+// (and so worth gossiping on).
+func (v *view) observe(d *delta) bool {
+	s, ok := v.seen[d.Node]
+	if ok && (s.Boot > d.Boot || s.Boot == d.Boot && s.Version >= d.Version) {
+		return false
+	}
+	v.seen[d.Node] = digestItem{Node: d.Node, Boot: d.Boot, Version: d.Version}
+	return true
+}
+
+// classify decides what to do with a delta given the writer's record.
+func classify(r *nodeRec, d *delta) verdict {
+	switch {
+	case r == nil || r.Boot < d.Boot:
+		if d.Version == 1 && d.Op != opNotice {
+			return deltaApplied
+		}
+		return deltaGap
+	case r.Boot > d.Boot || d.Version <= r.Version:
+		return deltaStale
+	case d.Version == r.Version+1 && d.Op != opNotice:
+		return deltaApplied
+	default:
+		return deltaGap
+	}
+}
+
+// applyDelta applies a gossiped change of another writer. A delta ahead
+// of a gap is held and applied once the gap fills (gossip reorders
+// messages: memberlist sends the newest first).
+func (v *view) applyDelta(d *delta, now time.Time) ([]change, verdict) {
+	if v.blocked(d.Node, d.Boot) {
+		return nil, deltaStale
+	}
+	vd := classify(v.nodes[d.Node], d)
+	switch vd {
+	case deltaGap:
+		v.hold(d)
+		return nil, vd
+	case deltaStale:
+		return nil, vd
+	}
+	out := v.apply(nil, d, now)
+	return v.drain(out, d.Node, now), deltaApplied
+}
+
+// apply applies an in-order delta.
+func (v *view) apply(out []change, d *delta, now time.Time) []change {
+	r := v.nodes[d.Node]
+	if r == nil || r.Boot < d.Boot {
+		out = v.drop(out, d.Node)
+		r = &nodeRec{Boot: d.Boot, svcs: make(map[string]map[string]*entry), hiddenSince: now}
+		v.nodes[d.Node] = r
+	}
+	r.Version = d.Version
+	return v.write(out, d.Node, d.Op, d.Service, d.Key, d.Meta, d.Version)
+}
+
+// hold keeps a delta that arrived ahead of a gap.
+func (v *view) hold(d *delta) {
+	p := v.pending[d.Node]
+	if d.Op == opNotice || len(p) >= maxPending {
+		return
+	}
+	for _, x := range p {
+		if x.Boot == d.Boot && x.Version == d.Version {
+			return
+		}
+	}
+	v.pending[d.Node] = append(p, *d)
+}
+
+// drain applies held deltas of node that are now in order and forgets
+// the obsolete ones.
+func (v *view) drain(out []change, node string, now time.Time) []change {
+	for {
+		p, r := v.pending[node], v.nodes[node]
+		keep, next := p[:0], -1
+		for _, x := range p {
+			if r != nil && (x.Boot < r.Boot || x.Boot == r.Boot && x.Version <= r.Version) {
+				continue
+			}
+			if next < 0 && classify(r, &x) == deltaApplied {
+				next = len(keep)
+			}
+			keep = append(keep, x)
+		}
+		if len(keep) == 0 {
+			delete(v.pending, node)
+			return out
+		}
+		v.pending[node] = keep
+		if next < 0 {
+			return out
+		}
+		d := keep[next]
+		v.pending[node] = append(keep[:next:next], keep[next+1:]...)
+		out = v.apply(out, &d, now)
+	}
+}
+
+// write puts or deletes one entry of node's record, returning changes.
+func (v *view) write(out []change, node string, op byte, svc, key string, meta map[string]string, ver uint64) []change {
+	r := v.nodes[node]
+	shown := v.visible(node)
+	old := r.svcs[svc][key]
+	if old != nil {
+		if shown {
+			out = append(out, change{Leave: true, P: v.presence(node, r.Boot, old)})
+		}
+		delete(r.svcs[svc], key)
+		if len(r.svcs[svc]) == 0 {
+			delete(r.svcs, svc)
+		}
+		r.n--
+	}
+	if op != opPut {
+		return out
+	}
+	e := &entry{Service: svc, Key: key, Meta: meta, Version: ver}
+	if r.svcs[svc] == nil {
+		r.svcs[svc] = make(map[string]*entry)
+	}
+	r.svcs[svc][key] = e
+	r.n++
+	if shown {
+		out = append(out, change{P: v.presence(node, r.Boot, e)})
+	}
+	return out
+}
+
+// local applies a change of our own record and returns the delta to
+// gossip with the changes. The caller checked the arguments.
+func (v *view) local(op byte, svc, key string, meta map[string]string) (delta, []change) {
+	r := v.nodes[v.self]
+	r.Version++
+	out := v.write(nil, v.self, op, svc, key, meta, r.Version)
+	return delta{Node: v.self, Boot: r.Boot, Version: r.Version, Op: op, Service: svc, Key: key, Meta: meta}, out
+}
+
+// mergeRecord replaces a writer's record by a newer copy.
+func (v *view) mergeRecord(in *record, now time.Time) []change {
+	if v.blocked(in.Node, in.Boot) {
+		return nil
+	}
+	old := v.nodes[in.Node]
+	if old != nil && (old.Boot > in.Boot || old.Boot == in.Boot && old.Version >= in.Version) {
+		return nil
+	}
+	r := &nodeRec{Boot: in.Boot, Version: in.Version, svcs: make(map[string]map[string]*entry)}
+	for i := range in.Entries {
+		e := in.Entries[i]
+		if r.svcs[e.Service] == nil {
+			r.svcs[e.Service] = make(map[string]*entry)
+		}
+		if r.svcs[e.Service][e.Key] == nil {
+			r.n++
+		}
+		r.svcs[e.Service][e.Key] = &e
+	}
+	if old != nil {
+		r.hiddenSince = old.hiddenSince
+	}
+	if r.hiddenSince.IsZero() {
+		r.hiddenSince = now
+	}
+	if s := v.seen[in.Node]; s.Boot < in.Boot || s.Boot == in.Boot && s.Version < in.Version {
+		v.seen[in.Node] = digestItem{Node: in.Node, Boot: in.Boot, Version: in.Version}
+	}
+	var out []change
+	wasShown := old != nil && v.visible(in.Node)
+	before := map[entryID]*entry{}
+	if wasShown {
+		eachEntry(old, func(e *entry) { before[entryID{e.Service, e.Key}] = e })
+	}
+	v.nodes[in.Node] = r
+	after := map[entryID]*entry{}
+	if v.visible(in.Node) {
+		eachEntry(r, func(e *entry) { after[entryID{e.Service, e.Key}] = e })
+	}
+	for _, id := range sortedIDs(before) {
+		if a := after[id]; a == nil || a.Version != before[id].Version || old.Boot != r.Boot {
+			out = append(out, change{Leave: true, P: v.presence(in.Node, old.Boot, before[id])})
+		}
+	}
+	for _, id := range sortedIDs(after) {
+		if b := before[id]; b == nil || b.Version != after[id].Version || old.Boot != r.Boot {
+			out = append(out, change{P: v.presence(in.Node, r.Boot, after[id])})
+		}
+	}
+	return v.drain(out, in.Node, now)
+}
+
+// behind lists the writers for which a digest holds a newer version
+// than we do.
+func (v *view) behind(dig []digestItem) []string {
+	var out []string
+	for _, it := range dig {
+		if v.blocked(it.Node, it.Boot) {
+			continue
+		}
+		r := v.nodes[it.Node]
+		if r == nil || r.Boot < it.Boot || r.Boot == it.Boot && r.Version < it.Version {
+			out = append(out, it.Node)
+		}
+	}
+	return out
+}
+
+// record returns a copy of node's record for the wire.
+func (v *view) record(node string) (record, bool) {
+	r := v.nodes[node]
+	if r == nil {
+		return record{}, false
+	}
+	out := record{Node: node, Boot: r.Boot, Version: r.Version, Entries: make([]entry, 0, r.n)}
+	eachEntry(r, func(e *entry) { out.Entries = append(out.Entries, *e) })
+	return out, true
+}
+
+// digest lists the version of every record held.
+func (v *view) digest() []digestItem {
+	out := make([]digestItem, 0, len(v.nodes))
+	for _, n := range sortedKeys(v.nodes) {
+		r := v.nodes[n]
+		out = append(out, digestItem{Node: n, Boot: r.Boot, Version: r.Version})
+	}
+	return out
+}
+
+// purge forgets what has been down for longer than permdown: records of
+// dead or unknown nodes, dead members, and tombstones.
+func (v *view) purge(now time.Time, permdown time.Duration) {
+	for n, r := range v.nodes {
+		if v.visible(n) {
+			r.hiddenSince = time.Time{}
+			continue
+		}
+		since := r.hiddenSince
+		if m := v.members[n]; m != nil && !m.Alive && (since.IsZero() || m.Since.Before(since)) {
+			since = m.Since
+		}
+		if since.IsZero() {
+			r.hiddenSince = now
+			continue
+		}
+		if now.Sub(since) >= permdown {
+			delete(v.nodes, n)
+			delete(v.seen, n)
+			delete(v.pending, n)
+		}
+	}
+	for n, m := range v.members {
+		if !m.Alive && now.Sub(m.Since) >= permdown {
+			delete(v.members, n)
+		}
+	}
+	for n, t := range v.tombs {
+		if now.Sub(t.At) >= permdown {
+			delete(v.tombs, n)
+		}
+	}
+}
+
+// crashed returns the addresses of members that went down without
+// leaving, for reconnection attempts.
+func (v *view) crashed() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, n := range sortedKeys(v.members) {
+		if m := v.members[n]; !m.Alive && !m.Left && m.Addr.IsValid() {
+			out = append(out, m.Addr)
+		}
+	}
+	return out
+}
+
+// list returns the shown entries of one service, sorted by node and key.
+func (v *view) list(svc string) []Presence {
+	var out []Presence
+	for _, n := range sortedKeys(v.nodes) {
+		if !v.visible(n) {
+			continue
+		}
+		es := v.nodes[n].svcs[svc]
+		for _, k := range sortedKeys(es) {
+			p := v.presence(n, v.nodes[n].Boot, es[k])
+			p.Meta = maps.Clone(p.Meta)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// services returns the names of services with at least one shown entry.
+func (v *view) services() []string {
+	set := map[string]bool{}
+	for n, r := range v.nodes {
+		if v.visible(n) {
+			for s := range r.svcs {
+				set[s] = true
+			}
+		}
+	}
+	return sortedKeys(set)
+}
+
+type entryID struct{ Service, Key string }
+
+func eachEntry(r *nodeRec, fn func(*entry)) {
+	for _, es := range r.svcs {
+		for _, e := range es {
+			fn(e)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedIDs(m map[entryID]*entry) []entryID {
+	out := make([]entryID, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
