@@ -3,6 +3,8 @@ package tracker
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -290,5 +292,73 @@ func TestClusterSecurity(t *testing.T) {
 				t.Errorf("cluster has %d members, want 2", got)
 			}
 		})
+	}
+}
+
+func TestClusterPick(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	if _, err := nodes[1].Pick("http", Random); !errors.Is(err, ErrNoProvider) {
+		t.Fatalf("Pick on empty service: %v, want ErrNoProvider", err)
+	}
+	nodes[0].Track("http", "busy", map[string]string{"load": "9"})
+	nodes[1].Track("http", "idle", map[string]string{"load": "1"})
+	seenEverywhere(t, nodes, "http", []string{"node0@127.0.0.1/busy", "node1@127.0.0.1/idle"}, 3*time.Second)
+	if p, err := nodes[0].Pick("http", Least("load")); err != nil || p.Key != "idle" {
+		t.Errorf("Least(load) = %v, %v, want idle", p.Key, err)
+	}
+	if p, err := nodes[0].Pick("http", PreferLocal); err != nil || p.Key != "busy" || !p.Local {
+		t.Errorf("PreferLocal = %+v, %v, want local busy", p, err)
+	}
+	a, _ := nodes[0].Pick("http", RoundRobin)
+	b, _ := nodes[0].Pick("http", RoundRobin)
+	if a.Key == b.Key {
+		t.Errorf("RoundRobin picked %s twice", a.Key)
+	}
+	if got := nodes[1].Services(); !slices.Equal(got, []string{"http"}) {
+		t.Errorf("Services = %v", got)
+	}
+}
+
+func TestClusterSurvivesGarbage(t *testing.T) {
+	nodes := startCluster(t, 2, func(c *Config) { c.SecretKey = make([]byte, 32) })
+	plain := startCluster(t, 2, nil)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, target := range []*node{nodes[0], plain[0]} {
+		udp, err := net.Dial("udp", target.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 500 {
+			b := make([]byte, rnd.IntN(1400))
+			for j := range b {
+				b[j] = byte(rnd.Uint32())
+			}
+			if len(b) > 0 && i%2 == 0 {
+				b[0] = byte(i % 20) // memberlist message kinds
+			}
+			udp.Write(b)
+		}
+		udp.Close()
+		for i := range 50 {
+			c, err := net.Dial("tcp", target.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := make([]byte, rnd.IntN(4096))
+			for j := range b {
+				b[j] = byte(rnd.Uint32())
+			}
+			if len(b) > 0 {
+				b[0] = byte(i % 20)
+			}
+			c.Write(b)
+			c.Close()
+		}
+	}
+	for _, cl := range [][]*node{nodes, plain} {
+		if _, err := cl[0].Track("after", "garbage", nil); err != nil {
+			t.Fatal(err)
+		}
+		seenEverywhere(t, cl, "after", []string{"node0@127.0.0.1/garbage"}, 3*time.Second)
 	}
 }

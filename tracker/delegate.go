@@ -32,6 +32,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 	switch b[0] {
 	case kindDelta:
 		err = t.handleDelta(b)
+	case kindLeave:
+		err = t.handleLeave(b)
 	case kindSyncReq:
 		var req syncReq
 		if req, err = decodeSyncReq(b); err == nil {
@@ -70,6 +72,24 @@ func (t *Tracker) handleDelta(b []byte) error {
 	if vd == deltaGap {
 		t.syncs.want(m.Node, m.Node, m.Boot, m.Version, gapWait)
 	}
+	return nil
+}
+
+// handleLeave drops a writer that announced its leave and passes the
+// news on.
+func (t *Tracker) handleLeave(b []byte) error {
+	m, err := decodeLeave(b)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || t.v.blocked(m.Node, m.Boot) {
+		return nil
+	}
+	t.queue.QueueBroadcast(broadcast(append([]byte(nil), b...)))
+	t.publishLocked(t.v.leave(m.Node, m.Boot, now))
 	return nil
 }
 

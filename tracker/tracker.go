@@ -349,7 +349,16 @@ func (t *Tracker) Leave(timeout time.Duration) error {
 	if t.isClosed() {
 		return ErrClosed
 	}
-	err := t.ml.Leave(timeout)
+	start := time.Now()
+	sent := make(chan struct{})
+	t.queue.QueueBroadcast(&notifyBroadcast{b: encodeLeave(leaveMsg{Node: t.name, Boot: t.boot}), done: sent})
+	if t.alive.Load() > 1 {
+		select {
+		case <-sent:
+		case <-time.After(timeout / 2):
+		}
+	}
+	err := t.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
 	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
@@ -437,3 +446,14 @@ type broadcast []byte
 func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
 func (b broadcast) Message() []byte                       { return b }
 func (b broadcast) Finished()                             {}
+
+// notifyBroadcast closes done once memberlist has sent it enough times.
+type notifyBroadcast struct {
+	b    []byte
+	done chan struct{}
+	once sync.Once
+}
+
+func (b *notifyBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b *notifyBroadcast) Message() []byte                       { return b.b }
+func (b *notifyBroadcast) Finished()                             { b.once.Do(func() { close(b.done) }) }

@@ -171,24 +171,59 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 	if node == v.self {
 		return nil
 	}
-	var out []change
-	if v.visible(node) {
-		out = v.all(out, node, true)
-	}
 	m := v.members[node]
 	if m == nil {
 		m = &member{}
 		v.members[node] = m
 	}
-	m.Alive, m.Since, m.Left = false, now, left
+	if t, ok := v.tombs[node]; ok && t.Boot >= m.Boot {
+		left = true // announced by a leave message
+	}
+	var out []change
+	if v.visible(node) {
+		out = v.all(out, node, true)
+	}
+	if m.Alive || m.Since.IsZero() {
+		m.Since = now
+	}
+	m.Alive, m.Left = false, left
 	if left {
 		boot := m.Boot
 		if r := v.nodes[node]; r != nil && r.Boot > boot {
 			boot = r.Boot
 		}
-		delete(v.nodes, node)
-		delete(v.seen, node)
-		delete(v.pending, node)
+		out = v.forget(out, node, boot, now)
+	}
+	return out
+}
+
+// leave handles a writer's own announcement that it leaves.
+func (v *view) leave(node string, boot uint64, now time.Time) []change {
+	if v.blocked(node, boot) {
+		return nil
+	}
+	if r := v.nodes[node]; r != nil && r.Boot > boot {
+		return nil
+	}
+	out := v.forget(nil, node, boot, now)
+	if m := v.members[node]; m != nil && m.Boot == boot {
+		if m.Alive {
+			m.Since = now
+		}
+		m.Alive, m.Left = false, true
+	}
+	return out
+}
+
+// forget drops node's record (leaves if shown) and tombstones boot.
+func (v *view) forget(out []change, node string, boot uint64, now time.Time) []change {
+	if r := v.nodes[node]; r != nil && v.visible(node) {
+		out = v.all(out, node, true)
+	}
+	delete(v.nodes, node)
+	delete(v.seen, node)
+	delete(v.pending, node)
+	if t, ok := v.tombs[node]; !ok || t.Boot < boot {
 		v.tombs[node] = tomb{Boot: boot, At: now}
 	}
 	return out

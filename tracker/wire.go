@@ -14,6 +14,7 @@ const (
 	kindSyncReq  byte = 2 // "send me your copies of these writers" (reliable)
 	kindSyncResp byte = 3 // records answering a kindSyncReq (reliable)
 	kindState    byte = 4 // push/pull state
+	kindLeave    byte = 5 // a writer leaves gracefully (broadcast)
 )
 
 // Operations carried by a delta.
@@ -357,6 +358,34 @@ func decodeNodeMeta(b []byte) (nodeMeta, error) {
 	m := nodeMeta{Boot: d.uint(), PrevName: d.string()}
 	if err := d.done(); err != nil {
 		return nodeMeta{}, err
+	}
+	return m, nil
+}
+
+// leaveMsg announces that a writer leaves gracefully. memberlist's own
+// leave cannot be told from a crash in NotifyLeave (v0.7.0 passes the
+// node's stale state), so the tracker gossips this first.
+type leaveMsg struct {
+	Node string
+	Boot uint64
+}
+
+func encodeLeave(m leaveMsg) []byte {
+	e := encoder{}
+	e.byte(kindLeave)
+	e.string(m.Node)
+	e.uint(m.Boot)
+	return e.b
+}
+
+func decodeLeave(b []byte) (leaveMsg, error) {
+	d := decoder{b: b}
+	if k := d.byte(); d.err == nil && k != kindLeave {
+		return leaveMsg{}, fmt.Errorf("tracker: message kind %d is not a leave", k)
+	}
+	m := leaveMsg{Node: d.string(), Boot: d.uint()}
+	if err := d.done(); err != nil {
+		return leaveMsg{}, err
 	}
 	return m, nil
 }

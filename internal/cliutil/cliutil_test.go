@@ -1,8 +1,8 @@
 package cliutil
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"

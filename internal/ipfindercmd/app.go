@@ -203,4 +203,3 @@ func sweepAction(c *cli.Context) error {
 	}
 	return output(c, o, hosts)
 }
-

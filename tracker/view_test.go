@@ -1,0 +1,190 @@
+package tracker
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestClassify(t *testing.T) {
+	rec := &nodeRec{Boot: 10, Version: 5}
+	for _, tc := range []struct {
+		name string
+		r    *nodeRec
+		d    delta
+		want verdict
+	}{
+		{"first_of_unknown", nil, delta{Boot: 10, Version: 1, Op: opPut}, deltaApplied},
+		{"later_of_unknown", nil, delta{Boot: 10, Version: 3, Op: opPut}, deltaGap},
+		{"next", rec, delta{Boot: 10, Version: 6, Op: opPut}, deltaApplied},
+		{"duplicate", rec, delta{Boot: 10, Version: 5, Op: opPut}, deltaStale},
+		{"old", rec, delta{Boot: 10, Version: 2, Op: opDel}, deltaStale},
+		{"gap", rec, delta{Boot: 10, Version: 8, Op: opPut}, deltaGap},
+		{"notice_next", rec, delta{Boot: 10, Version: 6, Op: opNotice}, deltaGap},
+		{"notice_old", rec, delta{Boot: 10, Version: 5, Op: opNotice}, deltaStale},
+		{"older_boot", rec, delta{Boot: 9, Version: 99, Op: opPut}, deltaStale},
+		{"new_boot_first", rec, delta{Boot: 11, Version: 1, Op: opPut}, deltaApplied},
+		{"new_boot_later", rec, delta{Boot: 11, Version: 2, Op: opPut}, deltaGap},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classify(tc.r, &tc.d); got != tc.want {
+				t.Errorf("classify = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// step is one input to the view in a lifecycle table.
+type step struct {
+	up    *nodeMeta // memberlist: node alive with this meta
+	down  bool      // memberlist: node dead
+	left  bool      // leave message for boot
+	put   string    // delta putting key (next version)
+	rec   []string  // merge a record with these keys (next version)
+	boot  uint64    // boot of put/rec/left
+	purge time.Duration
+	// expected changes, as "+key" / "-key", and visible keys after
+	want []string
+	list []string
+}
+
+func TestViewLifecycle(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	addr := netip.MustParseAddrPort("192.0.2.2:7946")
+	up := func(boot uint64) *nodeMeta { return &nodeMeta{Boot: boot} }
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"join_then_entries", []step{
+			{up: up(1), list: nil},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+		}},
+		{"entries_before_member", []step{
+			{rec: []string{"a"}, boot: 1},
+			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+		}},
+		{"crash_hides_keeps", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{down: true, want: []string{"-a"}},
+			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+		}},
+		{"restart_drops_old", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{down: true, want: []string{"-a"}},
+			{up: up(2)},
+			{rec: []string{"a"}, boot: 1}, // stale copy of the old boot
+			{put: "b", boot: 2, want: []string{"+b"}, list: []string{"b"}},
+		}},
+		{"restart_while_alive", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{up: up(2), want: []string{"-a"}},
+		}},
+		{"graceful_leave_blocks_stale_copies", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{left: true, boot: 1, want: []string{"-a"}},
+			{rec: []string{"a", "b"}, boot: 1},
+			{down: true},
+			{up: up(1)},
+		}},
+		{"permdown_purges", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{down: true, want: []string{"-a"}},
+			{purge: 2 * time.Minute},
+			{up: up(1)}, // record gone: nothing to show
+		}},
+		{"short_down_not_purged", []step{
+			{up: up(1)},
+			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
+			{down: true, want: []string{"-a"}},
+			{purge: 30 * time.Second},
+			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+			versions := map[uint64]uint64{}
+			now := t0
+			for i, s := range tc.steps {
+				var ch []change
+				switch {
+				case s.up != nil:
+					ch, _ = v.memberUp(peer, addr, *s.up)
+				case s.down:
+					ch = v.memberDown(peer, false, now)
+				case s.left:
+					ch = v.leave(peer, s.boot, now)
+				case s.put != "":
+					versions[s.boot]++
+					d := delta{Node: peer, Boot: s.boot, Version: versions[s.boot], Op: opPut, Service: "svc", Key: s.put}
+					ch, _ = v.applyDelta(&d, now)
+				case s.rec != nil:
+					versions[s.boot]++
+					r := record{Node: peer, Boot: s.boot, Version: versions[s.boot]}
+					for _, k := range s.rec {
+						r.Entries = append(r.Entries, entry{Service: "svc", Key: k, Version: r.Version})
+					}
+					ch = v.mergeRecord(&r, now)
+				case s.purge > 0:
+					now = now.Add(s.purge)
+					v.purge(now, time.Minute)
+				}
+				var got []string
+				for _, c := range ch {
+					got = append(got, map[bool]string{true: "-", false: "+"}[c.Leave]+c.P.Key)
+				}
+				if !slices.Equal(got, s.want) {
+					t.Errorf("step %d: changes %v, want %v", i, got, s.want)
+				}
+				var list []string
+				for _, p := range v.list("svc") {
+					list = append(list, p.Key)
+				}
+				if !slices.Equal(list, s.list) {
+					t.Errorf("step %d: list %v, want %v", i, list, s.list)
+				}
+				now = now.Add(time.Second)
+			}
+		})
+	}
+}
+
+func TestViewGapHeldAndDrained(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	v.memberUp(peer, netip.MustParseAddrPort("192.0.2.2:7946"), nodeMeta{Boot: 5})
+	d := func(ver uint64, key string) *delta {
+		return &delta{Node: peer, Boot: 5, Version: ver, Op: opPut, Service: "s", Key: key}
+	}
+	// memberlist sends newest first: 3, 2, then 1.
+	if _, vd := v.applyDelta(d(3, "c"), t0); vd != deltaGap {
+		t.Fatalf("v3 first: %v, want gap", vd)
+	}
+	if _, vd := v.applyDelta(d(2, "b"), t0); vd != deltaGap {
+		t.Fatalf("v2: %v, want gap", vd)
+	}
+	ch, vd := v.applyDelta(d(1, "a"), t0)
+	if vd != deltaApplied || len(ch) != 3 {
+		t.Fatalf("v1: %v with %d changes, want applied with 3", vd, len(ch))
+	}
+	if got := v.nodes[peer].Version; got != 3 {
+		t.Errorf("version %d after drain, want 3", got)
+	}
+	if len(v.pending) != 0 {
+		t.Errorf("pending left: %v", v.pending)
+	}
+	if got := v.behind([]digestItem{{Node: peer, Boot: 5, Version: 4}}); !slices.Equal(got, []string{peer}) {
+		t.Errorf("behind = %v, want [%s]", got, peer)
+	}
+	if got := v.behind([]digestItem{{Node: peer, Boot: 5, Version: 3}}); len(got) != 0 {
+		t.Errorf("behind = %v, want none", got)
+	}
+}
