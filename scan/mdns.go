@@ -50,6 +50,14 @@ const (
 	queryBudget    = 1400 // bytes of questions packed into one query
 )
 
+// mdnsPort is the port of group, from which responses come.
+func mdnsPort(group net.Addr) uint16 {
+	if u, ok := group.(*net.UDPAddr); ok {
+		return uint16(u.Port)
+	}
+	return 5353
+}
+
 // mdnsGroup is where mDNS queries go (RFC 6762).
 var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 
@@ -147,7 +155,7 @@ func newBrowser(conn net.PacketConn, group net.Addr, cfg *MDNSConfig) *browser {
 		log:     mdnsLogger(cfg),
 		timeout: defaultMDNSTimeout,
 		quiet:   defaultMDNSQuiet,
-		state:   newMDNSState(),
+		state:   newMDNSState(mdnsPort(group)),
 		asked:   make(map[dns.Question]*asked),
 	}
 	if cfg != nil && cfg.Timeout > 0 {

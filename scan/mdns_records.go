@@ -36,6 +36,7 @@ type mdnsHostEntry struct {
 // data driven by handlePacket, so hostile packets can be fed to it without
 // sockets; all maps are bounded by the max* limits.
 type mdnsState struct {
+	port        uint16 // responses come from this UDP port (5353)
 	hosts       map[netip.Addr]*mdnsHostEntry
 	nameAddrs   map[string][]netip.Addr // host name -> IPv4 addresses from A records
 	targetTypes map[string][]string     // SRV target host name -> service types
@@ -43,8 +44,9 @@ type mdnsState struct {
 	types       map[string]bool         // service types seen, "_ssh._tcp"
 }
 
-func newMDNSState() *mdnsState {
+func newMDNSState(port uint16) *mdnsState {
 	return &mdnsState{
+		port:        port,
 		hosts:       make(map[netip.Addr]*mdnsHostEntry),
 		nameAddrs:   make(map[string][]netip.Addr),
 		targetTypes: make(map[string][]string),
@@ -57,14 +59,18 @@ func newMDNSState() *mdnsState {
 // its answer, authority and additional sections say. It returns whether
 // anything new was learned and the follow-up questions worth asking
 // (instances of new service types, SRV of new instances, A of unresolved
-// SRV targets, reverse PTR of new addresses). Queries, malformed packets
-// and records with a zero TTL (goodbyes) are ignored.
+// SRV targets, reverse PTR of new addresses). Answers are accepted from
+// any address on the link, but only from the mDNS port (RFC 6762 section
+// 11). Queries, malformed packets and records with a zero TTL (goodbyes)
+// are ignored.
 func (s *mdnsState) handlePacket(pkt []byte, src netip.AddrPort) (changed bool, follow []dns.Question) {
+	if src.Port() != s.port {
+		return false, nil
+	}
 	var m dns.Msg
 	if err := m.Unpack(pkt); err != nil || !m.Response || m.Opcode != dns.OpcodeQuery {
 		return false, nil
 	}
-	_ = src // answers are accepted from any source on the link
 	var rrs []dns.RR
 	rrs = append(rrs, m.Answer...)
 	rrs = append(rrs, m.Ns...)

@@ -57,6 +57,7 @@ func avahi2(t testing.TB) []byte {
 func TestMDNSStateHandlePacket(t *testing.T) {
 	tests := []struct {
 		name       string
+		src        netip.AddrPort // zero: testSrc
 		packets    [][]byte
 		want       []MDNSHost
 		wantFollow []dns.Question // follow-ups of the last packet
@@ -158,16 +159,25 @@ func TestMDNSStateHandlePacket(t *testing.T) {
 			})},
 		},
 		{
+			name:    "response_from_other_port_ignored",
+			src:     netip.MustParseAddrPort("192.0.2.2:53"),
+			packets: [][]byte{avahi2(t)},
+		},
+		{
 			name:    "garbage_ignored",
 			packets: [][]byte{nil, {0x00}, []byte("not a dns message at all")},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newMDNSState()
+			s := newMDNSState(5353)
 			var follow []dns.Question
+			src := testSrc
+			if tt.src.IsValid() {
+				src = tt.src
+			}
 			for _, p := range tt.packets {
-				_, follow = s.handlePacket(p, testSrc)
+				_, follow = s.handlePacket(p, src)
 			}
 			if diff := cmp.Diff(tt.want, s.result(), cmpAddr); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
@@ -180,7 +190,7 @@ func TestMDNSStateHandlePacket(t *testing.T) {
 }
 
 func TestMDNSStateAnswered(t *testing.T) {
-	s := newMDNSState()
+	s := newMDNSState(5353)
 	s.handlePacket(avahi2(t), testSrc)
 	s.handlePacket(response(t, []string{"2.0.0.192.in-addr.arpa. 120 IN PTR labhost2.local."}), testSrc)
 	tests := []struct {
@@ -267,7 +277,7 @@ func TestParseReverse(t *testing.T) {
 
 // TestMDNSStateBounded floods the state and checks every limit holds.
 func TestMDNSStateBounded(t *testing.T) {
-	s := newMDNSState()
+	s := newMDNSState(5353)
 	for i := range 3000 {
 		a := netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})
 		m := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true}}
@@ -328,7 +338,7 @@ func FuzzMDNSPacket(f *testing.F) {
 	f.Add([]byte{}, []byte{})
 	f.Fuzz(func(t *testing.T, pkt, src []byte) {
 		a, _ := netip.AddrFromSlice(src)
-		s := newMDNSState()
+		s := newMDNSState(5353)
 		s.handlePacket(pkt, netip.AddrPortFrom(a, 5353))
 		_, follow := s.handlePacket(pkt, netip.AddrPortFrom(a, 5353)) // twice: repeats change nothing new
 		for _, q := range follow {
