@@ -118,44 +118,69 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 	return p, p.IsValid()
 }
 
-// subscribe subscribes to address events (ListExisting false: they are
-// hints, the addresses are read again after them).
+// subscribe subscribes to address and route events (ListExisting false:
+// they are hints, the addresses and routes are read again after them).
+// Route events make a move of the default route count too.
 func (s *netlinkSource) subscribe() (<-chan struct{}, func(), error) {
-	updates := make(chan netlink.AddrUpdate, 64)
+	addrs := make(chan netlink.AddrUpdate, 64)
+	routes := make(chan netlink.RouteUpdate, 64)
 	done := make(chan struct{})
-	opt := netlink.AddrSubscribeOptions{
-		ErrorCallback: func(err error) {
-			// Also called with "use of closed file" when stopped.
-			s.log.Debug("rename: netlink subscription", "err", err)
-		},
+	logErr := func(err error) {
+		// Also called with "use of closed file" when stopped.
+		s.log.Debug("rename: netlink subscription", "err", err)
 	}
 	runtime.LockOSThread()
+	var ns *netns.NsHandle
 	if cur, err := netns.Get(); err == nil {
 		if !cur.Equal(s.ns) {
-			opt.Namespace = &s.ns // needs CAP_SYS_ADMIN, as did getting here
+			ns = &s.ns // needs CAP_SYS_ADMIN
 		}
 		cur.Close()
 	}
-	err := netlink.AddrSubscribeWithOptions(updates, done, opt)
-	runtime.UnlockOSThread()
+	err := netlink.AddrSubscribeWithOptions(addrs, done,
+		netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: logErr})
 	if err != nil {
+		runtime.UnlockOSThread()
 		close(done)
 		return nil, nil, fmt.Errorf("rename: subscribe to address events: %w", err)
 	}
+	err = netlink.RouteSubscribeWithOptions(routes, done,
+		netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: logErr})
+	runtime.UnlockOSThread()
+	if err != nil {
+		close(done)
+		for range addrs { // netlink closes it after its socket
+		}
+		return nil, nil, fmt.Errorf("rename: subscribe to route events: %w", err)
+	}
 	hints := make(chan struct{}, 1)
 	finished := make(chan struct{})
+	stopping := sync.OnceFunc(func() { close(done) })
 	go func() {
 		defer close(finished)
 		defer close(hints)
-		for range updates {
+		for {
+			var ok bool
+			select {
+			case _, ok = <-addrs:
+			case _, ok = <-routes:
+			}
+			if !ok {
+				break // one subscription ended: end both
+			}
 			select {
 			case hints <- struct{}{}:
 			default:
 			}
 		}
+		stopping()
+		for range addrs {
+		}
+		for range routes {
+		}
 	}()
 	stop := sync.OnceFunc(func() {
-		close(done) // netlink closes its socket, then updates
+		stopping() // netlink closes its sockets, then its channels
 		<-finished
 	})
 	return hints, stop, nil

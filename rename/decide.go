@@ -15,20 +15,31 @@ import (
 // A missing identity is reported only if no usable address came back
 // within grace of the read that first found it missing, so a DHCP server
 // moving the address (old one flushed, new one a few seconds later) is one
-// Change{Old, New}.
+// Change{Old, New}. Events that keep coming postpone the read by at most
+// maxWaitFactor debounces from the first of them.
 type decider struct {
 	debounce time.Duration
 	grace    time.Duration
 
 	current netip.Addr // the identity last reported
 	due     time.Time  // when to read the addresses; zero: nothing scheduled
+	first   time.Time  // the first event not yet followed by a read
 	lost    time.Time  // when a read first found current missing; zero: not missing
 }
 
+// maxWaitFactor bounds how long events can postpone a read, in debounces.
+const maxWaitFactor = 4
+
 // event records an address event at now: read again after debounce of
-// quiet.
+// quiet, or maxWaitFactor debounces after the first event.
 func (d *decider) event(now time.Time) {
+	if d.first.IsZero() {
+		d.first = now
+	}
 	d.due = now.Add(d.debounce)
+	if limit := d.first.Add(maxWaitFactor * d.debounce); limit.Before(d.due) {
+		d.due = limit
+	}
 }
 
 // poll asks for a read at now unless one is already scheduled.
@@ -47,7 +58,7 @@ func (d *decider) next() (time.Time, bool) {
 // settle takes the identity chosen from a read at now and returns the
 // Change to report, if any.
 func (d *decider) settle(now time.Time, chosen netip.Addr) (Change, bool) {
-	d.due = time.Time{}
+	d.due, d.first = time.Time{}, time.Time{}
 	switch {
 	case chosen == d.current:
 		d.lost = time.Time{}

@@ -172,6 +172,16 @@ func TestDecider(t *testing.T) {
 			want: []emitted{{At: 5 * s, Change: Change{Old: ipA, New: ipC}}},
 		},
 		{
+			name:    "endless_events_read_after_max_wait",
+			d:       std,
+			initial: []Addr{a},
+			steps: []step{
+				{at: 0, addrs: []Addr{b}}, {at: 1 * s}, {at: 2 * s}, {at: 3 * s}, {at: 4 * s},
+				{at: 5 * s}, {at: 6 * s}, {at: 7 * s}, {at: 7900 * ms}, {at: 9 * s}, {at: 10 * s},
+			},
+			want: []emitted{{At: 8 * s, Change: Change{Old: ipA, New: ipB}}},
+		},
+		{
 			name:    "poll_reads_at_once",
 			d:       std,
 			initial: []Addr{a},

@@ -19,7 +19,8 @@
 // On Linux a netlink subscription to address events serves as a hint:
 // after an event and Config.Debounce (2 s) of quiet, the full address
 // list and the default routes are read again and the identity chosen
-// afresh. So a DHCP renewal that removes and re-adds the same address, or
+// afresh (events that never pause are read after four debounces). So a
+// DHCP renewal that removes and re-adds the same address, or
 // repeats a new-address event, is no change. A lost identity is reported
 // only after Config.Grace (5 s) without a usable address, so a DHCP server
 // moving the address is one Change{Old, New}, reported about Debounce

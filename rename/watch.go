@@ -32,8 +32,9 @@ type Config struct {
 	Family int
 
 	// Debounce is the quiet time after the last address event before the
-	// addresses are read again. Zero means DefaultDebounce (DHCP
-	// renewals remove and re-add addresses); negative means none.
+	// addresses are read again, at most four times Debounce after the
+	// first event. Zero means DefaultDebounce (DHCP renewals remove and
+	// re-add addresses); negative means none.
 	Debounce time.Duration
 
 	// Grace is how long a missing identity is waited for, from the read

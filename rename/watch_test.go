@@ -176,8 +176,9 @@ func TestWatcherResubscribes(t *testing.T) {
 	src.set(addr(2, "192.0.2.10/24", 0))
 	w := startFake(t, quick(), src)
 	src.mu.Lock()
-	src.end(src.hints)
+	hints := src.hints
 	src.mu.Unlock()
+	src.end(hints)
 	eventually(t, 2*time.Second, "a second subscription", func() bool { return src.subscriptions() == 2 })
 	src.set(addr(2, "192.0.2.20/24", 0))
 	src.event()

@@ -135,14 +135,18 @@ func (s *ARPScanner) Sweep(ctx context.Context, targets []netip.Addr, cfg *ARPCo
 	}
 	events := make(chan arpEvent, 256)
 	stop := make(chan struct{})
-	readErr := make(chan error, 1)
-	go func() { readErr <- s.readLoop(stop, events) }()
+	readDone := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(readDone)
+		readErr = s.readLoop(stop, events)
+	}()
 
-	err = sw.run(ctx, events, readErr)
+	err = sw.run(ctx, events, readDone, &readErr)
 
 	close(stop)
 	if derr := s.conn.SetReadDeadline(time.Unix(1, 0)); derr == nil {
-		<-readErr // the reader has returned; the conn can be swept again
+		<-readDone // the reader has returned; the conn can be swept again
 		_ = s.conn.SetReadDeadline(time.Time{})
 	} else {
 		// The reader stays blocked until Close; it owns nothing else.

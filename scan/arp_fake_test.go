@@ -35,6 +35,7 @@ type fakeLAN struct {
 	rng         *rand.Rand
 	closeOnce   sync.Once
 	writeErr    error
+	pending     []*time.Timer // replies on their way
 	timers      sync.WaitGroup
 }
 
@@ -115,19 +116,28 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 		}
 		reply := arpFrame(2, h.mac, target, l.mac, sender)
 		l.timers.Add(1)
-		time.AfterFunc(h.delay, func() {
+		l.pending = append(l.pending, time.AfterFunc(h.delay, func() {
 			defer l.timers.Done()
 			select {
 			case l.in <- reply:
 			case <-l.close:
 			}
-		})
+		}))
 	}
 	return len(b), nil
 }
 
 func (l *fakeLAN) Close() error {
-	l.closeOnce.Do(func() { close(l.close) })
+	l.closeOnce.Do(func() {
+		close(l.close)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, t := range l.pending {
+			if t.Stop() {
+				l.timers.Done()
+			}
+		}
+	})
 	return nil
 }
 

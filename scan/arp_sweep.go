@@ -51,6 +51,7 @@ type arpRetry struct {
 // Sending stops for sendBackoff when the kernel's queue is full, and the
 // sweep fails after maxSendFailures such failures in a row.
 const (
+	progressEvery   = 50 * time.Millisecond
 	sendBackoff     = 5 * time.Millisecond
 	maxSendFailures = 20
 )
@@ -94,7 +95,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 
 // run sends the requests and takes in the claims until every target
 // answered, the last one's Timeout ran out, ctx ended or reading failed.
-func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readErr <-chan error) error {
+func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-chan struct{}, readErr *error) error {
 	start := time.Now()
 	var (
 		queue        []arpRetry
@@ -104,6 +105,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readErr <-c
 		refilled     time.Duration
 		failures     int
 		lastProgress = -time.Hour
+		reported     = -1
 	)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -179,17 +181,21 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readErr <-c
 			}
 			wake = min(wake, at)
 		}
-		if sw.progress != nil && now-lastProgress >= 50*time.Millisecond {
-			lastProgress = now
-			sw.report(sw.settled)
+		if sw.progress != nil && reported != sw.settled {
+			if now-lastProgress >= progressEvery {
+				lastProgress, reported = now, sw.settled
+				sw.report(sw.settled)
+			} else {
+				wake = min(wake, lastProgress+progressEvery)
+			}
 		}
 
 		timer.Reset(max(wake-now, 0))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-readErr:
-			return err
+		case <-readDone:
+			return *readErr
 		case ev := <-events:
 			sw.claim(ev, start)
 		case <-timer.C:

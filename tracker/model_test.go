@@ -116,6 +116,8 @@ func TestModel(t *testing.T) {
 		}
 		return out
 	}()
+	start, lastLog := time.Now(), time.Now()
+	defer func() { t.Logf("converged %v after heal", time.Since(start)) }()
 	eventually(t, 25*time.Second, func() error {
 		for _, i := range live() {
 			got := map[string]string{}
@@ -123,6 +125,35 @@ func TestModel(t *testing.T) {
 				got[p.Node+"/"+p.Key] = p.Meta["v"]
 			}
 			if !maps.Equal(got, want) {
+				if os.Getenv("TRACKER_MODEL_DEBUG") != "" && time.Since(lastLog) > 2*time.Second {
+					lastLog = time.Now()
+					var miss, extra []string
+					for k, v := range want {
+						if got[k] != v {
+							miss = append(miss, k+":"+v)
+						}
+					}
+					for k, v := range got {
+						if want[k] != v {
+							extra = append(extra, k+":"+v)
+						}
+					}
+					nodes[i].mu.Lock()
+					var recs []string
+					for nm, r := range nodes[i].v.nodes {
+						m := nodes[i].v.members[nm]
+						recs = append(recs, fmt.Sprintf("%s boot %d v%d member %+v", nm, r.Boot%1000, r.Version, m))
+					}
+					nodes[i].mu.Unlock()
+					var owners []string
+					for _, j := range live() {
+						nodes[j].mu.Lock()
+						r := nodes[j].v.nodes[nodes[j].name]
+						owners = append(owners, fmt.Sprintf("node%d boot %d v%d", j, r.Boot%1000, r.Version))
+						nodes[j].mu.Unlock()
+					}
+					t.Logf("%v: node%d missing %v extra %v\nrecs %v\nowners %v", time.Since(start), i, miss, extra, recs, owners)
+				}
 				return fmt.Errorf("node%d shows %v\nwant %v", i, got, want)
 			}
 		}

@@ -22,6 +22,7 @@ type want struct {
 	boot, version uint64 // what we must reach
 	due, first    time.Time
 	sent          time.Time
+	force         bool // send once even if we seem up to date
 }
 
 // syncer owns the goroutine that sends sync requests and answers with
@@ -44,7 +45,7 @@ func newSyncer(t *Tracker) *syncer {
 }
 
 // want asks for node's record at (boot, version) or later from peer ask,
-// after wait.
+// after wait. With version 0 the request is sent at least once.
 func (s *syncer) want(node, ask string, boot, version uint64, wait time.Duration) {
 	now := time.Now()
 	s.mu.Lock()
@@ -58,6 +59,9 @@ func (s *syncer) want(node, ask string, boot, version uint64, wait time.Duration
 	}
 	if w.ask == "" || ask == node {
 		w.ask = ask
+	}
+	if version == 0 {
+		w.force = true
 	}
 	s.mu.Unlock()
 	if wait == 0 {
@@ -126,14 +130,14 @@ func (s *syncer) round(now time.Time) {
 	for n, w := range s.wants {
 		r := t.v.nodes[n]
 		done := t.v.blocked(n, w.boot) || r != nil && (r.Boot > w.boot || r.Boot == w.boot && r.Version >= w.version)
-		if done || now.Sub(w.first) > syncGiveUp {
+		if done && !w.force || now.Sub(w.first) > syncGiveUp {
 			delete(s.wants, n)
 			continue
 		}
 		if now.Before(w.due) || now.Sub(w.sent) < syncRetry {
 			continue
 		}
-		w.sent = now
+		w.sent, w.force = now, false
 		ask[w.ask] = append(ask[w.ask], n)
 	}
 	s.mu.Unlock()

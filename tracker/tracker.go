@@ -27,6 +27,15 @@ var (
 	ErrNotTracked = errors.New("tracker: not tracked")
 )
 
+// A node re-announces its version every noticeInterval for noticeWindow
+// after its last change, so a peer that missed the last delta (lost, or
+// a short partition) syncs in about a second instead of at the next
+// push/pull.
+const (
+	noticeInterval = time.Second
+	noticeWindow   = 10 * time.Second
+)
+
 // maxDeltaBytes is the largest change gossiped as is; a bigger one is
 // announced by a payload-less notice and fetched from the writer. It
 // leaves room in a 1400-byte UDP packet for memberlist's compound
@@ -89,13 +98,17 @@ type Tracker struct {
 	subs   map[*Subscription]struct{}
 	rr     map[string]uint64
 	closed bool
+	// changed is when this node last changed its entries; for a while
+	// after, it re-announces its version so peers that missed the last
+	// delta notice the gap.
+	changed time.Time
 
 	syncs *syncer
 
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-	leaveMu   sync.Mutex
+	lifeMu    sync.Mutex // held by Leave and Close
 }
 
 var lastBoot atomic.Uint64
@@ -263,6 +276,7 @@ func (t *Tracker) put(service, key string, meta map[string]string, update bool) 
 	case !exists && r.n >= MaxEntries:
 		return Ref{}, fmt.Errorf("tracker: %d entries tracked here, limit %d", r.n, MaxEntries)
 	}
+	t.changed = time.Now()
 	d, ch := t.v.local(opPut, service, key, meta)
 	t.publishLocked(ch)
 	t.gossip(&d)
@@ -280,6 +294,7 @@ func (t *Tracker) Untrack(service, key string) error {
 	if t.v.nodes[t.name].svcs[service][key] == nil {
 		return nil
 	}
+	t.changed = time.Now()
 	d, ch := t.v.local(opDel, service, key, nil)
 	t.publishLocked(ch)
 	t.gossip(&d)
@@ -300,6 +315,20 @@ func (t *Tracker) List(service string) []Presence {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.v.list(service)
+}
+
+// Count returns how many entries of service are visible here; cheaper
+// than len(List(service)).
+func (t *Tracker) Count(service string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for name, r := range t.v.nodes {
+		if t.v.visible(name) {
+			n += len(r.svcs[service])
+		}
+	}
+	return n
 }
 
 // Services returns the services with at least one visible entry, sorted.
@@ -344,8 +373,21 @@ func (t *Tracker) Addr() netip.AddrPort {
 // the news to go out, and closes the tracker. Peers drop this node's
 // entries at once instead of waiting for crash detection.
 func (t *Tracker) Leave(timeout time.Duration) error {
-	t.leaveMu.Lock()
-	defer t.leaveMu.Unlock()
+	err := t.leave(timeout)
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("tracker: leave: %w", err)
+	}
+	return nil
+}
+
+// leave announces the leave; lifeMu keeps Close from shutting memberlist
+// down meanwhile (memberlist panics on a Leave after Shutdown).
+func (t *Tracker) leave(timeout time.Duration) error {
+	t.lifeMu.Lock()
+	defer t.lifeMu.Unlock()
 	if t.isClosed() {
 		return ErrClosed
 	}
@@ -358,14 +400,7 @@ func (t *Tracker) Leave(timeout time.Duration) error {
 		case <-time.After(timeout / 2):
 		}
 	}
-	err := t.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
-	if cerr := t.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("tracker: leave: %w", err)
-	}
-	return nil
+	return t.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
 }
 
 // Close stops gossip without telling the cluster (peers see a crash),
@@ -374,6 +409,8 @@ func (t *Tracker) Leave(timeout time.Duration) error {
 func (t *Tracker) Close() error {
 	var err error
 	t.closeOnce.Do(func() {
+		t.lifeMu.Lock()
+		defer t.lifeMu.Unlock()
 		t.mu.Lock()
 		t.closed = true
 		subs := t.subs
@@ -406,6 +443,8 @@ func (t *Tracker) purgeLoop() {
 	defer purge.Stop()
 	reconnect := time.NewTicker(t.reconnect)
 	defer reconnect.Stop()
+	notice := time.NewTicker(noticeInterval)
+	defer notice.Stop()
 	for {
 		select {
 		case <-t.done:
@@ -413,6 +452,12 @@ func (t *Tracker) purgeLoop() {
 		case now := <-purge.C:
 			t.mu.Lock()
 			t.v.purge(now, t.permdown)
+			t.mu.Unlock()
+		case now := <-notice.C:
+			t.mu.Lock()
+			if r := t.v.nodes[t.name]; now.Sub(t.changed) < noticeWindow && r.Version > 0 {
+				t.queue.QueueBroadcast(broadcast(encodeDelta(&delta{Node: t.name, Boot: r.Boot, Version: r.Version, Op: opNotice})))
+			}
 			t.mu.Unlock()
 		case <-reconnect.C:
 			t.mu.Lock()

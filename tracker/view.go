@@ -132,7 +132,7 @@ func (v *view) drop(out []change, node string) []change {
 }
 
 // memberUp handles memberlist reporting node alive (join or update). It
-// returns the changes and whether the node's record must be synced.
+// returns the changes and whether the node's record must be fetched.
 func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]change, bool) {
 	if node == v.self {
 		return nil, false
@@ -147,6 +147,7 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 	}
 	was := v.visible(node)
 	r, m := v.nodes[node], v.members[node]
+	cameBack := m == nil || !m.Alive
 	if was && (r.Boot < meta.Boot || m.Addr != addr || m.PrevName != meta.PrevName) {
 		out = v.all(out, node, true)
 		was = false
@@ -162,7 +163,9 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 	if !was && v.visible(node) {
 		out = v.all(out, node, false)
 	}
-	return out, r == nil || r.Boot != meta.Boot
+	// Sync when the record is missing or from another boot, and when the
+	// node comes back (it may have changed while we could not hear it).
+	return out, r == nil || r.Boot != meta.Boot || cameBack
 }
 
 // memberDown handles memberlist reporting node dead (crash: hide, keep)

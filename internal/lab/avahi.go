@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -6,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,6 +42,11 @@ exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits`
 // it). The daemon is killed when the lab closes. Needs avahi-daemon and
 // unshare (util-linux).
 func (h *Host) StartAvahi(hostname string, services ...Service) error {
+	for _, tool := range []string{"avahi-daemon", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("lab: %s not found (install avahi-daemon and util-linux): %w", tool, err)
+		}
+	}
 	if err := checkLabel(hostname); err != nil {
 		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -104,4 +106,19 @@ func TestCleanStale(t *testing.T) {
 			t.Errorf("process %d of the crashed lab still runs", pid)
 		}
 	}
+}
+
+func FuzzParseNSName(f *testing.F) {
+	for _, s := range []string{"ipfl-123-4-h17", "ipfl-9-1-br", "ipfl--", "ipfl-1-2-", "other"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lab, pid, ok := parseNSName(s)
+		if !ok {
+			return
+		}
+		if pid <= 0 || !strings.HasPrefix(s, lab+"-") || len(s) == len(lab)+1 {
+			t.Errorf("parseNSName(%q) = %q, %d: want a proper prefix and PID", s, lab, pid)
+		}
+	})
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -8,6 +10,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -68,6 +71,9 @@ func (h *Host) build(bh *netlink.Handle, br int) error {
 	if err := nh.LinkSetUp(eth); err != nil {
 		return fmt.Errorf("lab: %s: set %s up: %w", h.Name, h.Iface, err)
 	}
+	if err := waitOperUp(nh, []string{h.Iface}); err != nil {
+		return fmt.Errorf("lab: %s: %w", h.Name, err)
+	}
 	mcast := &netlink.Route{
 		LinkIndex: eth.Attrs().Index,
 		Dst:       &net.IPNet{IP: net.IPv4(224, 0, 0, 0).To4(), Mask: net.CIDRMask(4, 32)},
@@ -79,19 +85,59 @@ func (h *Host) build(bh *netlink.Handle, br int) error {
 	return nil
 }
 
+// linkReadyTimeout bounds how long building a lab waits for the kernel to
+// activate its links.
+const linkReadyTimeout = 10 * time.Second
+
+// waitOperUp waits until the links named names, seen through nh, are
+// operationally up. The kernel activates a link that came up (its qdisc,
+// and the bridge port state) asynchronously in its linkwatch worker, which
+// needs the RTNL lock that tearing down other labs' namespaces holds for a
+// while; until then every packet sent on it is dropped.
+func waitOperUp(nh *netlink.Handle, names []string) error {
+	deadline := time.Now().Add(linkReadyTimeout)
+	for {
+		links, err := nh.LinkList()
+		if err != nil {
+			return err
+		}
+		state := make(map[string]netlink.LinkOperState, len(links))
+		for _, l := range links {
+			state[l.Attrs().Name] = l.Attrs().OperState
+		}
+		var down []string
+		for _, n := range names {
+			if state[n] != netlink.OperUp {
+				down = append(down, n)
+			}
+		}
+		if len(down) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links %v not up after %v", down, linkReadyTimeout)
+		}
+		time.Sleep(2 * time.Millisecond) // poll interval
+	}
+}
+
 // String returns the host's namespace name.
 func (h *Host) String() string { return h.Name }
 
 // Command returns a command that runs name with args inside the host's
 // namespace, through `ip netns exec`. It runs in its own process group,
 // which is killed when ctx is done, and gets SIGKILL if this process dies.
-// The lab kills whatever still runs in its namespaces at Close; use
-// [Host.Start] to have the lab also reap it.
+//
+// At Close the lab kills every process found in its namespaces, but one
+// started so shortly before that it has not entered the namespace yet
+// escapes; give long-running commands to [Host.Start], which kills them by
+// PID.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Name, name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		(&proc{cmd: cmd}).kill()
+		return nil
 	}
 	return cmd
 }
@@ -101,7 +147,8 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 // namespace after Do returns, so the usual pattern is to open a socket in
 // fn and use it afterwards. Goroutines started by fn do not run in the
 // namespace. If the thread cannot be switched back, the runtime discards
-// it.
+// it. A panic in fn is re-raised in the caller. Do must not race with
+// [Lab.Close].
 func (h *Host) Do(fn func() error) error {
 	if !h.ns.IsOpen() {
 		return ErrClosed

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -109,12 +111,12 @@ func Start(cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{
-		Name:     fmt.Sprintf("%s%d-%d", NamePrefix, os.Getpid(), n),
-		Prefix:   cfg.Prefix.Masked(),
-		bridgeH:  netns.None(),
-		Hosts:    make([]*Host, len(addrs)),
-		bridgeNS: "",
+		Name:    fmt.Sprintf("%s%d-%d", NamePrefix, os.Getpid(), n),
+		Prefix:  cfg.Prefix.Masked(),
+		Hosts:   make([]*Host, len(addrs)),
+		bridgeH: netns.None(),
 	}
+	l.bridgeNS = l.Name + "-br"
 	for i, a := range addrs {
 		l.Hosts[i] = &Host{
 			Name:  fmt.Sprintf("%s-h%d", l.Name, i+1),
@@ -165,7 +167,6 @@ func (l *Lab) build() error {
 	if err := ensureNSDir(); err != nil {
 		return err
 	}
-	l.bridgeNS = l.Name + "-br"
 	h, err := createNS(l.bridgeNS)
 	if err != nil {
 		return err
@@ -201,7 +202,17 @@ func (l *Lab) build() error {
 	for _, host := range l.Hosts {
 		g.Go(func() error { return host.build(bh, br.Index) })
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	ports := make([]string, len(l.Hosts))
+	for i, h := range l.Hosts {
+		ports[i] = h.port
+	}
+	if err := waitOperUp(bh, ports); err != nil {
+		return fmt.Errorf("lab: %s: %w", l.bridgeNS, err)
+	}
+	return nil
 }
 
 // writeSysctl writes name/value pairs below /proc/sys in the calling
@@ -214,9 +225,6 @@ func writeSysctl(kv ...string) error {
 	}
 	return nil
 }
-
-// bridge returns a handle to the bridge namespace.
-func (l *Lab) bridge() netns.NsHandle { return l.bridgeH }
 
 // track registers p to be killed at Close; it fails if the lab is closed.
 func (l *Lab) track(p *proc) error {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -56,6 +58,17 @@ func ensureNSDir() error {
 func createNS(name string) (netns.NsHandle, error) {
 	path := filepath.Join(nsDir, name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if errors.Is(err, os.ErrExist) {
+		// Left by a crashed process that had this PID: names are unique
+		// within a process, so nobody alive uses it.
+		if err := killNS([]string{name}, 5*time.Second); err != nil {
+			return netns.None(), err
+		}
+		if err := deleteNS(name); err != nil {
+			return netns.None(), err
+		}
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	}
 	if err != nil {
 		return netns.None(), fmt.Errorf("lab: create namespace %s: %w", name, err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -112,6 +114,9 @@ func dropTable(family string) string {
 
 // nft runs the nft script in the namespace ns, as one transaction.
 func nft(ns, script string) error {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return fmt.Errorf("nft not found (install nftables): %w", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "nft", "-f", "-")

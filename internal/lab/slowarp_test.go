@@ -1,6 +1,9 @@
+//go:build linux
+
 package lab
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -57,8 +60,16 @@ func TestStartSlowARP(t *testing.T) {
 		t.Logf("ARP reply after %v", took)
 		break
 	}
+	// A real tool inside the lab sees the same delay.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start = time.Now()
+	out, err := a.Command(ctx, "busybox", "arping", "-c", "1", "-w", "3", "-I", a.Iface, b.Addr.String()).CombinedOutput()
+	if took := time.Since(start); err != nil || took < delay {
+		t.Errorf("arping %v: took %v (want at least %v), err %v:\n%s", b.Addr, took, delay, err, out)
+	}
 	// The kernel still talks IP once the address is resolved.
-	if !ping(t, a, b) {
+	if !ping(t, a, b, true) {
 		t.Errorf("%v cannot ping %v behind slow ARP", a, b)
 	}
 }

@@ -1,0 +1,22 @@
+// Command sdjoin is a service discovery agent: it joins the peers listed in
+// a hostfile, tracks services and prints joins and leaves. Its client
+// commands (list, members, pick, watch, track, untrack) talk to a running
+// agent. See sdjoin --help.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/sdjoincmd"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cliutil.Run(ctx, sdjoincmd.App(os.Stdout, os.Stderr), os.Args)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,279 @@
+package sdjoincmd
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+)
+
+func TestTwoAgentsSeeEachOther(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	writeFile(t, hosts, fmt.Sprintf("127.0.0.1:%d\nnode2@127.0.0.1:%d\nnot a host line\n", p1, p2))
+	n1 := startAgent(t, "node1", p1, hosts, "--track", "test", "--json")
+	n2 := startAgent(t, "node2", p2, hosts, "--track", "test", "--meta", "load=3", "--track", "other")
+
+	want := []string{n1.node(), n2.node()}
+	waitFor(t, 5*time.Second, "both providers of test on node1", func() bool {
+		return slices.Equal(nodes(n1.list(t, "test")), want)
+	})
+	got := n1.list(t, "test")
+	if diff := cmp.Diff(map[string]string{"load": "3"}, got[1].Meta); diff != "" {
+		t.Errorf("node2's meta on node1 (-want +got):\n%s", diff)
+	}
+	if got[1].Addr != netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(p2)) || !got[0].Local || got[1].Local {
+		t.Errorf("entries on node1 = %+v", got)
+	}
+	code, out, errs := n1.run("pick", "test", "--policy", "least:load")
+	if code != 0 || !strings.HasPrefix(out, "test "+n1.node()+" ") && !strings.HasPrefix(out, "test "+n2.node()+" ") {
+		t.Errorf("pick test = %d %q %q", code, out, errs)
+	}
+	code, out, _ = n2.run("members", "--json")
+	if code != 0 || !slices.Equal(nodes(decodeLines(t, out)), want) {
+		t.Errorf("members on node2 = %d %q", code, out)
+	}
+	joinLine := fmt.Sprintf("join test %s 127.0.0.1:%d {}", n1.node(), p1)
+	waitFor(t, 5*time.Second, "node2 printing node1's join", func() bool { return hasLine(n2.stdout.String(), joinLine) })
+
+	start := time.Now()
+	if code := n2.stop(t); code != 0 {
+		t.Fatalf("node2 exit %d after cancel: %s", code, n2.stderr)
+	}
+	waitFor(t, 3*time.Second, "node1 printing node2's leave", func() bool {
+		for _, r := range decodeLines(t, n1.stdout.String()) {
+			if r.Event == evLeave && r.Service == "test" && r.Node == n2.node() {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("leave seen %s after the stop began", time.Since(start).Round(time.Millisecond))
+
+	// Every line of --json output is an event.
+	for _, r := range decodeLines(t, n1.stdout.String()) {
+		if r.Event == "" || r.Node == "" {
+			t.Errorf("event without event or node: %+v", r)
+		}
+	}
+	if n := strings.Count(n1.stderr.String(), "line 3"); n != 1 {
+		t.Errorf("node1 warned %d times about the bad line, want once:\n%s", n, n1.stderr)
+	}
+	if !strings.Contains(n1.stderr.String(), "unencrypted") {
+		t.Errorf("no warning about unencrypted gossip:\n%s", n1.stderr)
+	}
+}
+
+func TestClientCommands(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	a := startAgent(t, "solo", p, hostfileOf(t, p), "--track", "web", "--meta", "port=80")
+	addr := fmt.Sprintf("127.0.0.1:%d", p)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	watchDone := make(chan string, 1)
+	go func() {
+		var stdout, stderr syncBuffer
+		code := runApp(ctx, &stdout, &stderr, []string{"sdjoin", "watch", "db", "--socket", a.sock})
+		watchDone <- fmt.Sprintf("%d|%s|%s", code, stdout.String(), stderr.String())
+	}()
+	steps := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{name: "list_table", args: []string{"list"}, wantOut: "SERVICE  NODE            ADDR             META\nweb      solo@127.0.0.1  " + addr + "  {\"port\":\"80\"}\n"},
+		{name: "pick", args: []string{"pick", "web"}, wantOut: "web solo@127.0.0.1 " + addr + " {\"port\":\"80\"}\n"},
+		{name: "pick_none", args: []string{"pick", "db"}, wantCode: cliutil.ExitNotFound},
+		{name: "list_none", args: []string{"list", "db"}, wantCode: cliutil.ExitNotFound},
+		{name: "track", args: []string{"track", "db", "--meta", "port=5432"}},
+		{name: "pick_tracked", args: []string{"pick", "--policy", "local", "db"}, wantOut: "db solo@127.0.0.1 " + addr + " {\"port\":\"5432\"}\n"},
+		{name: "track_again_updates", args: []string{"track", "db", "--meta", "port=5433"}},
+		{name: "pick_updated", args: []string{"pick", "db", "--policy", "round-robin"}, wantOut: "db solo@127.0.0.1 " + addr + " {\"port\":\"5433\"}\n"},
+		{name: "untrack", args: []string{"untrack", "db"}},
+		{name: "untrack_unknown", args: []string{"untrack", "db"}, wantCode: cliutil.ExitNotFound},
+		{name: "pick_bad_policy", args: []string{"pick", "web", "--policy", "fastest"}, wantCode: cliutil.ExitUsage},
+		{name: "track_bad_meta", args: []string{"track", "db", "--meta", "novalue"}, wantCode: cliutil.ExitUsage},
+		{name: "members", args: []string{"members"}, wantOut: "NODE            ADDR             NOTE\nsolo@127.0.0.1  " + addr + "  this agent\n"},
+	}
+	for _, s := range steps {
+		code, out, errs := a.run(s.args...)
+		if code != s.wantCode || s.wantOut != "" && out != s.wantOut {
+			t.Errorf("%s: sdjoin %v = %d\n%s(stderr %q), want %d\n%s", s.name, s.args, code, out, errs, s.wantCode, s.wantOut)
+		}
+	}
+	cancel()
+	got := strings.SplitN(<-watchDone, "|", 3)
+	wantWatch := "join db solo@127.0.0.1 " + addr + " {\"port\":\"5432\"}\n" +
+		"leave db solo@127.0.0.1\n" +
+		"join db solo@127.0.0.1 " + addr + " {\"port\":\"5433\"}\n" +
+		"leave db solo@127.0.0.1\n"
+	if got[0] != "0" || got[1] != wantWatch {
+		t.Errorf("watch db = exit %s\n%s(stderr %q), want\n%s", got[0], got[1], got[2], wantWatch)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	none := filepath.Join(dir, "none.sock")
+	tests := []struct {
+		name    string
+		args    []string
+		want    int
+		wantErr string
+	}{
+		{name: "unknown_flag", args: []string{"--bogus"}, want: 2},
+		{name: "unknown_flag_client", args: []string{"list", "--bogus"}, want: 2},
+		{name: "unknown_flag_after_arg", args: []string{"pick", "web", "--bogus"}, want: 2},
+		{name: "bad_bind", args: []string{"--bind", "localhost:x"}, want: 2},
+		{name: "bad_advertise", args: []string{"--advertise", "0.0.0.0"}, want: 2},
+		{name: "bad_name", args: []string{"--name", "a@b"}, want: 2},
+		{name: "meta_before_track", args: []string{"--meta", "a=b", "--track", "x"}, want: 2},
+		{name: "stray_argument", args: []string{"test"}, want: 2, wantErr: "did you mean --track test"},
+		{name: "pick_without_service", args: []string{"pick", "--socket", none}, want: 2},
+		{name: "pick_two_services", args: []string{"pick", "a", "b", "--socket", none}, want: 2},
+		{name: "no_agent", args: []string{"list", "--socket", none}, want: 1,
+			wantErr: "sdjoin: no sdjoin agent at " + none + ": start one with `sdjoin --track NAME`\n"},
+		{name: "no_agent_watch", args: []string{"watch", "--socket", none}, want: 1},
+		{name: "key_file_missing", args: []string{"--key-file", filepath.Join(dir, "nokey"), "--socket", none}, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(context.Background(), tt.args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.want, errs)
+			}
+			if strings.Count(errs, "\n") != 1 {
+				t.Errorf("stderr is not one line: %q", errs)
+			}
+			if tt.wantErr != "" && !strings.Contains(errs, tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", errs, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHostfileRereadAddsLatePeer(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	hosts1 := hostfileOf(t, p1) // only itself
+	n1 := startAgent(t, "node1", p1, hosts1, "--track", "test")
+	n2 := startAgent(t, "node2", p2, hostfileOf(t, p2), "--track", "test")
+	// Neither knows the other.
+	if got := nodes(n1.list(t, "test")); !slices.Equal(got, []string{n1.node()}) {
+		t.Fatalf("node1 sees %v before the hostfile lists node2", got)
+	}
+	writeFile(t, hosts1, fmt.Sprintf("127.0.0.1:%d\n127.0.0.1:%d\n", p1, p2))
+	want := fmt.Sprintf("member-join %s 127.0.0.1:%d", n2.node(), p2)
+	waitFor(t, 5*time.Second, "node1 joining node2 after the hostfile changed", func() bool {
+		return hasLine(n1.stdout.String(), want)
+	})
+	waitFor(t, 5*time.Second, "node2 seeing node1's service", func() bool {
+		return slices.Equal(nodes(n2.list(t, "test")), []string{n1.node(), n2.node()})
+	})
+}
+
+func TestRetriesFindLatePeer(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	n1 := startAgent(t, "node1", p1, hostfileOf(t, p1, p2), "--track", "test")
+	waitFor(t, 5*time.Second, "node1 warning that no peer is reachable", func() bool {
+		return strings.Contains(n1.stderr.String(), "no peer reachable yet")
+	})
+	// node2 knows nobody: only node1's retries can bring them together.
+	n2 := startAgent(t, "node2", p2, hostfileOf(t, p2), "--track", "test")
+	waitFor(t, 5*time.Second, "node2 seeing node1's service", func() bool {
+		return slices.Equal(nodes(n2.list(t, "test")), []string{n1.node(), n2.node()})
+	})
+}
+
+func TestIsolation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile := func(name string, key []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := keyFile("key", []byte("0123456789abcdef0123456789abcdef"))
+	other := keyFile("other", []byte("fedcba9876543210fedcba9876543210"))
+	tests := []struct {
+		name     string
+		members  []string // flags of the two members
+		intruder []string // flags of the third node
+	}{
+		{name: "no_key", members: []string{"--key-file", key}, intruder: nil},
+		{name: "other_key", members: []string{"--key-file", key}, intruder: []string{"--key-file", other}},
+		{name: "other_label", members: []string{"--cluster", "lab"}, intruder: []string{"--cluster", "elsewhere"}},
+		{name: "no_label", members: []string{"--cluster", "lab"}, intruder: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pa, pb, pc := freePort(t), freePort(t), freePort(t)
+			hosts := hostfileOf(t, pa, pb, pc)
+			c := startAgent(t, "c", pc, hosts, append([]string{"--track", "test"}, tt.intruder...)...)
+			a := startAgent(t, "a", pa, hosts, append([]string{"--track", "test"}, tt.members...)...)
+			b := startAgent(t, "b", pb, hosts, append([]string{"--track", "test"}, tt.members...)...)
+			want := []string{a.node(), b.node()}
+			waitFor(t, 5*time.Second, "a and b seeing each other", func() bool {
+				return slices.Equal(nodes(a.list(t, "test")), want) && slices.Equal(nodes(b.list(t, "test")), want)
+			})
+			// c retries every 150 ms: give it ten rounds, watching that
+			// it never sees anything.
+			end := time.Now().Add(1500 * time.Millisecond)
+			for time.Now().Before(end) {
+				if got := nodes(c.list(t, "test")); !slices.Equal(got, []string{c.node()}) {
+					t.Fatalf("intruder sees %v", got)
+				}
+				if got := nodes(a.list(t, "test")); !slices.Equal(got, want) {
+					t.Fatalf("a sees %v", got)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if strings.Contains(a.stderr.String(), "unencrypted") != (tt.members[0] != "--key-file") {
+				t.Errorf("unencrypted warning wrong on a:\n%s", a.stderr)
+			}
+		})
+	}
+}
+
+func TestControlSocket(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	a := startAgent(t, "sock", p, hostfileOf(t, p))
+	fi, err := os.Stat(a.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket mode = %v, want socket 0600", fi.Mode())
+	}
+	// A second agent on the same socket is refused.
+	code, _, errs := runCLI(context.Background(), "--name", "sock2", "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		"--socket", a.sock, "--hostfile", hostfileOf(t))
+	if code != 1 || !strings.Contains(errs, "another sdjoin agent is running on "+a.sock) {
+		t.Errorf("second agent on the socket: exit %d, stderr %q", code, errs)
+	}
+	if code := a.stop(t); code != 0 {
+		t.Fatalf("agent exit %d", code)
+	}
+	if _, err := os.Stat(a.sock); !os.IsNotExist(err) {
+		t.Errorf("socket left behind after exit: %v", err)
+	}
+}

@@ -1,0 +1,223 @@
+package sdjoincmd
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// defaultName is the NAME of NAME@IP without --name.
+const defaultName = "sdjoin"
+
+const description = `sdjoin runs a service discovery agent: it joins the peers listed in a
+hostfile, tracks the services given with --track and prints the joins and
+leaves of every service and node as they happen. Other commands ask a
+running agent through its control socket.
+
+A node is named NAME@IP (--name, default sdjoin; IP is the advertised
+address: --advertise, the --bind address, or with 0.0.0.0 the first
+private IPv4 address of this machine). Peers come from --hostfile
+(default ~/.hosts, else ~/.hosts.erlang) in any hostfile format: "host" and
+"name@host" mean port 7946, "host:port" that port. The file is polled
+every 2 s and re-read when it changes (so a cron-run ipfinder adds peers),
+and missing peers are retried every 30 s.
+
+Two agents on one machine (each in its own terminal):
+
+   printf '127.0.0.1:7946\n127.0.0.1:7947\n' > hosts
+   sdjoin --name node1 --bind 127.0.0.1:7946 --hostfile hosts --track test
+   sdjoin --name node2 --bind 127.0.0.1:7947 --hostfile hosts --track test
+
+Asking an agent (--name finds its socket):
+
+   sdjoin list test --name node1
+   sdjoin pick test --policy least:load
+   sdjoin watch --json
+   sdjoin track db --meta port=5432 --meta load=3
+   sdjoin untrack db
+
+Encrypt with a shared 32-byte key and keep clusters apart with a label:
+
+   head -c32 /dev/urandom | base64 > key && chmod 600 key
+   sdjoin --key-file key --cluster lab --track test
+
+The control socket is $XDG_RUNTIME_DIR/sdjoin/NAME.sock, or
+/tmp/sdjoin-UID/NAME.sock (mode 0600 in a 0700 directory).
+SIGINT or SIGTERM makes the agent leave the cluster and exit 0.
+
+Exit codes: 0 success, 1 failure (also: no agent running), 2 usage error,
+3 nothing found (pick or list with no provider).`
+
+// App returns the sdjoin command writing data to stdout and diagnostics
+// to stderr.
+func App(stdout, stderr io.Writer) *cli.App {
+	tl := &trackList{}
+	return &cli.App{
+		Name:  "sdjoin",
+		Usage: "join a hostfile's peers, track services, print joins and leaves",
+		UsageText: "sdjoin [--track NAME [--meta k=v ...]]... [options]\n" +
+			"sdjoin list|members|pick|watch|track|untrack [options] [SERVICE]",
+		Description:     description,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Flags:           agentFlags(tl),
+		Action: func(c *cli.Context) error {
+			opt, err := parseAgentOptions(c, tl)
+			if err != nil {
+				return err
+			}
+			return newAgent(opt, c.App.Writer, c.App.ErrWriter).run(c.Context)
+		},
+		Commands: clientCommands(),
+	}
+}
+
+func agentFlags(tl *trackList) []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: "track", Value: (*trackValue)(tl), Usage: "track service `NAME` (repeatable; --meta after it applies to it)"},
+		&cli.GenericFlag{Name: "meta", Value: (*metaValue)(tl), Usage: "`KEY=VALUE` of the preceding --track (repeatable)"},
+		&cli.StringFlag{Name: "name", Value: defaultName, Usage: "`NAME` of the node NAME@IP; also names the default control socket"},
+		&cli.StringFlag{Name: "bind", Value: "0.0.0.0:7946", Usage: "gossip `ADDR:PORT` (UDP and TCP)"},
+		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or the first private IPv4 address)"},
+		&cli.StringFlag{Name: "hostfile", Usage: "read peers from `FILE` (default ~/.hosts, else ~/.hosts.erlang)"},
+		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock)"},
+		&cli.StringFlag{Name: "key-file", Usage: "encrypt gossip with the 32-byte key in `FILE` (raw, hex or base64; mode 600)"},
+		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
+		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log gossip details on stderr"},
+		&cli.DurationFlag{Name: "retry-interval", Value: defaultRetryInterval, Hidden: true},
+		&cli.DurationFlag{Name: "hostfile-poll", Value: defaultHostfilePoll, Hidden: true},
+		&cli.DurationFlag{Name: "member-poll", Value: defaultMemberPoll, Hidden: true},
+	}
+}
+
+// trackList collects --track and --meta in command-line order.
+type trackList struct {
+	specs []trackSpec
+	err   error // a --meta before any --track, or a bad one
+}
+
+// trackValue is the flag.Value of --track.
+type trackValue trackList
+
+func (v *trackValue) String() string { return "" }
+
+func (v *trackValue) Set(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty service name")
+	}
+	v.specs = append(v.specs, trackSpec{service: s})
+	return nil
+}
+
+// metaValue is the flag.Value of --meta.
+type metaValue trackList
+
+func (v *metaValue) String() string { return "" }
+
+func (v *metaValue) Set(s string) error {
+	if len(v.specs) == 0 {
+		return fmt.Errorf("--meta %s must follow the --track NAME it describes", s)
+	}
+	m, err := cliutil.ParseMeta([]string{s})
+	if err != nil {
+		return err
+	}
+	last := &v.specs[len(v.specs)-1]
+	if last.meta == nil {
+		last.meta = map[string]string{}
+	}
+	for k, val := range m {
+		last.meta[k] = val
+	}
+	return nil
+}
+
+// checkName checks the NAME of NAME@IP.
+func checkName(n string) error {
+	if n == "" || strings.ContainsAny(n, "@/ \t\n#") || len(n) > tracker.MaxNameLen-len("@255.255.255.255") {
+		return cliutil.Usagef("bad --name %q: want the name part of NAME@IP, such as node1", n)
+	}
+	return nil
+}
+
+// defaultSocketFor returns the default control socket of the agent named
+// name for this user.
+func defaultSocketFor(name string) string {
+	return defaultSocket(name, os.Getenv("XDG_RUNTIME_DIR"), os.Getuid())
+}
+
+func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
+	if c.NArg() > 0 {
+		return nil, cliutil.Usagef("unexpected argument %q (did you mean --track %s?)", c.Args().First(), c.Args().First())
+	}
+	o := &agentOptions{
+		name:       c.String("name"),
+		tracks:     tl.specs,
+		socket:     c.String("socket"),
+		label:      c.String("cluster"),
+		json:       c.Bool("json"),
+		verbose:    c.Bool("verbose"),
+		retry:      c.Duration("retry-interval"),
+		poll:       c.Duration("hostfile-poll"),
+		memberPoll: c.Duration("member-poll"),
+	}
+	if err := checkName(o.name); err != nil {
+		return nil, err
+	}
+	var err error
+	if o.bind, err = parseBind(c.String("bind")); err != nil {
+		return nil, err
+	}
+	if s := c.String("advertise"); s != "" {
+		if o.advertise, err = netip.ParseAddr(s); err != nil || o.advertise.IsUnspecified() || o.advertise.Zone() != "" {
+			return nil, cliutil.Usagef("bad --advertise %q: want an address such as 192.168.1.10", s)
+		}
+	}
+	if o.retry <= 0 || o.poll <= 0 || o.memberPoll <= 0 {
+		return nil, cliutil.Usagef("intervals must be positive")
+	}
+	if h := c.String("hostfile"); h != "" {
+		o.hostfiles = []string{h}
+	} else {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("no home directory for the default hostfile: use --hostfile (%w)", err)
+		}
+		o.hostfiles = defaultHostfiles(home)
+	}
+	if o.socket == "" {
+		o.socket, o.defaultDir = defaultSocketFor(o.name), true
+	} else if o.socket, err = filepath.Abs(o.socket); err != nil {
+		return nil, err
+	}
+	if kf := c.String("key-file"); kf != "" {
+		if o.key, err = readKeyFile(kf); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.label) > 255 {
+		return nil, cliutil.Usagef("bad --cluster: %d bytes, limit 255", len(o.label))
+	}
+	return o, nil
+}
+
+// parseBind parses ADDR:PORT or ADDR (port 7946).
+func parseBind(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, tracker.DefaultPort), nil
+	}
+	return netip.AddrPort{}, cliutil.Usagef("bad --bind %q: want ADDR:PORT such as 0.0.0.0:7946", s)
+}

@@ -1,0 +1,348 @@
+package sdjoincmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+)
+
+// dialTimeout bounds connecting to the agent.
+const dialTimeout = 2 * time.Second
+
+// client talks to the agent on one control socket.
+type client struct {
+	path string
+}
+
+// dial connects to the agent, or explains how to start one.
+func (cl client) dial() (net.Conn, error) {
+	c, err := net.DialTimeout("unix", cl.path, dialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("no sdjoin agent at %s: start one with `sdjoin --track NAME`", cl.path)
+	}
+	return c, nil
+}
+
+// send writes req and returns the connection, positioned after the first
+// reply, and that reply. An error reply is returned as an error carrying
+// its exit code.
+func (cl client) send(req request) (net.Conn, *bufio.Reader, reply, error) {
+	c, err := cl.dial()
+	if err != nil {
+		return nil, nil, reply{}, err
+	}
+	b, _ := json.Marshal(req)
+	c.SetDeadline(time.Now().Add(requestTimeout))
+	if _, err := c.Write(append(b, '\n')); err != nil {
+		c.Close()
+		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)
+	}
+	br := bufio.NewReader(c)
+	var rep reply
+	if err := readJSONLine(br, &rep); err != nil {
+		c.Close()
+		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)
+	}
+	if err := replyError(rep); err != nil {
+		c.Close()
+		return nil, nil, reply{}, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, br, rep, nil
+}
+
+// call sends one request and returns its reply.
+func (cl client) call(req request) (reply, error) {
+	c, _, rep, err := cl.send(req)
+	if err != nil {
+		return reply{}, err
+	}
+	c.Close()
+	return rep, nil
+}
+
+// replyError turns an error reply into an error with its exit code.
+func replyError(rep reply) error {
+	switch {
+	case rep.Error == "":
+		return nil
+	case rep.Code == cliutil.ExitNotFound:
+		return cliutil.NotFoundf("%s", rep.Error)
+	case rep.Code == cliutil.ExitUsage:
+		return cliutil.Usagef("%s", rep.Error)
+	}
+	return errors.New(rep.Error)
+}
+
+func readJSONLine(br *bufio.Reader, v any) error {
+	line, err := br.ReadBytes('\n')
+	if err != nil && (len(line) == 0 || !errors.Is(err, io.EOF)) {
+		if errors.Is(err, io.EOF) {
+			return errors.New("connection closed")
+		}
+		return err
+	}
+	return json.Unmarshal(line, v)
+}
+
+// clientFlags are the flags every client command takes.
+func clientFlags(withJSON bool) []cli.Flag {
+	fs := []cli.Flag{
+		&cli.StringFlag{Name: "name", Value: defaultName, Usage: "`NAME` of the agent (finds its default socket)"},
+		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default: see --help of sdjoin)"},
+	}
+	if withJSON {
+		fs = append(fs, &cli.BoolFlag{Name: "json", Usage: "print JSON lines"})
+	}
+	return fs
+}
+
+// lookup returns the value of a string flag given to this command or, if
+// not, to a parent (sdjoin --name node1 list).
+func lookup(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return c.String(name)
+}
+
+func lookupBool(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.IsSet(name) {
+			return cc.Bool(name)
+		}
+	}
+	return c.Bool(name)
+}
+
+// clientFor returns the client of the agent the flags name.
+func clientFor(c *cli.Context) (client, error) {
+	if p := lookup(c, "socket"); p != "" {
+		return client{path: p}, nil
+	}
+	name := lookup(c, "name")
+	if err := checkName(name); err != nil {
+		return client{}, err
+	}
+	return client{path: defaultSocketFor(name)}, nil
+}
+
+func clientCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name: "list", Usage: "list the providers of SERVICE (or of every service)",
+			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: listAction,
+		},
+		{
+			Name: "members", Usage: "list the live nodes of the cluster",
+			Flags: clientFlags(true), Action: membersAction,
+		},
+		{
+			Name: "pick", Usage: "print one provider of SERVICE (exit 3 if none)",
+			ArgsUsage: "SERVICE",
+			Flags: append(clientFlags(true), &cli.StringFlag{Name: "policy", Value: "random",
+				Usage: "`POLICY`: random, round-robin, least:FIELD (smallest numeric meta FIELD) or local"}),
+			Action: pickAction,
+		},
+		{
+			Name: "watch", Usage: "print joins and leaves of SERVICE (or of everything) until interrupted",
+			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: watchAction,
+		},
+		{
+			Name: "track", Usage: "make the running agent track SERVICE (again: replace its meta)",
+			ArgsUsage: "SERVICE",
+			Flags:     append(clientFlags(false), &cli.StringSliceFlag{Name: "meta", Usage: "`KEY=VALUE` of the entry (repeatable)"}),
+			Action:    trackAction,
+		},
+		{
+			Name: "untrack", Usage: "make the running agent stop tracking SERVICE",
+			ArgsUsage: "SERVICE", Flags: clientFlags(false), Action: untrackAction,
+		},
+	}
+}
+
+func listAction(c *cli.Context) error {
+	args, err := positional(c, 0, 1)
+	if err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	rep, err := cl.call(request{Op: opList, Service: first(args)})
+	if err != nil {
+		return err
+	}
+	if len(rep.Entries) == 0 {
+		if s := first(args); s != "" {
+			return cliutil.NotFoundf("no provider of %s", s)
+		}
+		return cliutil.NotFoundf("no service is tracked")
+	}
+	if lookupBool(c, "json") {
+		return writeJSONLines(c.App.Writer, rep.Entries)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tNODE\tADDR\tMETA")
+	for _, r := range rep.Entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Service, r.Node, r.Addr, metaText(r.Meta))
+	}
+	return tw.Flush()
+}
+
+func membersAction(c *cli.Context) error {
+	if _, err := positional(c, 0, 0); err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	rep, err := cl.call(request{Op: opMembers})
+	if err != nil {
+		return err
+	}
+	if lookupBool(c, "json") {
+		return writeJSONLines(c.App.Writer, rep.Members)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDR\tNOTE")
+	for _, r := range rep.Members {
+		note := ""
+		switch {
+		case r.Local:
+			note = "this agent"
+		case r.PrevNode != "":
+			note = "was " + r.PrevNode
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Node, r.Addr, note)
+	}
+	return tw.Flush()
+}
+
+func pickAction(c *cli.Context) error {
+	args, err := positional(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := parsePolicy(c.String("policy")); err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	rep, err := cl.call(request{Op: opPick, Service: first(args), Policy: c.String("policy")})
+	if err != nil {
+		return err
+	}
+	if len(rep.Entries) != 1 {
+		return fmt.Errorf("agent at %s answered %d entries to pick", cl.path, len(rep.Entries))
+	}
+	if lookupBool(c, "json") {
+		return writeJSONLines(c.App.Writer, rep.Entries)
+	}
+	_, err = fmt.Fprintln(c.App.Writer, entryText(rep.Entries[0]))
+	return err
+}
+
+func trackAction(c *cli.Context) error {
+	args, err := positional(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	meta, err := cliutil.ParseMeta(c.StringSlice("meta"))
+	if err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	_, err = cl.call(request{Op: opTrack, Service: first(args), Meta: meta})
+	return err
+}
+
+func untrackAction(c *cli.Context) error {
+	args, err := positional(c, 1, 1)
+	if err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	_, err = cl.call(request{Op: opUntrack, Service: first(args)})
+	return err
+}
+
+// watchAction streams events until interrupted (exit 0) or the agent
+// goes away (exit 1).
+func watchAction(c *cli.Context) error {
+	args, err := positional(c, 0, 1)
+	if err != nil {
+		return err
+	}
+	cl, err := clientFor(c)
+	if err != nil {
+		return err
+	}
+	conn, br, _, err := cl.send(request{Op: opWatch, Service: first(args)})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx := c.Context
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	asJSON := lookupBool(c, "json")
+	for {
+		var ev struct {
+			record
+			Error string `json:"error"`
+			Code  int    `json:"code"`
+		}
+		if err := readJSONLine(br, &ev); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("agent at %s went away: %w", cl.path, err)
+		}
+		if ev.Error != "" {
+			return replyError(reply{Error: ev.Error, Code: ev.Code})
+		}
+		if err := writeRecord(c.App.Writer, ev.record, asJSON); err != nil {
+			return err
+		}
+	}
+}
+
+func writeJSONLines(w io.Writer, rs []record) error {
+	for _, r := range rs {
+		if err := writeRecord(w, r, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// first returns the first argument, or "".
+func first(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}

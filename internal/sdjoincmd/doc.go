@@ -1,0 +1,74 @@
+// Package sdjoincmd is the sdjoin command: an agent that joins the peers of a
+// hostfile on a tracker cluster, tracks services and prints joins and leaves,
+// and the client commands that talk to it over a local control socket.
+// cmd/sdjoin only wires it to the process.
+//
+// # Identity
+//
+// A node is named Erlang-style NAME@IP: --name (default "sdjoin") and the
+// advertised address. With --bind 0.0.0.0:PORT (the default, port 7946) and no
+// --advertise, the address is chosen as memberlist chooses it: the first
+// private IPv4 address (RFC 1918 or the 100.64.0.0/10 shared space) of an up,
+// non-loopback interface, in interface order, else the first global unicast
+// IPv4 address. With a specific --bind address, that address is advertised.
+//
+// # Peers
+//
+// Peers come from the hostfile (--hostfile; default ~/.hosts, else
+// ~/.hosts.erlang), in any format hostfile.ReadFile detects. An entry "host"
+// or "name@host" is the peer host:7946 (the node name is only a hint), and
+// "host:port" is that address. The agent's own bind and advertise addresses
+// are skipped (with --bind 0.0.0.0, every local address with our port).
+// The hostfile is polled every 2 s (inode, size and modification time) and
+// re-read when it changes, so a cron-run ipfinder adds peers. Every 30 s the
+// agent tries again the hostfile peers that are not members, so partitions
+// heal and late nodes are found. Bad lines are skipped with one warning each.
+//
+// # Control socket
+//
+// The agent listens on a unix socket, mode 0600: --socket, by default
+// $XDG_RUNTIME_DIR/sdjoin/NAME.sock, or /tmp/sdjoin-UID/NAME.sock without
+// XDG_RUNTIME_DIR, where NAME is --name: client commands given the same
+// --name (or none) find the agent. The default directory is created with mode
+// 0700 and refused when another user owns it or others may write to it. A
+// live agent on the socket stops a second one from starting; a stale socket
+// (nobody listening) is removed.
+//
+// The protocol is JSON lines. The client sends one request line and reads
+// one reply line:
+//
+//	{"op":"list","service":"test"}          {"entries":[ENTRY...]}
+//	{"op":"members"}                        {"members":[ENTRY...]}
+//	{"op":"pick","service":"test","policy":"least:load"}  {"entries":[ENTRY]}
+//	{"op":"track","service":"db","meta":{"port":"5432"}}  {}
+//	{"op":"untrack","service":"db"}         {}
+//	{"op":"watch","service":"test"}         {} then one EVENT per line
+//
+// An ENTRY is {"service","key","node","addr","meta","prev_node","local"}
+// (members carry node, addr, prev_node and local). An EVENT is an ENTRY with
+// "event": join, leave, rename (node is the new name, prev_node the old one),
+// member-join or member-leave; the agent's --json output is the same events.
+// A failed request is answered {"error":"...","code":N} with N the exit code
+// the client uses: 1 failure, 2 bad request, 3 nothing found (pick or list
+// with no provider, untrack of a service not tracked). A watcher that falls
+// more than 1024 events behind gets an error line and is disconnected.
+//
+// # Security
+//
+// --key-file names a file holding a 32-byte AES-256 key: exactly 32 raw
+// bytes, or 64 hex digits, or base64 of 32 bytes (white space around the
+// text is ignored). Make one with `head -c32 /dev/urandom | base64 > key`.
+// The file must not be readable by others (chmod 600). Nodes without the key
+// can neither join nor read anything. --cluster sets memberlist's label, which
+// keeps clusters sharing a network apart. Without a key the agent warns once
+// that gossip is unencrypted.
+//
+// # Output
+//
+// The agent writes events to stdout, one per line: "join SERVICE NODE ADDR
+// META", "leave SERVICE NODE", "rename OLD -> NEW", "member-join NODE ADDR"
+// and "member-leave NODE", where META is the entry's meta as a JSON object;
+// with --json, one JSON EVENT per line. Startup messages and warnings go to
+// stderr. SIGINT and SIGTERM make the agent leave the cluster gracefully and
+// exit 0.
+package sdjoincmd

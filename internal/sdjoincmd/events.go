@@ -1,0 +1,174 @@
+package sdjoincmd
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// Events of the agent's output and of watch.
+const (
+	evJoin        = "join"
+	evLeave       = "leave"
+	evRename      = "rename"
+	evMemberJoin  = "member-join"
+	evMemberLeave = "member-leave"
+)
+
+// record is an entry (list, pick), a member (members) or, with Event set,
+// an event (agent output, watch). It is the JSON of the control protocol
+// and of --json output.
+type record struct {
+	Event    string            `json:"event,omitempty"`
+	Service  string            `json:"service,omitempty"`
+	Key      string            `json:"key,omitempty"`
+	Node     string            `json:"node"`
+	Addr     netip.AddrPort    `json:"addr,omitzero"`
+	Meta     map[string]string `json:"meta,omitzero"`
+	PrevNode string            `json:"prev_node,omitempty"`
+	Local    bool              `json:"local,omitempty"`
+}
+
+func entryRecord(p tracker.Presence) record {
+	meta := p.Meta
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return record{Service: p.Service, Key: p.Key, Node: p.Node, Addr: p.Addr, Meta: meta, PrevNode: p.PrevNode, Local: p.Local}
+}
+
+func eventRecord(event string, p tracker.Presence) record {
+	r := entryRecord(p)
+	r.Event = event
+	return r
+}
+
+func memberRecord(m tracker.Member) record {
+	return record{Node: m.Name, Addr: m.Addr, PrevNode: m.PrevName, Local: m.Local}
+}
+
+// metaText formats meta as a compact JSON object with sorted keys.
+func metaText(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// text formats an event as one readable line (without newline).
+func (r record) text() string {
+	switch r.Event {
+	case evJoin:
+		return fmt.Sprintf("join %s %s %s %s", r.Service, r.Node, r.Addr, metaText(r.Meta))
+	case evLeave:
+		return fmt.Sprintf("leave %s %s", r.Service, r.Node)
+	case evRename:
+		return fmt.Sprintf("rename %s -> %s", r.PrevNode, r.Node)
+	case evMemberJoin:
+		return fmt.Sprintf("member-join %s %s", r.Node, r.Addr)
+	case evMemberLeave:
+		return fmt.Sprintf("member-leave %s", r.Node)
+	}
+	return fmt.Sprintf("%s %s %s %s %s", r.Event, r.Service, r.Node, r.Addr, metaText(r.Meta))
+}
+
+// writeRecord writes r as one line: JSON or readable.
+func writeRecord(w io.Writer, r record, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	_, err := io.WriteString(w, r.text()+"\n")
+	return err
+}
+
+// entryText formats an entry as "SERVICE NODE ADDR META".
+func entryText(r record) string {
+	return strings.Join([]string{r.Service, r.Node, r.Addr.String(), metaText(r.Meta)}, " ")
+}
+
+// visKey identifies one visible entry.
+type visKey struct{ service, node, key string }
+
+// visible is the set of entries the agent has reported as joined. It
+// turns the diffs of successive trackers (see agent.reidentify) into one
+// consistent stream: a join already reported is not repeated, a leave of
+// an entry never reported is dropped.
+type visible map[visKey]tracker.Presence
+
+// apply records d and returns its events: leaves, then a rename per
+// renamed node, then joins.
+func (v visible) apply(d tracker.Diff) []record {
+	var out []record
+	for _, p := range d.Leaves {
+		k := visKey{p.Service, p.Node, p.Key}
+		if _, ok := v[k]; !ok {
+			continue
+		}
+		delete(v, k)
+		out = append(out, eventRecord(evLeave, p))
+	}
+	renamed := map[string]bool{}
+	for _, p := range d.Joins {
+		k := visKey{p.Service, p.Node, p.Key}
+		if old, ok := v[k]; ok && old.Ref == p.Ref {
+			continue
+		}
+		if p.PrevNode != "" && !renamed[p.PrevNode] {
+			renamed[p.PrevNode] = true
+			out = append(out, record{Event: evRename, Service: p.Service, Node: p.Node, PrevNode: p.PrevNode})
+		}
+		v[k] = p
+		out = append(out, eventRecord(evJoin, p))
+	}
+	return out
+}
+
+// reconcile reports as left the entries missing from now (every entry a
+// tracker shows), after a tracker was replaced.
+func (v visible) reconcile(now []tracker.Presence) []record {
+	seen := make(map[visKey]bool, len(now))
+	for _, p := range now {
+		seen[visKey{p.Service, p.Node, p.Key}] = true
+	}
+	var out []record
+	for k, p := range v {
+		if !seen[k] {
+			delete(v, k)
+			out = append(out, eventRecord(evLeave, p))
+		}
+	}
+	sortRecords(out)
+	return out
+}
+
+// snapshot returns the entries of service ("" for all) as join events,
+// sorted.
+func (v visible) snapshot(service string) []record {
+	var out []record
+	for k, p := range v {
+		if service == "" || k.service == service {
+			out = append(out, eventRecord(evJoin, p))
+		}
+	}
+	sortRecords(out)
+	return out
+}
+
+// sortRecords sorts by service, node and key.
+func sortRecords(rs []record) {
+	slices.SortFunc(rs, func(a, b record) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Key, b.Key))
+	})
+}

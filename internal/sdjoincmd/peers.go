@@ -1,0 +1,114 @@
+package sdjoincmd
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// peersFromHosts turns hostfile entries into peer addresses HOST:PORT, in
+// file order without duplicates: "host" and "name@host" get the default
+// port, "host:port" keeps its port. Entries that are self are left out.
+func peersFromHosts(hosts []hostfile.Host, self func(netip.AddrPort) bool) []string {
+	var out []string
+	for _, h := range hosts {
+		port := h.Port
+		if port == 0 {
+			port = tracker.DefaultPort
+		}
+		var host string
+		switch {
+		case h.Addr.IsValid():
+			ap := netip.AddrPortFrom(h.Addr.Unmap(), port)
+			if self != nil && self(ap) {
+				continue
+			}
+			host = ap.Addr().String()
+		case len(h.Names) > 0:
+			host = h.Names[0]
+		default:
+			continue
+		}
+		p := net.JoinHostPort(host, strconv.Itoa(int(port)))
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// selfMatcher reports whether a peer address is this agent: its bind or
+// advertise address, or, when bound to an unspecified address, any of
+// local with the bind port.
+func selfMatcher(bind, advertise netip.AddrPort, local []netip.Addr) func(netip.AddrPort) bool {
+	return func(p netip.AddrPort) bool {
+		if p == bind || p == advertise {
+			return true
+		}
+		return bind.Addr().IsUnspecified() && p.Port() == bind.Port() && slices.Contains(local, p.Addr())
+	}
+}
+
+// defaultHostfiles are the hostfiles tried, in order, without --hostfile.
+func defaultHostfiles(home string) []string {
+	return []string{filepath.Join(home, ".hosts"), filepath.Join(home, ".hosts.erlang")}
+}
+
+// pickHostfile returns the first of paths that exists, else the first.
+func pickHostfile(paths []string) string {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return paths[0]
+}
+
+// fileState is what the hostfile poll compares: a change of any field
+// means the file must be read again.
+type fileState struct {
+	path  string
+	err   string
+	ino   uint64
+	size  int64
+	mtime time.Time
+}
+
+func statFile(path string) fileState {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileState{path: path, err: err.Error()}
+	}
+	return fileState{path: path, ino: inode(fi), size: fi.Size(), mtime: fi.ModTime()}
+}
+
+// readHostfile reads path leniently. It returns the hosts, the bad lines
+// as errors (printed as warnings) and an error if the file could not be
+// read at all.
+func readHostfile(path string) (hosts []hostfile.Host, bad []error, err error) {
+	hosts, err = hostfile.ReadFile(path, &hostfile.ParseOptions{Lenient: true})
+	if err == nil {
+		return hosts, nil, nil
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var pe *hostfile.ParseError
+		if !errors.As(e, &pe) {
+			return nil, nil, err
+		}
+	}
+	return hosts, errs, nil
+}
