@@ -16,8 +16,8 @@
 //
 // # How changes are found
 //
-// On Linux a netlink subscription to address events serves as a hint:
-// after an event and Config.Debounce (2 s) of quiet, the full address
+// On Linux netlink subscriptions to address and route events serve as
+// hints: after an event and Config.Debounce (2 s) of quiet, the full address
 // list and the default routes are read again and the identity chosen
 // afresh (events that never pause are read after four debounces). So a
 // DHCP renewal that removes and re-adds the same address, or

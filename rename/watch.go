@@ -50,7 +50,8 @@ type Config struct {
 	// 2 s (or every Poll, if shorter) regardless.
 	Poll time.Duration
 
-	// Logger receives debug and warning records; nil discards them.
+	// Logger receives a record per change (Info), trouble with netlink
+	// (Warn) and details (Debug); nil discards them.
 	Logger *slog.Logger
 }
 

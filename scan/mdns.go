@@ -80,6 +80,9 @@ var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 // needs CAP_NET_RAW; without it, unicast answers from other interfaces are
 // accepted too.
 func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr, cfg *MDNSConfig) ([]MDNSHost, error) {
+	if ifi == nil {
+		return nil, errors.New("mdns: no interface given")
+	}
 	log := mdnsLogger(cfg)
 	conn, qu, err := listenMDNS(ifi, log)
 	if err != nil {

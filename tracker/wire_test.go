@@ -135,3 +135,20 @@ func metaEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func TestPeerAddr(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"host_port", "192.0.2.1:7000", "192.0.2.1:7000"},
+		{"erlang_name", "node1@192.0.2.1", "192.0.2.1:7946"},
+		{"erlang_name_port", "node1@192.0.2.1:7000", "192.0.2.1:7000"},
+		{"bare_ip", "192.0.2.1", "192.0.2.1:7946"},
+		{"ipv6", "n@2001:db8::1", "[2001:db8::1]:7946"},
+		{"ipv6_port", "[2001:db8::1]:7000", "[2001:db8::1]:7000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := peerAddr(tc.in); got != tc.want {
+				t.Errorf("peerAddr(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

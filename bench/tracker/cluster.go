@@ -68,7 +68,7 @@ func startCluster(p profile, n int, loss float64, prepare func(i int, t *tracker
 		}
 		c.nodes = append(c.nodes, b)
 	}
-	err := waitFor(30*time.Second, func() bool {
+	err := waitFor(120*time.Second, func() bool {
 		for _, b := range c.nodes {
 			if len(b.t.Members()) != n {
 				return false

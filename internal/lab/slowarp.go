@@ -66,15 +66,11 @@ func (a *slowARP) serve() {
 	for {
 		p, _, err := a.c.Read()
 		if err != nil {
-			select {
-			case <-a.quit:
-				return
-			default:
+			var op *net.OpError
+			if errors.Is(err, net.ErrClosed) || errors.As(err, &op) {
+				return // closed by stop, or the socket failed
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // malformed frame
+			continue // a malformed frame
 		}
 		if p.Operation != arp.OperationRequest || p.TargetIP != a.host.Addr ||
 			p.SenderHardwareAddr.String() == a.host.MAC.String() {

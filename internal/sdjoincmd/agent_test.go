@@ -82,12 +82,13 @@ func TestClientCommands(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", p)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	watchDone := make(chan string, 1)
+	watchDone := make(chan int, 1)
+	var watch, watchErr syncBuffer
 	go func() {
-		var stdout, stderr syncBuffer
-		code := runApp(ctx, &stdout, &stderr, []string{"sdjoin", "watch", "db", "--socket", a.sock})
-		watchDone <- fmt.Sprintf("%d|%s|%s", code, stdout.String(), stderr.String())
+		watchDone <- runApp(ctx, &watch, &watchErr, []string{"sdjoin", "watch", "--socket", a.sock})
 	}()
+	webJoin := "join web solo@127.0.0.1 " + addr + " {\"port\":\"80\"}\n"
+	waitFor(t, 5*time.Second, "the watch to start", func() bool { return watch.String() == webJoin })
 	steps := []struct {
 		name     string
 		args     []string
@@ -114,14 +115,15 @@ func TestClientCommands(t *testing.T) {
 			t.Errorf("%s: sdjoin %v = %d\n%s(stderr %q), want %d\n%s", s.name, s.args, code, out, errs, s.wantCode, s.wantOut)
 		}
 	}
-	cancel()
-	got := strings.SplitN(<-watchDone, "|", 3)
-	wantWatch := "join db solo@127.0.0.1 " + addr + " {\"port\":\"5432\"}\n" +
+	wantWatch := webJoin +
+		"join db solo@127.0.0.1 " + addr + " {\"port\":\"5432\"}\n" +
 		"leave db solo@127.0.0.1\n" +
 		"join db solo@127.0.0.1 " + addr + " {\"port\":\"5433\"}\n" +
 		"leave db solo@127.0.0.1\n"
-	if got[0] != "0" || got[1] != wantWatch {
-		t.Errorf("watch db = exit %s\n%s(stderr %q), want\n%s", got[0], got[1], got[2], wantWatch)
+	waitFor(t, 5*time.Second, "the watch to show every change", func() bool { return len(watch.String()) >= len(wantWatch) })
+	cancel()
+	if code := <-watchDone; code != 0 || watch.String() != wantWatch {
+		t.Errorf("watch = exit %d\n%s(stderr %q), want\n%s", code, watch.String(), watchErr.String(), wantWatch)
 	}
 }
 
@@ -276,4 +278,27 @@ func TestControlSocket(t *testing.T) {
 	if _, err := os.Stat(a.sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind after exit: %v", err)
 	}
+}
+
+func TestMissingHostfileWarnsOnceThenIsRead(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	n2 := startAgent(t, "node2", p2, hostfileOf(t, p2), "--track", "test")
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	n1 := startAgent(t, "node1", p1, hosts, "--track", "test")
+	waitFor(t, 5*time.Second, "the warning about the missing hostfile", func() bool {
+		return strings.Contains(n1.stderr.String(), "warning: no hostfile")
+	})
+	// The file is polled every 50 ms: several polls later, still one warning.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(n1.stderr.String(), "no hostfile"); n != 1 {
+		t.Errorf("%d warnings about the missing hostfile, want 1:\n%s", n, n1.stderr)
+	}
+	writeFile(t, hosts, fmt.Sprintf("127.0.0.1:%d\n", p2))
+	waitFor(t, 5*time.Second, "node1 seeing node2 once the hostfile exists", func() bool {
+		return slices.Equal(nodes(n1.list(t, "test")), []string{n1.node(), n2.node()})
+	})
 }

@@ -1,0 +1,43 @@
+package scan_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/scan"
+)
+
+// BrowseMDNS runs next to an ARP sweep that streams the addresses it finds;
+// closing the channel lets the browse finish as soon as the link is quiet.
+func ExampleBrowseMDNS() {
+	ifi, err := net.InterfaceByName("eth0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	found := make(chan netip.Addr, 256)
+	go func() {
+		defer close(found)
+		found <- netip.MustParseAddr("192.0.2.7") // from the ARP sweep
+	}()
+	hosts, err := scan.BrowseMDNS(context.Background(), ifi, found, &scan.MDNSConfig{Timeout: time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, h := range hosts {
+		fmt.Println(h.Addr, h.Names, h.Services)
+	}
+}
+
+func ExampleEPMDNames() {
+	names, err := scan.EPMDNames(context.Background(), netip.MustParseAddr("192.0.2.7"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, n := range names {
+		fmt.Printf("%s@192.0.2.7\n", n)
+	}
+}
