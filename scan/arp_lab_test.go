@@ -118,7 +118,7 @@ func TestSweepARPLabSlowHosts(t *testing.T) {
 	}
 }
 
-func TestDialARPNeedsPrivilege(t *testing.T) {
+func TestDialARPLab(t *testing.T) {
 	l := lab.New(t, lab.Config{Hosts: 1})
 	h := l.Hosts[0]
 	err := h.Do(func() error {

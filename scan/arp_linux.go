@@ -56,10 +56,7 @@ func DialARP(ifi *net.Interface) (*ARPScanner, error) {
 	}
 	conn, err := packet.Listen(ifi, packet.Raw, ethTypeARP, &packet.Config{Filter: arpFilter})
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("scan: %s: %w (%w)", ifi.Name, errNeedRaw, err)
-		}
-		return nil, fmt.Errorf("scan: opening ARP socket on %s: %w", ifi.Name, err)
+		return nil, openError(ifi.Name, err)
 	}
 	setReadBuffer(conn, arpReadBuffer)
 	s, err := NewARP(conn, ifi.HardwareAddr, prefixes)
@@ -68,6 +65,14 @@ func DialARP(ifi *net.Interface) (*ARPScanner, error) {
 		return nil, fmt.Errorf("scan: %s: %w", ifi.Name, err)
 	}
 	return s, nil
+}
+
+// openError explains a failure to open the raw socket.
+func openError(ifname string, err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("scan: %s: %w (%w)", ifname, errNeedRaw, err)
+	}
+	return fmt.Errorf("scan: opening ARP socket on %s: %w", ifname, err)
 }
 
 // ethTypeARP is the EtherType of ARP.

@@ -1,0 +1,227 @@
+// Command arp compares scan.SweepARP with arp-scan on virtual LANs it builds
+// itself (internal/lab): it never touches the machine's own network. Run it
+// by hand as root from the module root:
+//
+//	go run ./bench/arp                 # every scenario, then the /16 RSS check
+//	go run ./bench/arp -big=false -runs 3
+//
+// Each scenario is a /24 with -hosts live hosts besides the scanner (lab
+// host 1). Our side runs an external process, `sweep` (built from
+// ./bench/arp/sweep) by default; -ours takes another command line, such as
+// "ipfinder --no-mdns -i eth0", with {addr} replaced by the scanner's
+// address. arp-scan runs as `arp-scan -I eth0 --localnet` in the same
+// namespace. Runs alternate between the tools; the table shows median wall
+// time, recall over all runs and the ratio of the medians.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "pairs of runs per scenario")
+	lossRuns := flag.Int("lossruns", 10, "pairs of runs in the loss scenario")
+	hosts := flag.Int("hosts", 60, "live hosts besides the scanner")
+	ours := flag.String("ours", "", `our command line, {addr} is the scanner's address (default: the sweep helper, built here)`)
+	big := flag.Bool("big", true, "also sweep a /16 with -bighosts hosts and report peak RSS")
+	bigHosts := flag.Int("bighosts", 300, "live hosts in the /16")
+	only := flag.String("only", "", "run only the scenarios whose name contains this")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench/arp: must run as root: it builds network namespaces")
+		os.Exit(1)
+	}
+	if err := run(*runs, *lossRuns, *hosts, *ours, *big, *bigHosts, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/arp:", err)
+		os.Exit(1)
+	}
+}
+
+// scenario is one lab setup and the extra arguments our tool gets in it.
+type scenario struct {
+	name  string
+	runs  int
+	setup func(l *lab.Lab) error
+	args  []string // appended to the sweep helper's command line
+}
+
+type result struct {
+	times []time.Duration
+	found int // hosts found, over all runs
+	want  int
+	rss   []int64 // peak RSS in KiB
+}
+
+func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only string) error {
+	tmp, err := os.MkdirTemp("", "bench-arp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if ours == "" {
+		bin := filepath.Join(tmp, "sweep")
+		build := exec.Command("go", "build", "-o", bin, "./bench/arp/sweep")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building the sweep helper (run from the module root): %w", err)
+		}
+		ours = bin + " -iface eth0 -expect {addr}"
+	}
+	scenarios := []scenario{
+		{name: "clean", runs: runs},
+		{name: "loss10", runs: lossRuns, setup: func(l *lab.Lab) error {
+			for _, h := range l.Hosts[1:] {
+				if err := h.SetLoss(10); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{name: "slow3x300ms", runs: runs, setup: func(l *lab.Lab) error {
+			for _, h := range l.Hosts[1:4] {
+				if err := h.StartSlowARP(300 * time.Millisecond); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{name: "clean-timeout50ms", runs: runs, args: []string{"-timeout", "50ms"}},
+	}
+	fmt.Printf("%-18s %-9s %5s %10s %14s %7s\n", "scenario", "tool", "runs", "median", "recall", "ratio")
+	for _, sc := range scenarios {
+		if !strings.Contains(sc.name, only) {
+			continue
+		}
+		ourRes, theirRes, err := runScenario(sc, hosts, ours)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		ratio := float64(median(ourRes.times)) / float64(median(theirRes.times))
+		printRow(sc.name, "ipfinder", ourRes, fmt.Sprintf("%.2fx", ratio))
+		printRow(sc.name, "arp-scan", theirRes, "")
+	}
+	if big {
+		return runBig(bigHosts, ours)
+	}
+	return nil
+}
+
+func printRow(name, tool string, r result, ratio string) {
+	fmt.Printf("%-18s %-9s %5d %10s %7d/%-6d %7s\n", name, tool, len(r.times),
+		median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
+}
+
+func runScenario(sc scenario, hosts int, ours string) (result, result, error) {
+	l, err := lab.Start(lab.Config{Hosts: hosts + 1})
+	if err != nil {
+		return result{}, result{}, err
+	}
+	defer l.Close()
+	if sc.setup != nil {
+		if err := sc.setup(l); err != nil {
+			return result{}, result{}, err
+		}
+	}
+	scanner := l.Hosts[0]
+	live := l.Hosts[1:]
+	ourCmd := append(expand(ours, scanner.Addr), sc.args...)
+	theirCmd := []string{"arp-scan", "-I", scanner.Iface, "--localnet"}
+	var ourRes, theirRes result
+	for i := range sc.runs {
+		order := []bool{true, false}
+		if i%2 == 1 {
+			order = []bool{false, true}
+		}
+		for _, isOurs := range order {
+			cmd, res := theirCmd, &theirRes
+			if isOurs {
+				cmd, res = ourCmd, &ourRes
+			}
+			if err := measure(scanner, cmd, live, res); err != nil {
+				return ourRes, theirRes, err
+			}
+		}
+	}
+	return ourRes, theirRes, nil
+}
+
+// expand splits a command line and puts addr in for {addr}.
+func expand(cmdline string, addr netip.Addr) []string {
+	f := strings.Fields(strings.ReplaceAll(cmdline, "{addr}", addr.String()))
+	return f
+}
+
+var ipv4 = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s`)
+
+// measure runs cmd in the scanner's namespace and adds its wall time,
+// recall and peak RSS to res.
+func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := scanner.Command(ctx, cmd[0], cmd[1:]...)
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	start := time.Now()
+	out, err := c.Output()
+	elapsed := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+	}
+	seen := map[string]bool{}
+	for _, m := range ipv4.FindAllStringSubmatch(string(out), -1) {
+		seen[m[1]] = true
+	}
+	for _, h := range live {
+		if seen[h.Addr.String()] {
+			res.found++
+		}
+	}
+	res.want += len(live)
+	res.times = append(res.times, elapsed)
+	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.rss = append(res.rss, ru.Maxrss)
+	}
+	return nil
+}
+
+// runBig sweeps a /16 holding bigHosts hosts once with default settings
+// and reports the sweeping process's peak RSS.
+func runBig(bigHosts int, ours string) error {
+	l, err := lab.Start(lab.Config{Hosts: bigHosts + 1, Prefix: netip.MustParsePrefix("10.251.0.0/16")})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	var res result
+	if err := measure(l.Hosts[0], expand(ours, l.Hosts[0].Addr), l.Hosts[1:], &res); err != nil {
+		return err
+	}
+	fmt.Printf("\n/16 with %d hosts (65533 targets), default settings: %v, found %d/%d, peak RSS %.1f MiB\n",
+		bigHosts, res.times[0].Round(time.Millisecond), res.found, res.want, float64(slices.Max(res.rss))/1024)
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
