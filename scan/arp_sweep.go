@@ -123,12 +123,17 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			for next < n && sw.state[next].reply != 0 {
 				next++ // announced itself before we asked
 			}
+			// First requests go first, so that a short Timeout still
+			// reaches every target; a retry overdue by a whole gap goes
+			// before them, so that a long sweep keeps retrying as it goes.
 			idx, retry := -1, false
 			switch {
-			case len(queue) > 0 && queue[0].due <= now:
+			case len(queue) > 0 && queue[0].due+sw.gap <= now:
 				idx, retry = int(queue[0].idx), true
 			case next < n:
 				idx = next
+			case len(queue) > 0 && queue[0].due <= now:
+				idx, retry = int(queue[0].idx), true
 			}
 			if idx < 0 {
 				break

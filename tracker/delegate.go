@@ -65,7 +65,7 @@ func (t *Tracker) handleDelta(b []byte) error {
 		return nil
 	}
 	if t.v.observe(&m) {
-		t.queue.QueueBroadcast(broadcast(append([]byte(nil), b...)))
+		t.enqueue(append([]byte(nil), b...))
 	}
 	ch, vd := t.v.applyDelta(&m, now)
 	t.publishLocked(ch)
@@ -88,7 +88,7 @@ func (t *Tracker) handleLeave(b []byte) error {
 	if t.closed || t.v.blocked(m.Node, m.Boot) {
 		return nil
 	}
-	t.queue.QueueBroadcast(broadcast(append([]byte(nil), b...)))
+	t.enqueue(append([]byte(nil), b...))
 	t.publishLocked(t.v.leave(m.Node, m.Boot, now))
 	return nil
 }

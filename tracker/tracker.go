@@ -36,6 +36,9 @@ const (
 	noticeWindow   = 10 * time.Second
 )
 
+// maxQueued bounds the broadcast queue (about 60 bytes a delta).
+const maxQueued = 4096
+
 // maxDeltaBytes is the largest change gossiped as is; a bigger one is
 // announced by a payload-less notice and fetched from the writer. It
 // leaves room in a 1400-byte UDP packet for memberlist's compound
@@ -302,12 +305,26 @@ func (t *Tracker) Untrack(service, key string) error {
 }
 
 // gossip queues a local change for broadcast, as a notice if too big.
+// Alone, there is nobody to tell: whoever joins gets our whole record
+// by push/pull.
 func (t *Tracker) gossip(d *delta) {
+	if t.alive.Load() <= 1 {
+		return
+	}
 	b := encodeDelta(d)
 	if len(b) > maxDeltaBytes {
 		b = encodeDelta(&delta{Node: d.Node, Boot: d.Boot, Version: d.Version, Op: opNotice})
 	}
+	t.enqueue(b)
+}
+
+// enqueue queues a broadcast, dropping the oldest past maxQueued: a
+// receiver that misses a dropped delta sees a gap and syncs.
+func (t *Tracker) enqueue(b []byte) {
 	t.queue.QueueBroadcast(broadcast(b))
+	if t.queue.NumQueued() > maxQueued {
+		t.queue.Prune(maxQueued)
+	}
 }
 
 // List returns the entries of service visible here, sorted by node and key.
@@ -456,7 +473,7 @@ func (t *Tracker) purgeLoop() {
 		case now := <-notice.C:
 			t.mu.Lock()
 			if r := t.v.nodes[t.name]; now.Sub(t.changed) < noticeWindow && r.Version > 0 {
-				t.queue.QueueBroadcast(broadcast(encodeDelta(&delta{Node: t.name, Boot: r.Boot, Version: r.Version, Op: opNotice})))
+				t.enqueue(encodeDelta(&delta{Node: t.name, Boot: r.Boot, Version: r.Version, Op: opNotice}))
 			}
 			t.mu.Unlock()
 		case <-reconnect.C:

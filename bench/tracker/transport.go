@@ -21,6 +21,7 @@ type countingTransport struct {
 	loss    float64
 	streams chan net.Conn
 	stop    chan struct{}
+	dead    chan struct{}
 	once    sync.Once
 }
 
@@ -33,12 +34,14 @@ func newCountingTransport(loss float64) (*countingTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &countingTransport{NetTransport: nt, loss: loss, streams: make(chan net.Conn), stop: make(chan struct{})}
+	c := &countingTransport{NetTransport: nt, loss: loss, streams: make(chan net.Conn), stop: make(chan struct{}), dead: make(chan struct{})}
 	go c.forward()
 	return c, nil
 }
 
-// forward wraps accepted streams so their writes are counted.
+// forward wraps accepted streams so their writes are counted. After
+// stop it keeps draining (closing) streams until the NetTransport is
+// down, since its listener blocks on handing them over.
 func (c *countingTransport) forward() {
 	in := c.NetTransport.StreamCh()
 	for {
@@ -48,9 +51,8 @@ func (c *countingTransport) forward() {
 			case c.streams <- &countingConn{Conn: conn, n: &c.sent}:
 			case <-c.stop:
 				conn.Close()
-				return
 			}
-		case <-c.stop:
+		case <-c.dead:
 			return
 		}
 	}
@@ -59,8 +61,13 @@ func (c *countingTransport) forward() {
 func (c *countingTransport) StreamCh() <-chan net.Conn { return c.streams }
 
 func (c *countingTransport) Shutdown() error {
-	c.once.Do(func() { close(c.stop) })
-	return c.NetTransport.Shutdown()
+	var err error
+	c.once.Do(func() {
+		close(c.stop)
+		err = c.NetTransport.Shutdown()
+		close(c.dead)
+	})
+	return err
 }
 
 func (c *countingTransport) drop() bool { return c.loss > 0 && rand.Float64() < c.loss }

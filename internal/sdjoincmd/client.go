@@ -140,7 +140,7 @@ func clientFor(c *cli.Context) (client, error) {
 }
 
 func clientCommands() []*cli.Command {
-	return []*cli.Command{
+	cmds := []*cli.Command{
 		{
 			Name: "list", Usage: "list the providers of SERVICE (or of every service)",
 			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: listAction,
@@ -171,6 +171,10 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "SERVICE", Flags: clientFlags(false), Action: untrackAction,
 		},
 	}
+	for _, c := range cmds {
+		c.HideHelpCommand = true // no "help" subcommand (and no shared global)
+	}
+	return cmds
 }
 
 func listAction(c *cli.Context) error {

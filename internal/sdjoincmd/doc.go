@@ -49,9 +49,11 @@
 // "event": join, leave, rename (node is the new name, prev_node the old one),
 // member-join or member-leave; the agent's --json output is the same events.
 // A failed request is answered {"error":"...","code":N} with N the exit code
-// the client uses: 1 failure, 2 bad request, 3 nothing found (pick or list
-// with no provider, untrack of a service not tracked). A watcher that falls
-// more than 1024 events behind gets an error line and is disconnected.
+// the client uses: 1 failure, 2 bad request, 3 nothing found (pick with no
+// provider, untrack of a service not tracked; the list client also exits 3
+// on an empty list). A track of a service already tracked replaces its meta.
+// A watcher that falls more than 1024 events behind gets an error line and
+// is disconnected.
 //
 // # Security
 //
