@@ -136,11 +136,85 @@ func waitEPMD(ctx context.Context, me, erlHost *lab.Host, bin string) error {
 	}
 }
 
-// cluster is the sdjoin part of the demo; it needs the sdjoin binary.
+// cluster is the sdjoin part: three agents read the hostfile ipfinder wrote,
+// track services, see each other, and see one of them leave.
 func cluster(ctx context.Context, l *lab.Lab, bin string) error {
-	if _, err := os.Stat(filepath.Join(bin, "sdjoin")); err != nil {
+	if len(l.Hosts) < 3 {
 		return nil
 	}
-	_ = exec.Command
-	return nil
+	dir, err := os.MkdirTemp("", "labdemo")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	me := l.Hosts[0]
+	hostfile := filepath.Join(dir, "hosts")
+	step("ipfinder -f plain -o %s (the peers for sdjoin)", hostfile)
+	if err := tool(ctx, me, filepath.Join(bin, "ipfinder"), "--no-mdns", "-f", "plain", "-o", hostfile); err != nil {
+		return err
+	}
+
+	services := [][]string{
+		{"--track", "web", "--meta", "port=8080", "--meta", "load=3"},
+		{"--track", "web", "--meta", "port=8080", "--meta", "load=1"},
+		{"--track", "db", "--meta", "port=5432"},
+	}
+	step("sdjoin on %s, %s and %s (agent output of %s below)", l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr, me.Addr)
+	agents := make([]*exec.Cmd, len(services))
+	for i, svc := range services {
+		h := l.Hosts[i]
+		args := append([]string{"--name", "demo", "--hostfile", hostfile,
+			"--socket", filepath.Join(dir, fmt.Sprintf("agent%d.sock", i))}, svc...)
+		cmd := h.Command(ctx, filepath.Join(bin, "sdjoin"), args...)
+		if i == 0 {
+			cmd.Stdout = os.Stdout
+		}
+		if err := h.Start(cmd); err != nil {
+			return fmt.Errorf("start sdjoin: %w", err)
+		}
+		agents[i] = cmd
+	}
+	sock := filepath.Join(dir, "agent0.sock")
+	if err := waitFor(ctx, me, bin, sock, "web", 2); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, me, bin, sock, "db", 1); err != nil {
+		return err
+	}
+	step("sdjoin list (asked on %s)", me.Addr)
+	if err := tool(ctx, me, filepath.Join(bin, "sdjoin"), "list", "--socket", sock); err != nil {
+		return err
+	}
+	step("sdjoin pick web --policy least:load")
+	if err := tool(ctx, me, filepath.Join(bin, "sdjoin"), "pick", "web", "--policy", "least:load", "--socket", sock); err != nil {
+		return err
+	}
+	step("stopping the agent on %s (SIGTERM: graceful leave)", l.Hosts[2].Addr)
+	agents[2].Process.Signal(syscall.SIGTERM)
+	agents[2].Wait()
+	if err := waitFor(ctx, me, bin, sock, "db", 0); err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond) // let the agent's own leave lines reach the terminal first
+	step("sdjoin list after the leave")
+	return tool(ctx, me, filepath.Join(bin, "sdjoin"), "list", "--socket", sock)
+}
+
+// waitFor polls the agent at sock until service has n providers.
+func waitFor(ctx context.Context, h *lab.Host, bin, sock, service string, n int) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _ := h.Command(ctx, filepath.Join(bin, "sdjoin"), "list", service, "--json", "--socket", sock).Output()
+		if strings.Count(string(out), "\n") == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s never had %d providers (have:\n%s)", service, n, out)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
