@@ -34,11 +34,13 @@ const (
 // *ARPConfig, apply the defaults.
 type ARPConfig struct {
 	// Timeout is how long a target has to answer, counted from its first
-	// request. Retries are spread evenly over it, and the sweep ends Timeout
-	// after the last target got its first request (earlier if every target
-	// answered). Zero means DefaultARPTimeout. A short Timeout (50 ms)
-	// makes a quick sweep of a quiet wired LAN; retries that do not fit in
-	// it are not sent.
+	// request. Retries are spread evenly over it, Timeout/(Retries+1)
+	// apart, and the sweep ends Timeout after the last target got its
+	// first request (earlier if every target answered). First requests go
+	// before retries unless a retry is late by a whole spacing, so a short
+	// Timeout (50 ms) still asks every target once: a quick sweep of a quiet
+	// wired LAN, whose retries that do not fit in it are not sent. Zero
+	// means DefaultARPTimeout.
 	Timeout time.Duration
 
 	// Retries is how many more requests a silent target gets. Zero means

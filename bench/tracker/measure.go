@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -86,16 +87,24 @@ func without(nodes []*bnode, skip *bnode) []*bnode {
 	return out
 }
 
+// memKB is the Go heap and stacks in use after a collection.
+func memKB() int64 {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse+ms.StackInuse) / 1024
+}
+
 func runMain(p profile, n int, get func(metric, target string) *row) error {
-	runtime.GC()
-	rss0 := rssKB()
+	rss0, mem0 := rssKB(), memKB()
 	c, _, err := startCluster(p, n, 0, nil)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	runtime.GC()
-	get(fmt.Sprintf("RSS per agent (%d in one process)", n), "-").vals[p.name] = fmt.Sprintf("%d KB", (rssKB()-rss0)/int64(n))
+	mem1 := memKB()
+	get(fmt.Sprintf("memory per agent, heap+stacks (RSS) (%d in one process)", n), "-").vals[p.name] =
+		fmt.Sprintf("%d KB (%d KB)", (mem1-mem0)/int64(n), (rssKB()-rss0)/int64(n))
 	fmt.Printf("%s: %d nodes up\n", p.name, n)
 
 	// New entry visible on every node.
@@ -182,8 +191,7 @@ func runMain(p profile, n int, get func(metric, target string) *row) error {
 }
 
 func runBulk(p profile, n, entries int, get func(metric, target string) *row) error {
-	runtime.GC()
-	rss0 := rssKB()
+	rss0, mem0 := rssKB(), memKB()
 	c, lastJoin, err := startCluster(p, n, 0, func(i int, t *tracker.Tracker) error {
 		for j := range entries {
 			if _, err := t.Track("bulk", fmt.Sprintf("%d-%d", i, j), map[string]string{"load": "1"}); err != nil {
@@ -210,8 +218,9 @@ func runBulk(p profile, n, entries int, get func(metric, target string) *row) er
 		took = -1
 	}
 	get(fmt.Sprintf("%dx%d entries everywhere after last join", n, entries), "< 2 s").vals[p.name] = dur(took)
-	runtime.GC()
-	get(fmt.Sprintf("RSS per agent (%d nodes x %d entries)", n, entries), "-").vals[p.name] = fmt.Sprintf("%d KB", (rssKB()-rss0)/int64(n))
+	mem1 := memKB()
+	get(fmt.Sprintf("memory per agent, heap+stacks (RSS) (%d nodes x %d entries)", n, entries), "-").vals[p.name] =
+		fmt.Sprintf("%d KB (%d KB)", (mem1-mem0)/int64(n), (rssKB()-rss0)/int64(n))
 	fmt.Printf("%s: bulk done in %v\n", p.name, took)
 	return nil
 }

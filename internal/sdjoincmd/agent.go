@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/rename"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
@@ -51,10 +52,17 @@ type agentOptions struct {
 	retry      time.Duration
 	poll       time.Duration
 	memberPoll time.Duration
+	// rename follows the address as it changes (see follow.go): on when
+	// the address was not fixed (no --advertise, unspecified --bind) and
+	// --no-rename was not given.
+	rename         bool
+	renameDebounce time.Duration // rename.Config.Debounce; 0 is its default
+	renameGrace    time.Duration // rename.Config.Grace; 0 is its default
 }
 
 // agent is a running sdjoin agent: one tracker (replaceable, see
-// reidentify), the control socket, the hostfile poll and the retries.
+// reidentify; nil while the agent has no address, see lose), the control
+// socket, the hostfile poll and the retries.
 type agent struct {
 	opt   *agentOptions
 	out   io.Writer // events
@@ -65,8 +73,10 @@ type agent struct {
 	swapMu sync.Mutex // held while the tracker is replaced or left
 
 	mu       sync.Mutex
-	t        *tracker.Tracker
-	drained  chan struct{} // closed when the diffs of t are consumed
+	t        *tracker.Tracker // nil: offline (no address, or being replaced)
+	prevName string           // name of the last tracker, while t is nil
+	prevPeer []string         // its live peers when it left, to rejoin
+	drained  chan struct{}    // closed when the diffs of t are consumed
 	bind     netip.AddrPort
 	adv      netip.AddrPort
 	tracked  map[string]map[string]string
@@ -124,12 +134,23 @@ func (a *agent) run(ctx context.Context) error {
 	a.mu.Lock()
 	a.local = local
 	a.mu.Unlock()
-	bind, adv, err := a.addresses()
+	w := a.watchAddress(ctx)
+	if w != nil {
+		defer w.Close()
+	}
+	bind, adv, err := a.addresses(w)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	if err := a.start(bind, adv, ""); err != nil {
+	if adv.IsValid() {
+		err = a.start(bind, adv, "")
+	} else { // following the address, with none yet
+		a.mu.Lock()
+		a.bind = bind
+		a.mu.Unlock()
+	}
+	if err != nil {
 		ln.Close()
 		return err
 	}
@@ -138,12 +159,20 @@ func (a *agent) run(ctx context.Context) error {
 	go a.serve(srvCtx, ln)
 	go a.joinLoop(srvCtx)
 	a.mu.Lock()
-	a.warnf("%s gossiping on %s, control socket %s", a.t.LocalNode(), a.adv, a.opt.socket)
+	if a.t != nil {
+		a.warnf("%s gossiping on %s, control socket %s", a.t.LocalNode(), a.adv, a.opt.socket)
+	} else {
+		a.warnf("no IPv4 address yet: waiting for one to join the cluster; control socket %s", a.opt.socket)
+	}
 	a.mu.Unlock()
 	if len(a.opt.key) == 0 {
 		a.warnf("warning: gossip is unencrypted: anyone on the network can read and join it (use --key-file)")
 	}
-	a.loop(ctx)
+	var changes <-chan rename.Change
+	if w != nil {
+		changes = w.Changes()
+	}
+	a.loop(ctx, changes)
 	stopSrv()
 	ln.Close()
 	err = a.leave()
@@ -151,9 +180,9 @@ func (a *agent) run(ctx context.Context) error {
 	return err
 }
 
-// loop polls the hostfile and the members and retries missing peers until
-// ctx is done.
-func (a *agent) loop(ctx context.Context) {
+// loop polls the hostfile and the members, retries missing peers and
+// follows the address changes until ctx is done.
+func (a *agent) loop(ctx context.Context, changes <-chan rename.Change) {
 	poll := time.NewTicker(a.opt.poll)
 	defer poll.Stop()
 	retry := time.NewTicker(a.opt.retry)
@@ -162,6 +191,7 @@ func (a *agent) loop(ctx context.Context) {
 	defer members.Stop()
 	a.pollHostfile()
 	a.kickJoin()
+	var pending netip.Addr // an address a failed rename is retried with
 	for {
 		select {
 		case <-ctx.Done():
@@ -171,18 +201,36 @@ func (a *agent) loop(ctx context.Context) {
 				a.kickJoin()
 			}
 		case <-retry.C:
+			if pending.IsValid() {
+				pending = a.follow(rename.Change{New: pending})
+			}
 			a.kickJoin()
 		case <-members.C:
 			a.pollMembers()
+		case c, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			pending = a.follow(c)
+			a.hostfile = fileState{} // re-read: which entry is self may have changed
 		}
 	}
 }
 
-// addresses returns the bind and advertise addresses from the options.
-func (a *agent) addresses() (bind, adv netip.AddrPort, err error) {
+// addresses returns the bind and advertise addresses from the options;
+// following the address with w, the advertised one is w's, invalid when
+// there is none.
+func (a *agent) addresses(w *rename.Watcher) (bind, adv netip.AddrPort, err error) {
 	bind = a.opt.bind
 	ip := a.opt.advertise
-	if !ip.IsValid() {
+	switch {
+	case ip.IsValid():
+	case w != nil:
+		if ip = w.Current(); !ip.IsValid() {
+			return bind, adv, nil
+		}
+	default:
 		ip = bind.Addr()
 		if ip.IsUnspecified() {
 			if ip, err = defaultAdvertise(); err != nil {
@@ -253,6 +301,9 @@ func (a *agent) leave() error {
 		w.end(false)
 	}
 	a.mu.Unlock()
+	if t == nil {
+		return nil
+	}
 	if err := t.Leave(leaveTimeout); err != nil && !errors.Is(err, tracker.ErrClosed) {
 		return err
 	}
@@ -267,15 +318,63 @@ func (a *agent) leave() error {
 // (same port); bound to 0.0.0.0 it only advertises newAddr. Peers see the
 // old node's entries leave and the new node's join with PrevNode.
 //
+// Offline (after lose), it starts the new tracker the same way, named
+// after the tracker that left (no PreviousName if the name is the same).
+//
 // If the new tracker cannot start, the agent restarts with its old
-// addresses and returns the error.
+// addresses (or stays offline) and returns the error.
 func (a *agent) reidentify(newAddr netip.Addr) error {
 	a.swapMu.Lock()
 	defer a.swapMu.Unlock()
 	a.mu.Lock()
-	old, drained, oldBind, oldAdv := a.t, a.drained, a.bind, a.adv
-	peers := slices.Clone(a.peers)
+	online, oldBind, oldAdv := a.t != nil, a.bind, a.adv
 	a.mu.Unlock()
+	if online {
+		a.retire(false)
+	}
+	a.mu.Lock()
+	prev, peers := a.prevName, slices.Concat(a.prevPeer, a.peers)
+	a.local, _ = interfaceAddrs(true)
+	a.mu.Unlock()
+	bind := oldBind
+	if !bind.Addr().IsUnspecified() {
+		bind = netip.AddrPortFrom(newAddr, bind.Port())
+	}
+	adv := netip.AddrPortFrom(newAddr, bind.Port())
+	name := a.opt.name + "@" + newAddr.String()
+	was := prev
+	if prev == name {
+		was = "" // the same node back
+	}
+	if err := a.start(bind, adv, was); err != nil {
+		if !online {
+			return fmt.Errorf("join as %s: %w", name, err)
+		}
+		if rerr := a.start(oldBind, oldAdv, ""); rerr != nil {
+			return fmt.Errorf("rename to %s: %w; restart as %s: %w", newAddr, err, prev, rerr)
+		}
+		a.rejoin(peers)
+		return fmt.Errorf("rename to %s: %w", newAddr, err)
+	}
+	if online {
+		a.warnf("renamed %s -> %s", prev, name)
+	} else {
+		a.warnf("address %s: joining the cluster as %s (was %s)", newAddr, name, prev)
+	}
+	a.rejoin(peers)
+	return nil
+}
+
+// retire leaves the cluster with the current tracker and uninstalls it
+// (a.t becomes nil), remembering its name and live peers for the next
+// start. This node's entries are reported as left; with all, so is every
+// entry and member, as an agent without a tracker sees nothing. a.swapMu
+// is held.
+func (a *agent) retire(all bool) {
+	a.mu.Lock()
+	old, drained := a.t, a.drained
+	a.mu.Unlock()
+	var peers []string
 	for _, m := range old.Members() {
 		if !m.Local {
 			peers = append(peers, m.Addr.String())
@@ -283,10 +382,22 @@ func (a *agent) reidentify(newAddr netip.Addr) error {
 	}
 	prev := old.LocalNode()
 	if err := old.Leave(leaveTimeout); err != nil && !errors.Is(err, tracker.ErrClosed) {
-		a.log.Debug("leave before rename", "err", err)
+		a.log.Debug("leave", "err", err)
 	}
 	<-drained
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.t, a.prevName, a.prevPeer = nil, prev, peers
+	if all {
+		a.publish(a.vis.reconcile(nil))
+		var gone []record
+		for _, name := range slices.Sorted(maps.Keys(a.members)) {
+			gone = append(gone, record{Event: evMemberLeave, Node: name, Addr: a.members[name].Addr})
+		}
+		clear(a.members)
+		a.publish(gone)
+		return
+	}
 	var gone []record
 	for k, p := range a.vis {
 		if k.node == prev {
@@ -296,23 +407,6 @@ func (a *agent) reidentify(newAddr netip.Addr) error {
 	}
 	sortRecords(gone)
 	a.publish(gone)
-	a.local, _ = interfaceAddrs(true)
-	a.mu.Unlock()
-	bind := oldBind
-	if !bind.Addr().IsUnspecified() {
-		bind = netip.AddrPortFrom(newAddr, bind.Port())
-	}
-	adv := netip.AddrPortFrom(newAddr, oldAdv.Port())
-	if err := a.start(bind, adv, prev); err != nil {
-		if rerr := a.start(oldBind, oldAdv, ""); rerr != nil {
-			return fmt.Errorf("rename to %s: %w; restart as %s: %w", newAddr, err, prev, rerr)
-		}
-		a.rejoin(peers)
-		return fmt.Errorf("rename to %s: %w", newAddr, err)
-	}
-	a.warnf("renamed %s -> %s", prev, a.opt.name+"@"+newAddr.String())
-	a.rejoin(peers)
-	return nil
 }
 
 // rejoin joins peers with the current tracker, then reports as left the
@@ -406,6 +500,9 @@ func (a *agent) joinMissing() {
 	a.mu.Lock()
 	t, peers := a.t, a.peers
 	a.mu.Unlock()
+	if t == nil {
+		return
+	}
 	have := map[string]bool{}
 	for _, m := range t.Members() {
 		have[m.Addr.String()] = true
@@ -435,6 +532,9 @@ func (a *agent) joinMissing() {
 func (a *agent) pollMembers() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.t == nil { // offline
+		return
+	}
 	ms := a.t.Members()
 	if ms == nil { // closed: being replaced
 		return

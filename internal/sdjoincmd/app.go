@@ -23,12 +23,20 @@ leaves of every service and node as they happen. Other commands ask a
 running agent through its control socket.
 
 A node is named NAME@IP (--name, default sdjoin; IP is the advertised
-address: --advertise, the --bind address, or with 0.0.0.0 the first
-private IPv4 address of this machine). Peers come from --hostfile
+address: --advertise, the --bind address, or with 0.0.0.0 this
+machine's IPv4 address on the default route's interface, else its first
+usable one). Peers come from --hostfile
 (default ~/.hosts, else ~/.hosts.erlang) in any hostfile format: "host" and
 "name@host" mean port 7946, "host:port" that port. The file is polled
 every 2 s and re-read when it changes (so a cron-run ipfinder adds peers),
 and missing peers are retried every 30 s.
+
+Unless --advertise or a specific --bind fixes the address, the agent
+follows it: when DHCP moves this machine to a new address, the node leaves
+the cluster as NAME@OLD and joins again as NAME@NEW with the same services,
+and peers report one rename (watch prints "rename OLD -> NEW"). With the
+address lost and none in its place, the agent leaves and waits, then joins
+again when an address returns. --no-rename turns this off.
 
 Two agents on one machine (each in its own terminal):
 
@@ -87,13 +95,16 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.GenericFlag{Name: "meta", Value: (*metaValue)(tl), Usage: "`KEY=VALUE` of the preceding --track (repeatable)"},
 		&cli.StringFlag{Name: "name", Value: defaultName, Usage: "`NAME` of the node NAME@IP; also names the default control socket"},
 		&cli.StringFlag{Name: "bind", Value: "0.0.0.0:7946", Usage: "gossip `ADDR:PORT` (UDP and TCP)"},
-		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or the first private IPv4 address)"},
+		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or this machine's IPv4 address, followed as it changes)"},
 		&cli.StringFlag{Name: "hostfile", Usage: "read peers from `FILE` (default ~/.hosts, else ~/.hosts.erlang)"},
 		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock)"},
 		&cli.StringFlag{Name: "key-file", Usage: "encrypt gossip with the 32-byte key in `FILE` (raw, hex or base64; mode 600)"},
 		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log gossip details on stderr"},
+		&cli.BoolFlag{Name: "no-rename", Usage: "keep the node's name when the address changes (following it is on unless --advertise or a specific --bind fixes the address)"},
+		&cli.DurationFlag{Name: "rename-debounce", Hidden: true},
+		&cli.DurationFlag{Name: "rename-grace", Hidden: true},
 		&cli.DurationFlag{Name: "retry-interval", Value: defaultRetryInterval, Hidden: true},
 		&cli.DurationFlag{Name: "hostfile-poll", Value: defaultHostfilePoll, Hidden: true},
 		&cli.DurationFlag{Name: "member-poll", Value: defaultMemberPoll, Hidden: true},
@@ -171,6 +182,8 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		poll:       c.Duration("hostfile-poll"),
 		memberPoll: c.Duration("member-poll"),
 	}
+	o.renameDebounce = c.Duration("rename-debounce")
+	o.renameGrace = c.Duration("rename-grace")
 	if err := checkName(o.name); err != nil {
 		return nil, err
 	}
@@ -183,6 +196,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 			return nil, cliutil.Usagef("bad --advertise %q: want an address such as 192.168.1.10", s)
 		}
 	}
+	o.rename = !c.Bool("no-rename") && !o.advertise.IsValid() && o.bind.Addr().IsUnspecified()
 	if o.retry <= 0 || o.poll <= 0 || o.memberPoll <= 0 {
 		return nil, cliutil.Usagef("intervals must be positive")
 	}

@@ -13,24 +13,6 @@ import (
 	"time"
 )
 
-// buildBinary builds cmd/sdjoin into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("go tool not found: %v", err)
-		}
-		t.Skipf("go tool not found (%v): cannot build the sdjoin binary", err)
-	}
-	bin := filepath.Join(t.TempDir(), "sdjoin")
-	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestBinaryTwoAgents runs the real command: two agents find each other,
 // SIGTERM makes one leave gracefully (exit 0) and the other print it.
 func TestBinaryTwoAgents(t *testing.T) {

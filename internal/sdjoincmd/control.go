@@ -244,6 +244,9 @@ func (a *agent) answer(req request) reply {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t := a.t
+	if t == nil {
+		return a.answerOffline(req)
+	}
 	switch req.Op {
 	case opList:
 		svcs := []string{req.Service}
@@ -289,6 +292,29 @@ func (a *agent) answer(req request) reply {
 		}
 		if err := t.Untrack(req.Service, trackKey); err != nil {
 			return errReply(err)
+		}
+		delete(a.tracked, req.Service)
+		return reply{}
+	}
+	return errReply(cliutil.Usagef("bad request: unknown op %q", req.Op))
+}
+
+// answerOffline answers a request while the agent has no tracker (no
+// address, or between two trackers): it sees no entries or members, and
+// track and untrack only change what the next tracker will track. a.mu
+// is held.
+func (a *agent) answerOffline(req request) reply {
+	switch req.Op {
+	case opList, opMembers:
+		return reply{}
+	case opPick:
+		return reply{Error: "no provider of " + req.Service + " (offline: no address)", Code: cliutil.ExitNotFound}
+	case opTrack:
+		a.tracked[req.Service] = maps.Clone(req.Meta)
+		return reply{}
+	case opUntrack:
+		if _, ok := a.tracked[req.Service]; !ok {
+			return reply{Error: "not tracking " + req.Service, Code: cliutil.ExitNotFound}
 		}
 		delete(a.tracked, req.Service)
 		return reply{}

@@ -7,10 +7,45 @@
 //
 // A node is named Erlang-style NAME@IP: --name (default "sdjoin") and the
 // advertised address. With --bind 0.0.0.0:PORT (the default, port 7946) and no
-// --advertise, the address is chosen as memberlist chooses it: the first
-// private IPv4 address (RFC 1918 or the 100.64.0.0/10 shared space) of an up,
-// non-loopback interface, in interface order, else the first global unicast
-// IPv4 address. With a specific --bind address, that address is advertised.
+// --advertise, the address is this machine's IPv4 identity as package rename
+// chooses it (rename.Choose: the address on the default route's interface,
+// else the first usable one, primary before secondary), and it is followed
+// as it changes (see Address changes). With --no-rename it is chosen once, as
+// memberlist chooses it: the first private IPv4 address (RFC 1918 or the
+// 100.64.0.0/10 shared space) of an up, non-loopback interface, in interface
+// order, else the first global unicast IPv4 address. With a specific --bind
+// address, that address is advertised.
+//
+// # Address changes
+//
+// When the address was not fixed by the user (no --advertise, --bind
+// unspecified) and --no-rename is not given, a rename.Watcher follows the
+// identity address in the network namespace the agent runs in (so an agent
+// started with `ip netns exec` follows that namespace). A change is
+// reported after 2 s without address events (rename.DefaultDebounce; a
+// DHCP renewal that removes and re-adds the same address, or only renews
+// it, is no change). On a change from OLD to NEW the agent leaves the
+// cluster gracefully as NAME@OLD (peers drop its entries at once), binds
+// memberlist anew as NAME@NEW with the old name as its previous identity
+// in the node meta (tracker.Config.PreviousName), joins the peers that were
+// alive and the hostfile's peers, and tracks the same services with the
+// same meta. Peers show one rename: their output and `sdjoin watch` print
+// "leave SERVICE NAME@OLD", "rename NAME@OLD -> NAME@NEW", then the joins,
+// and their entries carry prev_node. The old name is gone before the new
+// one appears, so no peer lists both.
+//
+// An address lost with none in its place (interface down, a DHCP lease
+// refused and not replaced) is reported after a further 5 s of grace
+// (rename.DefaultGrace; DHCP usually replaces a refused lease within 3 s,
+// which is then one rename). The agent then leaves the cluster (with no
+// address the leave rarely reaches the peers, which declare the node dead
+// within seconds), says so on stderr, and keeps running offline: list and
+// members answer nothing, pick finds no provider, track and untrack are
+// kept for later. When an address returns it joins again as NAME@ADDR,
+// naming the lost identity as its previous one if the address differs,
+// and rejoins the last live peers and the hostfile's. An agent started
+// with no IPv4 address at all waits offline the same way. A failed join
+// under a new address is retried every retry interval (30 s).
 //
 // # Peers
 //
