@@ -205,13 +205,28 @@ func runBulk(p profile, n, entries int, get func(metric, target string) *row) er
 	}
 	defer c.close()
 	want := n * entries
+	fmt.Printf("%s: bulk membership complete %v after last join\n", p.name, time.Since(lastJoin))
+	last := time.Now()
 	err = waitFor(60*time.Second, func() bool {
+		minC, minM, done := want, n, 0
 		for _, b := range c.nodes {
-			if b.t.Count("bulk") != want {
-				return false
+			cnt := b.t.Count("bulk")
+			minC = min(minC, cnt)
+			if cnt == want {
+				done++
 			}
 		}
-		return true
+		if done == n {
+			return true
+		}
+		if time.Since(last) > 2*time.Second {
+			for _, b := range c.nodes {
+				minM = min(minM, len(b.t.Members()))
+			}
+			last = time.Now()
+			fmt.Printf("  %v: %d/%d nodes complete, fewest entries %d, fewest members %d\n", time.Since(lastJoin).Round(time.Millisecond), done, n, minC, minM)
+		}
+		return false
 	})
 	took := time.Since(lastJoin)
 	if err != nil {

@@ -121,7 +121,9 @@ func (a *labAgent) watch(t *testing.T) *syncBuffer {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- runApp(ctx, &out, &syncBuffer{}, []string{"sdjoin", "watch", "svc", "--socket", a.sock}) }()
+	go func() {
+		done <- runApp(ctx, &out, &syncBuffer{}, []string{"sdjoin", "watch", "svc", "--socket", a.sock})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done

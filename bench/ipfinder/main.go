@@ -1,15 +1,14 @@
-// Command arp compares scan.SweepARP with arp-scan on virtual LANs it builds
-// itself (internal/lab): it never touches the machine's own network. Run it
-// by hand as root from the module root:
+// Command ipfinder compares the ipfinder binary with arp-scan on virtual LANs
+// it builds itself (internal/lab): it never touches the machine's own
+// network. Run it by hand as root from the module root:
 //
-//	go run ./bench/arp                 # every scenario, then the /16 RSS check
-//	go run ./bench/arp -big=false -runs 3
+//	go run ./bench/ipfinder                 # every scenario, then the /16 RSS check
+//	go run ./bench/ipfinder -big=false -runs 3
 //
 // Each scenario is a /24 with -hosts live hosts besides the scanner (lab
-// host 1). Our side runs an external process, `sweep` (built from
-// ./bench/arp/sweep) by default; -ours takes another command line, such as
-// "ipfinder --no-mdns -i eth0", with {addr} replaced by the scanner's
-// address. arp-scan runs as `arp-scan -I eth0 --localnet` in the same
+// host 1). Our side is `ipfinder --no-mdns` (built here), except in the
+// "full-mdns" scenario, where it also asks mDNS and five hosts run
+// avahi-daemon; arp-scan runs as `arp-scan -I eth0 --localnet` in the same
 // namespace. Runs alternate between the tools; the table shows median wall
 // time, recall over all runs and the ratio of the medians.
 package main
@@ -35,17 +34,17 @@ func main() {
 	runs := flag.Int("runs", 5, "pairs of runs per scenario")
 	lossRuns := flag.Int("lossruns", 10, "pairs of runs in the loss scenario")
 	hosts := flag.Int("hosts", 60, "live hosts besides the scanner")
-	ours := flag.String("ours", "", `our command line, {addr} is the scanner's address (default: the sweep helper, built here)`)
+	ours := flag.String("ours", "", `our command line, {addr} is the scanner's address (default: ipfinder --no-mdns, built here)`)
 	big := flag.Bool("big", true, "also sweep a /16 with -bighosts hosts and report peak RSS")
 	bigHosts := flag.Int("bighosts", 300, "live hosts in the /16")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "bench/arp: must run as root: it builds network namespaces")
+		fmt.Fprintln(os.Stderr, "bench/ipfinder: must run as root: it builds network namespaces")
 		os.Exit(1)
 	}
 	if err := run(*runs, *lossRuns, *hosts, *ours, *big, *bigHosts, *only); err != nil {
-		fmt.Fprintln(os.Stderr, "bench/arp:", err)
+		fmt.Fprintln(os.Stderr, "bench/ipfinder:", err)
 		os.Exit(1)
 	}
 }
@@ -55,7 +54,8 @@ type scenario struct {
 	name  string
 	runs  int
 	setup func(l *lab.Lab) error
-	args  []string // appended to the sweep helper's command line
+	args  []string // appended to our command line
+	mdns  bool     // run ours with mDNS (drop --no-mdns)
 }
 
 type result struct {
@@ -72,13 +72,13 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 	}
 	defer os.RemoveAll(tmp)
 	if ours == "" {
-		bin := filepath.Join(tmp, "sweep")
-		build := exec.Command("go", "build", "-o", bin, "./bench/arp/sweep")
+		bin := filepath.Join(tmp, "ipfinder")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/ipfinder")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			return fmt.Errorf("building the sweep helper (run from the module root): %w", err)
+			return fmt.Errorf("building ipfinder (run from the module root): %w", err)
 		}
-		ours = bin + " -iface eth0 -expect {addr}"
+		ours = bin + " --no-mdns --no-self -i eth0 -f plain"
 	}
 	scenarios := []scenario{
 		{name: "clean", runs: runs},
@@ -98,7 +98,16 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 			}
 			return nil
 		}},
-		{name: "clean-timeout50ms", runs: runs, args: []string{"-timeout", "50ms"}},
+		{name: "clean-timeout50ms", runs: runs, args: []string{"--timeout", "50ms"}},
+		{name: "full-mdns", runs: runs, mdns: true, setup: func(l *lab.Lab) error {
+			for i, h := range l.Hosts[1:6] {
+				svc := lab.Service{Type: "_ssh._tcp", Port: 22}
+				if err := h.StartAvahi(fmt.Sprintf("labhost%d", i+2), svc); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
 	fmt.Printf("%-18s %-9s %5s %10s %14s %7s\n", "scenario", "tool", "runs", "median", "recall", "ratio")
 	for _, sc := range scenarios {
@@ -138,6 +147,9 @@ func runScenario(sc scenario, hosts int, ours string) (result, result, error) {
 	scanner := l.Hosts[0]
 	live := l.Hosts[1:]
 	ourCmd := append(expand(ours, scanner.Addr), sc.args...)
+	if sc.mdns {
+		ourCmd = slices.DeleteFunc(ourCmd, func(s string) bool { return s == "--no-mdns" })
+	}
 	theirCmd := []string{"arp-scan", "-I", scanner.Iface, "--localnet"}
 	var ourRes, theirRes result
 	for i := range sc.runs {
