@@ -231,3 +231,54 @@ func TestLabErrorsAreOneLine(t *testing.T) {
 		})
 	}
 }
+
+func TestLabErlangWorldAndEPMD(t *testing.T) {
+	l := lab.New(t, lab.Config{Hosts: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	nodes := []string{"app@" + l.Hosts[1].Addr.String(), "app@" + l.Hosts[2].Addr.String()}
+	for i, n := range nodes {
+		h := l.Hosts[i+1]
+		if err := h.Start(h.Command(ctx, "erl", "-name", n, "-setcookie", "labcookie", "-noshell")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+
+	// --epmd lists exactly the registered nodes; hosts without epmd add nothing.
+	want := "'" + nodes[0] + "'.\n'" + nodes[1] + "'.\n"
+	deadline := time.Now().Add(20 * time.Second)
+	var stdout, stderr string
+	var code int
+	for {
+		stdout, stderr, code = run(t, l.Hosts[0], dir, "-f", "erlang", "--epmd")
+		if code == 0 && strings.HasSuffix(stdout, want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the Erlang nodes are still starting
+	}
+	if code != 0 || !strings.HasSuffix(stdout, want) || strings.Count(stdout, "'") != 4 {
+		t.Fatalf("ipfinder -f erlang --epmd: exit %d, stdout:\n%s\nstderr: %s\nwant the two nodes", code, stdout, stderr)
+	}
+
+	// The host list, read by a real erl, lets net_adm:world() find them.
+	if _, stderr, code := run(t, l.Hosts[0], dir, "-f", "erlang", "-o", filepath.Join(dir, ".hosts.erlang")); code != 0 {
+		t.Fatalf("ipfinder -f erlang: exit %d: %s", code, stderr)
+	}
+	self := "probe@" + l.Hosts[0].Addr.String()
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	cmd := l.Hosts[0].Command(wctx, "erl", "-name", self, "-setcookie", "labcookie", "-noshell",
+		"-eval", `io:format("~p~n", [lists:sort(net_adm:world())]), halt().`)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("erl net_adm:world(): %v\n%s", err, out)
+	}
+	for _, n := range append(nodes, self) {
+		if !strings.Contains(string(out), "'"+n+"'") {
+			t.Errorf("net_adm:world() = %s, want it to hold %s", out, n)
+		}
+	}
+}

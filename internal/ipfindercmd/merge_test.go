@@ -1,0 +1,106 @@
+package ipfindercmd
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/scan"
+)
+
+var (
+	macA = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}
+	macB = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x02}
+	macS = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0xff}
+)
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestMerge(t *testing.T) {
+	plan := scan.Plan{
+		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12")},
+	}
+	link := linkResult{
+		plan: plan,
+		arp: []scan.ARPReply{
+			{Addr: addr("192.0.2.11"), MAC: macB},
+			{Addr: addr("192.0.2.10"), MAC: macA, Conflict: []net.HardwareAddr{macB}},
+		},
+		mdns: []scan.MDNSHost{
+			{Addr: addr("192.0.2.10"), Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},     // no ARP reply, but a target
+			{Addr: addr("198.51.100.7"), Names: []string{"elsewhere.local"}}, // not a target: left out
+			{Addr: addr("192.0.2.1"), Names: []string{"me.local"}},
+		},
+	}
+	vendor := func(m net.HardwareAddr) string {
+		if m.String() == macA.String() {
+			return "Vendor A"
+		}
+		return ""
+	}
+	tests := []struct {
+		name string
+		self bool
+		want []hostfile.Host
+	}{
+		{name: "with_self", self: true, want: []hostfile.Host{
+			{Addr: addr("192.0.2.1"), MAC: macS, Names: []string{"box", "me.local"}, Self: true},
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
+			{Addr: addr("192.0.2.11"), MAC: macB},
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},
+		}},
+		{name: "no_self", self: false, want: []hostfile.Host{
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
+			{Addr: addr("192.0.2.11"), MAC: macB},
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := merge([]linkResult{link}, tt.self, "box", vendor)
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("merge (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWithNodesAndNames(t *testing.T) {
+	hosts := []hostfile.Host{{Addr: addr("192.0.2.10")}, {Addr: addr("192.0.2.11"), Names: []string{"b.local"}}}
+	got := withNodes(hosts, func(i int) []string { return [][]string{{"app", "queue"}, nil}[i] })
+	if len(got) != 2 || got[0].Node != "app@192.0.2.10" || got[1].Node != "queue@192.0.2.10" {
+		t.Errorf("withNodes = %+v", got)
+	}
+	named := withGeneratedNames(hosts)
+	if named[0].Names[0] != "host-192-0-2-10" || named[1].Names[0] != "b.local" || len(hosts[0].Names) != 0 {
+		t.Errorf("withGeneratedNames = %+v (input %+v)", named, hosts)
+	}
+}
+
+func TestKeep(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	prev := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), LastSeen: now.Add(-time.Hour)},      // found again
+		{Addr: addr("192.0.2.11"), LastSeen: now.Add(-2 * time.Hour)},  // dozing, within window
+		{Addr: addr("192.0.2.12"), LastSeen: now.Add(-25 * time.Hour)}, // gone too long
+		{Addr: addr("192.0.2.13")},                                     // never seen: dropped
+		{Addr: addr("192.0.2.1"), Self: true, LastSeen: now},           // this machine comes from the sweep only
+	}
+	fresh := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA}}
+	out, state := keep(prev, fresh, now, 24*time.Hour)
+	want := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA}, {Addr: addr("192.0.2.11")}}
+	if diff := cmp.Diff(want, out, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("keep out (-want +got):\n%s", diff)
+	}
+	wantState := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA, LastSeen: now}, {Addr: addr("192.0.2.11"), LastSeen: now.Add(-2 * time.Hour)}}
+	if diff := cmp.Diff(wantState, state, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("keep state (-want +got):\n%s", diff)
+	}
+}
