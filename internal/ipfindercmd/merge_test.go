@@ -34,7 +34,7 @@ func TestMerge(t *testing.T) {
 		},
 		mdns: []scan.MDNSHost{
 			{Addr: addr("192.0.2.10"), Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
-			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},     // no ARP reply, but a target
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},    // no ARP reply, but a target
 			{Addr: addr("198.51.100.7"), Names: []string{"elsewhere.local"}}, // not a target: left out
 			{Addr: addr("192.0.2.1"), Names: []string{"me.local"}},
 		},
