@@ -68,13 +68,19 @@ func startCluster(p profile, n int, loss float64, prepare func(i int, t *tracker
 		}
 		c.nodes = append(c.nodes, b)
 	}
+	last := time.Now()
 	err := waitFor(120*time.Second, func() bool {
+		short := map[int]int{}
 		for _, b := range c.nodes {
-			if len(b.t.Members()) != n {
-				return false
+			if m := len(b.t.Members()); m != n {
+				short[m]++
 			}
 		}
-		return true
+		if len(short) > 0 && time.Since(last) > 3*time.Second {
+			last = time.Now()
+			fmt.Printf("  membership after %v: nodes by member count (when short) %v\n", time.Since(lastJoin).Round(time.Millisecond), short)
+		}
+		return len(short) == 0
 	})
 	if err != nil {
 		var counts []int

@@ -37,7 +37,8 @@ exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits`
 
 // StartAvahi runs a real avahi-daemon in the host's namespace, answering
 // mDNS for hostname.local with the host's address and publishing services,
-// and waits until it reports "Server startup complete". It is configured for
+// and waits until it reports "Server startup complete" and every service
+// "successfully established" (probing done). It is configured for
 // eth0 only, IPv4 only and without D-Bus (so avahi-browse cannot talk to
 // it). The daemon is killed when the lab closes. Needs avahi-daemon and
 // unshare (util-linux).
@@ -61,7 +62,7 @@ func (h *Host) StartAvahi(hostname string, services ...Service) error {
 	// so unmounting other labs' namespaces still reaches this copy.
 	cmd := h.Command(context.Background(), "unshare", "-m", "--propagation", "slave",
 		"sh", "-c", avahiScript, "sh", svcDir, conf)
-	log := &readyLog{marker: []byte("Server startup complete"), ready: make(chan struct{})}
+	log := &readyLog{marker: []byte("Server startup complete"), services: len(services), ready: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
@@ -183,10 +184,14 @@ func checkLabel(s string) error {
 // once marker appears in it.
 type readyLog struct {
 	marker []byte
-	ready  chan struct{}
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	seen   bool
+	// services is how many "successfully established" lines must follow:
+	// avahi reports startup complete before its services finished probing,
+	// and a browse right then would miss them.
+	services int
+	ready    chan struct{}
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	seen     bool
 }
 
 const readyLogMax = 64 << 10
@@ -197,7 +202,8 @@ func (l *readyLog) Write(p []byte) (int, error) {
 	if room := readyLogMax - l.buf.Len(); room > 0 {
 		l.buf.Write(p[:min(len(p), room)])
 	}
-	if !l.seen && bytes.Contains(l.buf.Bytes(), l.marker) {
+	if !l.seen && bytes.Contains(l.buf.Bytes(), l.marker) &&
+		bytes.Count(l.buf.Bytes(), []byte("successfully established")) >= l.services {
 		l.seen = true
 		close(l.ready)
 	}
