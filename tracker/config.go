@@ -101,6 +101,7 @@ func LANMemberlistConfig() *memberlist.Config {
 	c.GossipToTheDeadTime = 15 * time.Second
 	c.TCPTimeout = 2 * time.Second
 	c.DeadNodeReclaimTime = 5 * time.Second
+	c.HandoffQueueDepth = 4096
 	return c
 }
 

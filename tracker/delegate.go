@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -23,11 +24,35 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.t.queue.GetBroadcasts(overhead, limit)
 }
 
+// NotifyMsg hands the message to the tracker's inbox without blocking:
+// memberlist handles alive/dead messages on the same goroutine and drops
+// them when its handoff queue fills. A message dropped here is
+// recovered by the gap and sync machinery.
 func (d *delegate) NotifyMsg(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	t := d.t
+	select {
+	case d.t.inbox <- append([]byte(nil), b...):
+	default:
+		d.t.log.Debug("tracker: inbox full, dropping message", "kind", b[0])
+	}
+}
+
+// inboxLoop handles the messages NotifyMsg received, in order.
+func (t *Tracker) inboxLoop() {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-t.done:
+			return
+		case b := <-t.inbox:
+			t.handleMsg(b)
+		}
+	}
+}
+
+func (t *Tracker) handleMsg(b []byte) {
 	var err error
 	switch b[0] {
 	case kindDelta:
@@ -45,7 +70,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 			t.mergeRecords(rs)
 		}
 	default:
-		t.log.Debug("tracker: unknown message kind", "kind", b[0], "len", len(b))
+		err = fmt.Errorf("tracker: unknown message kind %d", b[0])
 	}
 	if err != nil {
 		t.log.Debug("tracker: bad message", "err", err)
@@ -65,7 +90,7 @@ func (t *Tracker) handleDelta(b []byte) error {
 		return nil
 	}
 	if t.v.observe(&m) {
-		t.enqueue(append([]byte(nil), b...))
+		t.enqueue(b)
 	}
 	ch, vd := t.v.applyDelta(&m, now)
 	t.publishLocked(ch)
@@ -88,7 +113,7 @@ func (t *Tracker) handleLeave(b []byte) error {
 	if t.closed || t.v.blocked(m.Node, m.Boot) {
 		return nil
 	}
-	t.enqueue(append([]byte(nil), b...))
+	t.enqueue(b)
 	t.publishLocked(t.v.leave(m.Node, m.Boot, now))
 	return nil
 }

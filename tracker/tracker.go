@@ -36,6 +36,9 @@ const (
 	noticeWindow   = 10 * time.Second
 )
 
+// inboxSize bounds the messages waiting for the tracker's handler.
+const inboxSize = 4096
+
 // maxQueued bounds the broadcast queue (about 60 bytes a delta).
 const maxQueued = 4096
 
@@ -107,6 +110,7 @@ type Tracker struct {
 	changed time.Time
 
 	syncs *syncer
+	inbox chan []byte // messages from NotifyMsg, for inboxLoop
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -143,6 +147,7 @@ func New(cfg *Config) (*Tracker, error) {
 		subs:     make(map[*Subscription]struct{}),
 		rr:       make(map[string]uint64),
 		done:     make(chan struct{}),
+		inbox:    make(chan []byte, inboxSize),
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -197,7 +202,8 @@ func New(cfg *Config) (*Tracker, error) {
 	t.mu.Lock()
 	t.v.selfAddr = netip.AddrPortFrom(addr.Unmap(), ln.Port)
 	t.mu.Unlock()
-	t.wg.Add(2)
+	t.wg.Add(3)
+	go t.inboxLoop()
 	go t.syncs.run()
 	go t.purgeLoop()
 	return t, nil

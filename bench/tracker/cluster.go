@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
+
+// logger receives the nodes' warnings with -log, else nothing.
+var logger *slog.Logger
 
 type bnode struct {
 	t  *tracker.Tracker
@@ -33,6 +37,7 @@ func startNode(p profile, name string, loss float64) (*bnode, error) {
 		Name:       name,
 		BindAddr:   netip.MustParseAddrPort("127.0.0.1:0"),
 		Memberlist: mc,
+		Logger:     logger,
 	})
 	if err != nil {
 		tr.Shutdown()
@@ -78,6 +83,21 @@ func startCluster(p profile, n int, loss float64, prepare func(i int, t *tracker
 		}
 		if len(short) > 0 && time.Since(last) > 3*time.Second {
 			last = time.Now()
+			for i, b := range c.nodes {
+				ms := b.t.Members()
+				if len(ms) == n {
+					continue
+				}
+				have := map[string]bool{}
+				for _, m := range ms {
+					have[m.Name] = true
+				}
+				for j := range c.nodes {
+					if name := fmt.Sprintf("node%d@127.0.0.1", j); !have[name] {
+						fmt.Printf("  node%d misses %s\n", i, name)
+					}
+				}
+			}
 			fmt.Printf("  membership after %v: nodes by member count (when short) %v\n", time.Since(lastJoin).Round(time.Millisecond), short)
 		}
 		return len(short) == 0

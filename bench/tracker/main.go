@@ -12,6 +12,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -46,7 +47,11 @@ func main() {
 	loss := flag.Float64("loss", 0.05, "share of UDP packets dropped in the soak")
 	only := flag.String("only", "", "run only: main, bulk or soak")
 	profile := flag.String("profile", "", "run only this profile: ours or DefaultLANConfig")
+	logWarn := flag.Bool("log", false, "print the nodes' warnings on stderr")
 	flag.Parse()
+	if *logWarn {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 
 	var rows []*row
 	get := func(metric, target string) *row {

@@ -313,10 +313,11 @@ func (a *agent) leave() error {
 // reidentify replaces the tracker by one named NAME@newAddr (for example
 // after a DHCP address change): it leaves with the old one, starts the new
 // one with Config.PreviousName set to the old name, joins the last known
-// members and the hostfile peers, and tracks the same services with the
-// same meta. Bound to a specific address, the agent rebinds to newAddr
-// (same port); bound to 0.0.0.0 it only advertises newAddr. Peers see the
-// old node's entries leave and the new node's join with PrevNode.
+// live members (and, in the join loop, the hostfile peers that are not
+// members, so dead ones do not delay it), and tracks the same services
+// with the same meta. Bound to a specific address, the agent rebinds to
+// newAddr (same port); bound to 0.0.0.0 it only advertises newAddr. Peers
+// see the old node's entries leave and the new node's join with PrevNode.
 //
 // Offline (after lose), it starts the new tracker the same way, named
 // after the tracker that left (no PreviousName if the name is the same).
@@ -333,7 +334,7 @@ func (a *agent) reidentify(newAddr netip.Addr) error {
 		a.retire(false)
 	}
 	a.mu.Lock()
-	prev, peers := a.prevName, slices.Concat(a.prevPeer, a.peers)
+	prev, peers := a.prevName, a.prevPeer
 	a.local, _ = interfaceAddrs(true)
 	a.mu.Unlock()
 	bind := oldBind
@@ -353,14 +354,19 @@ func (a *agent) reidentify(newAddr netip.Addr) error {
 		if rerr := a.start(oldBind, oldAdv, ""); rerr != nil {
 			return fmt.Errorf("rename to %s: %w; restart as %s: %w", newAddr, err, prev, rerr)
 		}
+		a.kickJoin()
 		a.rejoin(peers)
 		return fmt.Errorf("rename to %s: %w", newAddr, err)
 	}
-	if online {
+	switch {
+	case online:
 		a.warnf("renamed %s -> %s", prev, name)
-	} else {
+	case prev == "":
+		a.warnf("address %s: joining the cluster as %s", newAddr, name)
+	default:
 		a.warnf("address %s: joining the cluster as %s (was %s)", newAddr, name, prev)
 	}
+	a.kickJoin() // the hostfile's peers, concurrently: some may be down
 	a.rejoin(peers)
 	return nil
 }

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+)
+
+// pollInterval is how often each observer's list is read.
+const pollInterval = 50 * time.Millisecond
+
+// agent is one sdjoin process in a lab host, bound to 0.0.0.0:7946 with no
+// --advertise, so it follows the host's address.
+type agent struct {
+	host *lab.Host
+	name string
+	sock string
+	cmd  *exec.Cmd
+}
+
+// startAgents runs one sdjoin per host, each tracking service "svc", with
+// a hostfile listing addrs, and waits until every agent lists every node.
+func startAgents(bin, dir string, hosts []*lab.Host, addrs []netip.Addr) ([]*agent, error) {
+	var b strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintln(&b, a)
+	}
+	hostfile := filepath.Join(dir, "hosts.peers")
+	if err := os.WriteFile(hostfile, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	var agents []*agent
+	for i, h := range hosts {
+		a := &agent{host: h, name: fmt.Sprintf("n%d", i+1)}
+		a.sock = filepath.Join(dir, a.name+".sock")
+		a.cmd = h.Command(context.Background(), bin, "--name", a.name, "--socket", a.sock,
+			"--hostfile", hostfile, "--track", "svc", "--hostfile-poll", "200ms", "--member-poll", "100ms")
+		if err := h.Start(a.cmd); err != nil {
+			return nil, err
+		}
+		agents = append(agents, a)
+	}
+	var want []string
+	for i, a := range agents {
+		want = append(want, a.name+"@"+addrs[i].String())
+	}
+	slices.Sort(want)
+	for _, a := range agents {
+		err := waitUntil(15*time.Second, a.name+" listing every node", func() bool {
+			ns, _ := a.list()
+			return slices.Equal(ns, want)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return agents, nil
+}
+
+// list asks the agent for the providers of "svc" over its control socket
+// and returns their node names, sorted.
+func (a *agent) list() ([]string, error) {
+	c, err := net.DialTimeout("unix", a.sock, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(`{"op":"list","service":"svc"}` + "\n")); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Error   string `json:"error"`
+		Entries []struct {
+			Node string `json:"node"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(line, &r); err != nil {
+		return nil, err
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("%s: list: %s", a.name, r.Error)
+	}
+	var ns []string
+	for _, e := range r.Entries {
+		ns = append(ns, e.Node)
+	}
+	slices.Sort(ns)
+	return ns, nil
+}
+
+// probe polls the observers' lists from now on; stop returns, per
+// observer, the time since start of the first poll that listed newName
+// and not oldName, and of the last poll that listed oldName.
+type probe struct {
+	done chan struct{}
+	out  chan [2]time.Time
+	n    int
+}
+
+func startProbe(observers []*agent, oldName, newName string) *probe {
+	p := &probe{done: make(chan struct{}), out: make(chan [2]time.Time, len(observers)), n: len(observers)}
+	for _, o := range observers {
+		go func() {
+			var renamed, lastOld time.Time
+			tick := time.NewTicker(pollInterval)
+			defer tick.Stop()
+			for {
+				ns, err := o.list()
+				now := time.Now()
+				if err == nil {
+					hasOld := slices.Contains(ns, oldName)
+					if hasOld {
+						lastOld, renamed = now, time.Time{}
+					} else if renamed.IsZero() && slices.Contains(ns, newName) {
+						renamed = now
+					}
+				}
+				select {
+				case <-p.done:
+					p.out <- [2]time.Time{renamed, lastOld}
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	return p
+}
+
+// result stops the probe and measures from appeared.
+func (p *probe) result(appeared time.Time) (result, error) {
+	close(p.done)
+	var r result
+	var err error
+	for i := range p.n {
+		t := <-p.out
+		if t[0].IsZero() {
+			err = fmt.Errorf("an observer never listed the new name without the old")
+			continue
+		}
+		renamed, gone := t[0].Sub(appeared), t[1].Sub(appeared)
+		if i == 0 || renamed > r.renamed {
+			r.renamed = renamed
+		}
+		if i == 0 || gone > r.oldGone {
+			r.oldGone = gone
+		}
+	}
+	return r, err
+}
+
+// waitRenamed polls until every observer lists newName and not oldName,
+// then keeps polling for settle so a late return of the old name counts.
+func waitRenamed(observers []*agent, oldName, newName string, within, settle time.Duration) error {
+	for _, o := range observers {
+		err := waitUntil(within, o.name+" listing "+newName+" only", func() bool {
+			ns, _ := o.list()
+			return slices.Contains(ns, newName) && !slices.Contains(ns, oldName)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	time.Sleep(settle) // the probe keeps polling meanwhile
+	return nil
+}
+
+// waitDAD waits until h has no tentative IPv6 address: a fresh interface
+// finishes duplicate address detection of its link-local address about
+// 2 s after it came up, and that address event would restart the rename
+// debounce during the measurement.
+func waitDAD(h *lab.Host) error {
+	return waitUntil(10*time.Second, h.Name+" finishing IPv6 DAD", func() bool {
+		out, err := h.Command(context.Background(), "ip", "-6", "addr", "show", "tentative").Output()
+		return err == nil && strings.TrimSpace(string(out)) == ""
+	})
+}
+
+// runIPAddr moves the first of three agents with `ip addr add NEW; ip addr
+// del OLD` (the new address a secondary promoted when the old goes).
+func runIPAddr(bin string) (result, error) {
+	l, err := lab.Start(lab.Config{Hosts: 3})
+	if err != nil {
+		return result{}, err
+	}
+	defer l.Close()
+	dir, err := os.MkdirTemp("", "bench-rename-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	agents, err := startAgents(bin, dir, l.Hosts, []netip.Addr{l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr})
+	if err != nil {
+		return result{}, err
+	}
+	mover := agents[0]
+	oldAddr, newAddr := mover.host.Addr, nth(l.Prefix, 200)
+	oldName, newName := mover.name+"@"+oldAddr.String(), mover.name+"@"+newAddr.String()
+	if err := sh(mover.host, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1"); err != nil {
+		return result{}, err
+	}
+	if err := waitDAD(mover.host); err != nil {
+		return result{}, err
+	}
+	p := startProbe(agents[1:], oldName, newName)
+	bits := strconv.Itoa(l.Prefix.Bits())
+	appeared := time.Now()
+	if err := sh(mover.host, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0"); err != nil {
+		return result{}, err
+	}
+	if err := waitRenamed(agents[1:], oldName, newName, 15*time.Second, time.Second); err != nil {
+		return result{}, err
+	}
+	return p.result(appeared)
+}
+
+// sh runs a shell script in h's namespace.
+func sh(h *lab.Host, script string) error {
+	out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %q: %v\n%s", h.Name, script, err, out)
+	}
+	return nil
+}
+
+// nth returns the address n after the start of p.
+func nth(p netip.Prefix, n int) netip.Addr {
+	a := p.Masked().Addr()
+	for range n {
+		a = a.Next()
+	}
+	return a
+}
+
+// waitUntil polls cond every 20 ms until it holds or within passes.
+func waitUntil(within time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
