@@ -17,12 +17,13 @@ import (
 // to the address multicast groups, all in the network namespace that
 // Watch was called in.
 type netlinkSource struct {
-	ns  netns.NsHandle
-	h   *netlink.Handle
-	log *slog.Logger
+	ns     netns.NsHandle
+	h      *netlink.Handle
+	log    *slog.Logger
+	family int // 4 or 6: events of the other family are no hint; 0: all
 }
 
-func openSource(log *slog.Logger) (source, error) {
+func openSource(log *slog.Logger, family int) (source, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ns, err := netns.Get()
@@ -36,7 +37,7 @@ func openSource(log *slog.Logger) (source, error) {
 		ns.Close()
 		return nil, fmt.Errorf("rename: open netlink socket: %w", err)
 	}
-	return &netlinkSource{ns: ns, h: h, log: log}, nil
+	return &netlinkSource{ns: ns, h: h, log: log, family: family}, nil
 }
 
 func (s *netlinkSource) close() error {
@@ -160,13 +161,18 @@ func (s *netlinkSource) subscribe() (<-chan struct{}, func(), error) {
 		defer close(finished)
 		defer close(hints)
 		for {
-			var ok bool
+			var ok, relevant bool
 			select {
-			case _, ok = <-addrs:
-			case _, ok = <-routes:
+			case u, recv := <-addrs:
+				ok, relevant = recv, s.wants(u.LinkAddress.IP.To4() != nil)
+			case u, recv := <-routes:
+				ok, relevant = recv, s.wants(u.Family != unix.AF_INET6)
 			}
 			if !ok {
 				break // one subscription ended: end both
+			}
+			if !relevant {
+				continue // the other family's events (IPv6 DAD, say) must not delay a read
 			}
 			select {
 			case hints <- struct{}{}:
@@ -184,4 +190,10 @@ func (s *netlinkSource) subscribe() (<-chan struct{}, func(), error) {
 		<-finished
 	})
 	return hints, stop, nil
+}
+
+// wants reports whether an event of an IPv4 (or else IPv6) address or
+// route is a hint for the watched family.
+func (s *netlinkSource) wants(v4 bool) bool {
+	return s.family == 0 || (s.family == 4) == v4
 }

@@ -15,7 +15,7 @@ import (
 // and falls back to the interface order.
 type interfacesSource struct{}
 
-func openSource(*slog.Logger) (source, error) {
+func openSource(*slog.Logger, int) (source, error) {
 	return interfacesSource{}, nil
 }
 

@@ -18,7 +18,7 @@ func TestNetlinkSourceKeepsNamespace(t *testing.T) {
 	h := l.Hosts[0]
 	var src source
 	if err := h.Do(func() (err error) {
-		src, err = openSource(slog.New(slog.DiscardHandler))
+		src, err = openSource(slog.New(slog.DiscardHandler), 0)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -168,7 +168,7 @@ func Watch(ctx context.Context, cfg *Config) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := openSource(set.log)
+	src, err := openSource(set.log, set.family)
 	if err != nil {
 		return nil, err
 	}
