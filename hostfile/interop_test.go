@@ -236,11 +236,12 @@ func startDnsmasq(t *testing.T, dnsmasq, dir, hostsFile string) int {
 			"--port="+strconv.Itoa(port), "--user=root",
 			"--pid-file="+filepath.Join(dir, "dnsmasq.pid"))
 		cmd.Stderr = &stderr
+		cmd.WaitDelay = time.Second // a child holding stderr must not hang Wait
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		exited := make(chan struct{}) // closed when dnsmasq has exited
+		go func() { cmd.Wait(); close(exited) }()
 		if err := waitDNS(port, exited); err != nil {
 			cmd.Process.Kill()
 			<-exited
@@ -269,7 +270,7 @@ func freePort() (int, error) {
 
 // waitDNS polls the DNS server on port until it answers, it exits, or 10
 // seconds pass.
-func waitDNS(port int, exited <-chan error) error {
+func waitDNS(port int, exited <-chan struct{}) error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
 	m.SetQuestion("probe.invalid.", dns.TypeA)
@@ -277,8 +278,8 @@ func waitDNS(port int, exited <-chan error) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("dnsmasq exited: %v", err)
+		case <-exited:
+			return fmt.Errorf("dnsmasq exited")
 		default:
 		}
 		if _, _, err := c.Exchange(m, server); err == nil {

@@ -67,7 +67,8 @@ type Config struct {
 	// Memberlist is the base memberlist configuration. Nil means the
 	// tuned LAN profile (LANMemberlistConfig). Its Name, bind and
 	// advertise addresses, keys, label, delegates and logger are
-	// overwritten from this Config; every timing knob is kept.
+	// overwritten from this Config; every timing knob and the Transport
+	// (for tests: a wrapping or mock transport) are kept.
 	Memberlist *memberlist.Config
 	// Logger receives diagnostics. Nil discards them.
 	Logger *slog.Logger
@@ -97,7 +98,7 @@ func LANMemberlistConfig() *memberlist.Config {
 	c.GossipInterval = 100 * time.Millisecond
 	c.GossipNodes = 4
 	c.RetransmitMult = 4
-	c.PushPullInterval = 15 * time.Second
+	c.PushPullInterval = 10 * time.Second
 	c.GossipToTheDeadTime = 15 * time.Second
 	c.TCPTimeout = 2 * time.Second
 	c.DeadNodeReclaimTime = 5 * time.Second

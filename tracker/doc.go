@@ -40,6 +40,13 @@
 // second. When memberlist reports a node back alive after being dead,
 // its record is fetched again.
 //
+// Membership gaps are closed on the tracker's side too: 1 s and 3 s
+// after Join the node repeats the full state exchange with a random
+// member (nodes that joined elsewhere meanwhile may be unknown to the
+// peer it joined through), and every ReconnectInterval (2 s) it tries to
+// rejoin one node that crashed (memberlist never probes a dead node
+// again, so this is what heals a partition).
+//
 // Push/pull (LocalState/MergeRemoteState) is the anti-entropy: on join
 // both sides send every record they hold; periodically each sends its
 // own record plus a digest (node, boot, version) of all records held,
@@ -93,13 +100,24 @@
 // memberlist's DefaultLANConfig for fast crash detection on a LAN:
 // ProbeInterval 400 ms, ProbeTimeout 200 ms, SuspicionMult 2 (suspicion
 // timeout 2*log10(n)*400ms: 1.4 s at 50 nodes), GossipInterval 100 ms,
-// GossipNodes 4, PushPullInterval 15 s, DeadNodeReclaimTime 5 s.
+// GossipNodes 4, PushPullInterval 10 s, DeadNodeReclaimTime 5 s,
+// HandoffQueueDepth 4096.
 // Lifeguard's awareness (AwarenessMaxMultiplier 8) stretches probe
 // timeouts on a node that is itself slow, and TCP fallback pings stop
 // UDP loss from causing false suspicions. Set Config.Memberlist to a
 // memberlist config of your own to change any knob (its identity,
-// addresses, keys and delegates are overwritten); the numbers measured
-// with bench/tracker are in that program's output.
+// addresses, keys and delegates are overwritten).
+//
+// Measured with bench/tracker on loopback (2 cores, all nodes in one
+// process), this profile vs DefaultLANConfig: at 50 nodes a crashed
+// node's entries are hidden everywhere in 2.0-3.0 s (vs 8.5-10.2 s), a
+// graceful leave is seen everywhere in about 0.2 s (vs 0.6-0.7 s), a new
+// entry reaches every node in under 0.3 s (p99); 100 nodes with 100
+// entries each converge 1.6-1.7 s after the last join; idle gossip is
+// about 0.5 KB/s per node; 20 nodes under 5% UDP loss for 3 minutes saw
+// no false down. Crash detection at 50 nodes has little margin under
+// the 3 s target on a loaded machine: a shorter ProbeInterval buys it at
+// the price of more probes and a higher risk of false suspicions.
 //
 // # Security
 //

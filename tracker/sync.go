@@ -154,10 +154,16 @@ func (s *syncer) round(now time.Time) {
 // send delivers messages over TCP, a few peers at a time.
 func (s *syncer) send(msgs map[string][][]byte) {
 	t := s.t
+	// Addresses come from our view: the *Node values memberlist hands
+	// out are mutated by it without a lock we could take.
 	nodes := make(map[string]*memberlist.Node)
-	for _, n := range t.ml.Members() {
-		nodes[n.Name] = n
+	t.mu.Lock()
+	for name, m := range t.v.members {
+		if m.Alive {
+			nodes[name] = &memberlist.Node{Name: name, Addr: m.Addr.Addr().AsSlice(), Port: m.Addr.Port()}
+		}
 	}
+	t.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxInFlight)
 	for peer, bs := range msgs {

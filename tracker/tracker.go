@@ -91,6 +91,7 @@ type Member struct {
 type Tracker struct {
 	log       *slog.Logger
 	name      string
+	prevName  string
 	boot      uint64
 	meta      []byte
 	permdown  time.Duration
@@ -160,6 +161,7 @@ func New(cfg *Config) (*Tracker, error) {
 		t.reconnect = DefaultReconnectInterval
 	}
 	t.name = cfg.Name
+	t.prevName = cfg.PreviousName
 	if t.name == "" {
 		a := cfg.AdvertiseAddr
 		if !a.IsValid() {
@@ -224,7 +226,40 @@ func (t *Tracker) Join(peers []string) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("tracker: join %v: %w", peers, err)
 	}
+	t.mu.Lock()
+	if !t.closed {
+		t.wg.Add(1)
+		go t.rejoinLater()
+	}
+	t.mu.Unlock()
 	return n, nil
+}
+
+// rejoinLater repeats the join's full state exchange with a random
+// member 1 s and 3 s after joining. Nodes that joined elsewhere at about
+// the same time are announced by gossip that may have ended before we
+// arrived and may be unknown to the peer we joined through; without
+// this, only the next periodic push/pull would tell us.
+func (t *Tracker) rejoinLater() {
+	defer t.wg.Done()
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second} {
+		select {
+		case <-t.done:
+			return
+		case <-time.After(wait):
+		}
+		var peers []string
+		for _, m := range t.Members() {
+			if !m.Local {
+				peers = append(peers, m.Addr.String())
+			}
+		}
+		if len(peers) > 0 {
+			if _, err := t.ml.Join([]string{peers[rand.IntN(len(peers))]}); err != nil {
+				t.log.Debug("tracker: rejoin failed", "err", err)
+			}
+		}
+	}
 }
 
 // peerAddr turns a peer as accepted by Join into HOST:PORT.
@@ -363,19 +398,13 @@ func (t *Tracker) Services() []string {
 
 // Members returns the live nodes, this one included, sorted by name.
 func (t *Tracker) Members() []Member {
-	if t.isClosed() {
-		return nil
-	}
-	var out []Member
-	for _, n := range t.ml.Members() {
-		m := Member{Name: n.Name, Local: n.Name == t.name}
-		if a, ok := netip.AddrFromSlice(n.Addr); ok {
-			m.Addr = netip.AddrPortFrom(a.Unmap(), n.Port)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := []Member{{Name: t.name, Addr: t.v.selfAddr, PrevName: t.prevName, Boot: t.boot, Local: true}}
+	for name, m := range t.v.members {
+		if m.Alive {
+			out = append(out, Member{Name: name, Addr: m.Addr, PrevName: m.PrevName, Boot: m.Boot})
 		}
-		if nm, err := decodeNodeMeta(n.Meta); err == nil {
-			m.PrevName, m.Boot = nm.PrevName, nm.Boot
-		}
-		out = append(out, m)
 	}
 	sortMembers(out)
 	return out
