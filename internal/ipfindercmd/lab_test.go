@@ -282,3 +282,38 @@ func TestLabErlangWorldAndEPMD(t *testing.T) {
 		}
 	}
 }
+
+func TestLabIPConflict(t *testing.T) {
+	l := lab.New(t, lab.Config{Hosts: 3})
+	taken := l.Hosts[1]
+	// Host 2 claims host 1's address as well: two MACs answer for it.
+	bits := l.Prefix.Bits()
+	out, err := l.Hosts[2].Command(context.Background(), "ip", "addr", "add",
+		fmt.Sprintf("%s/%d", taken.Addr, bits), "dev", "eth0").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip addr add: %v: %s", err, out)
+	}
+	stdout, stderr, code := run(t, l.Hosts[0], "", "-f", "json", "--no-mdns")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var hosts []jsonHost
+	if err := json.Unmarshal([]byte(stdout), &hosts); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(hosts, func(h jsonHost) bool { return h.IP == taken.Addr.String() })
+	if i < 0 {
+		t.Fatalf("%s not found:\n%s", taken.Addr, stdout)
+	}
+	macs := append([]string{hosts[i].MAC}, hosts[i].Conflict...)
+	slices.Sort(macs)
+	want := []string{taken.MAC.String(), l.Hosts[2].MAC.String()}
+	slices.Sort(want)
+	if !slices.Equal(macs, want) {
+		t.Errorf("%s: mac %s conflict %v, want both of %v", taken.Addr, hosts[i].MAC, hosts[i].Conflict, want)
+	}
+	if !strings.Contains(stderr, "IP conflict") || !strings.Contains(stderr, taken.Addr.String()) ||
+		!strings.Contains(stderr, l.Hosts[2].MAC.String()) {
+		t.Errorf("stderr does not report the conflict: %q", stderr)
+	}
+}
