@@ -111,6 +111,24 @@ func TestLabSweepFindsEveryHostWithNamesAndServices(t *testing.T) {
 		}
 	}
 
+	// With --no-arp only the hosts that answer mDNS are found (and this one).
+	stdout, stderr, code = run(t, l.Hosts[0], "", "-f", "json", "--no-arp")
+	if code != 0 {
+		t.Fatalf("--no-arp: exit %d, stderr:\n%s", code, stderr)
+	}
+	hosts = nil
+	if err := json.Unmarshal([]byte(stdout), &hosts); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	var ips []string
+	for _, h := range hosts {
+		ips = append(ips, h.IP)
+	}
+	wantIPs := []string{l.Hosts[0].Addr.String(), l.Hosts[2].Addr.String(), l.Hosts[5].Addr.String()}
+	if !slices.Equal(ips, wantIPs) || hosts[1].MAC != "" || !slices.Contains(hosts[1].Names, "labhost3.local") {
+		t.Errorf("--no-arp found %v (%s), want %v with names and no MACs", ips, stdout, wantIPs)
+	}
+
 	// The default hosts(5) output names every host, generated names included.
 	stdout, stderr, code = run(t, l.Hosts[0], "", "--no-self")
 	if code != 0 {

@@ -1,0 +1,52 @@
+package ipfindercmd_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/ipfindercmd"
+)
+
+func TestConvert(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(in, []byte("192.0.2.11 beta.local\n192.0.2.10 alpha.local alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("192.0.2.10 alpha\n321.321.321.321 nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string
+		stderrPart string
+	}{
+		{name: "to_erlang", args: []string{"convert", "-f", "erlang", in}, stdout: "% Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n'192.0.2.10'.\n'192.0.2.11'.\n"},
+		{name: "to_plain", args: []string{"convert", "-f", "plain", in}, stdout: "# Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n192.0.2.10\n192.0.2.11\n"},
+		{name: "bad_line", args: []string{"convert", bad}, code: 1, stderrPart: bad + " line 2: bad address \"321.321.321.321\""},
+		{name: "missing_file", args: []string{"convert", filepath.Join(dir, "nope")}, code: 1, stderrPart: "no such file"},
+		{name: "bad_format", args: []string{"convert", "-f", "yaml", in}, code: 2, stderrPart: `unknown format "yaml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), append([]string{"ipfinder"}, tt.args...))
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, stderr.String())
+			}
+			if tt.stdout != "" && stdout.String() != tt.stdout {
+				t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), tt.stdout)
+			}
+			if !bytes.Contains(stderr.Bytes(), []byte(tt.stderrPart)) || bytes.Count(stderr.Bytes(), []byte("\n")) > 1 {
+				t.Errorf("stderr %q: want one line with %q", stderr.String(), tt.stderrPart)
+			}
+		})
+	}
+}
