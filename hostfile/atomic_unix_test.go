@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 func TestWriteFileAtomicKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "keeping the owner needs root")
+		lab.SkipOrFail(t, "keeping the owner needs root")
 	}
 	path := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(path, []byte("old"), 0o640); err != nil {

@@ -3,8 +3,6 @@ package rename_test
 import (
 	"context"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -35,16 +33,6 @@ func watchIn(t *testing.T, h *lab.Host, cfg *rename.Config) *rename.Watcher {
 	}
 	t.Cleanup(func() { w.Close() })
 	return w
-}
-
-// sh runs a shell script in h's namespace.
-func sh(t *testing.T, h *lab.Host, script string) string {
-	t.Helper()
-	out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %q: %v\n%s", h.Name, script, err, out)
-	}
-	return string(out)
 }
 
 // expectChange waits for the next Change and checks it. It returns how
@@ -80,33 +68,12 @@ func expectNoChange(t *testing.T, w *rename.Watcher, d time.Duration) {
 	}
 }
 
-func skipWithout(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (CI=true: not skipping)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
-
-// offset returns the address n after the start of p.
-func offset(p netip.Prefix, n int) netip.Addr {
-	a := p.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	return a
-}
-
 func TestLabIPv4(t *testing.T) {
-	skipWithout(t, "ip")
+	lab.NeedTools(t, "ip")
 	l := lab.New(t, lab.Config{Hosts: 1})
 	h := l.Hosts[0]
 	bits := l.Prefix.Bits()
-	a, b, c := h.Addr, offset(l.Prefix, 20), offset(l.Prefix, 30)
+	a, b, c := h.Addr, l.Addr(20), l.Addr(30)
 	cidr := func(x netip.Addr) string { return netip.PrefixFrom(x, bits).String() }
 
 	w := watchIn(t, h, &rename.Config{Debounce: labDebounce, Grace: labGrace})
@@ -117,37 +84,37 @@ func TestLabIPv4(t *testing.T) {
 	lost := labDebounce + labGrace + labMargin
 
 	start := time.Now()
-	sh(t, h, "ip addr del "+cidr(a)+" dev eth0 && ip addr add "+cidr(b)+" dev eth0")
+	lab.Shell(t, h, "ip addr del "+cidr(a)+" dev eth0 && ip addr add "+cidr(b)+" dev eth0")
 	took := expectChange(t, w, rename.Change{Old: a, New: b}, start, debounced)
 	t.Logf("replace: change after %v", took)
 	expectNoChange(t, w, debounced)
 
-	sh(t, h, "ip addr del "+cidr(b)+" dev eth0 && ip addr add "+cidr(b)+" dev eth0")
+	lab.Shell(t, h, "ip addr del "+cidr(b)+" dev eth0 && ip addr add "+cidr(b)+" dev eth0")
 	expectNoChange(t, w, lost)
 
-	sh(t, h, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1 && ip addr add "+cidr(c)+" dev eth0")
-	if out := sh(t, h, "ip -4 addr show dev eth0 secondary"); !strings.Contains(out, c.String()) {
+	lab.Shell(t, h, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1 && ip addr add "+cidr(c)+" dev eth0")
+	if out := lab.Shell(t, h, "ip -4 addr show dev eth0 secondary"); !strings.Contains(out, c.String()) {
 		t.Fatalf("%v is not secondary:\n%s", c, out)
 	}
 	expectNoChange(t, w, debounced)
 	start = time.Now()
-	sh(t, h, "ip addr del "+cidr(b)+" dev eth0")
+	lab.Shell(t, h, "ip addr del "+cidr(b)+" dev eth0")
 	took = expectChange(t, w, rename.Change{Old: b, New: c}, start, debounced)
 	t.Logf("promotion: change after %v", took)
 
 	start = time.Now()
-	sh(t, h, "ip -4 addr flush dev eth0")
+	lab.Shell(t, h, "ip -4 addr flush dev eth0")
 	took = expectChange(t, w, rename.Change{Old: c}, start, lost)
 	t.Logf("flush: change after %v", took)
 
 	start = time.Now()
-	sh(t, h, "ip addr add "+cidr(a)+" dev eth0")
+	lab.Shell(t, h, "ip addr add "+cidr(a)+" dev eth0")
 	took = expectChange(t, w, rename.Change{New: a}, start, debounced)
 	t.Logf("add back: change after %v", took)
 }
 
 func TestLabIPv6PrivacyAndTentative(t *testing.T) {
-	skipWithout(t, "ip")
+	lab.NeedTools(t, "ip")
 	l := lab.New(t, lab.Config{Hosts: 1})
 	h := l.Hosts[0]
 	stable := netip.MustParseAddr("2001:db8:1::ffff:ffff:ffff:fff0")
@@ -160,26 +127,26 @@ func TestLabIPv6PrivacyAndTentative(t *testing.T) {
 	// random interface ID is below stable's, so only the filter keeps it
 	// out.
 	start := time.Now()
-	sh(t, h, "sysctl -qw net.ipv6.conf.eth0.use_tempaddr=2 && ip -6 addr add "+stable.String()+"/64 dev eth0 mngtmpaddr")
+	lab.Shell(t, h, "sysctl -qw net.ipv6.conf.eth0.use_tempaddr=2 && ip -6 addr add "+stable.String()+"/64 dev eth0 mngtmpaddr")
 	took := expectChange(t, w, rename.Change{New: stable}, start, 5*time.Second)
 	t.Logf("stable IPv6 after DAD: change after %v", took)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out := sh(t, h, "ip -6 addr show dev eth0 temporary -tentative")
+		out := lab.Shell(t, h, "ip -6 addr show dev eth0 temporary -tentative")
 		if strings.Contains(out, "2001:db8:1:") {
 			t.Logf("privacy address:\n%s", out)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no privacy address:\n%s", sh(t, h, "ip -6 addr show dev eth0"))
+			t.Fatalf("no privacy address:\n%s", lab.Shell(t, h, "ip -6 addr show dev eth0"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	expectNoChange(t, w, labDebounce+labMargin)
 
 	// With a 30 s DAD retransmit time, a new address stays tentative.
-	sh(t, h, "sysctl -qw net.ipv6.neigh.eth0.retrans_time_ms=30000 && ip -6 addr add 2001:db8:1::1/64 dev eth0")
-	if out := sh(t, h, "ip -6 addr show dev eth0 tentative"); !strings.Contains(out, "2001:db8:1::1/64") {
+	lab.Shell(t, h, "sysctl -qw net.ipv6.neigh.eth0.retrans_time_ms=30000 && ip -6 addr add 2001:db8:1::1/64 dev eth0")
+	if out := lab.Shell(t, h, "ip -6 addr show dev eth0 tentative"); !strings.Contains(out, "2001:db8:1::1/64") {
 		t.Fatalf("2001:db8:1::1 not tentative:\n%s", out)
 	}
 	expectNoChange(t, w, labDebounce+labMargin)
@@ -189,23 +156,23 @@ func TestLabIPv6PrivacyAndTentative(t *testing.T) {
 }
 
 func TestLabDefaultRoute(t *testing.T) {
-	skipWithout(t, "ip")
+	lab.NeedTools(t, "ip")
 	l := lab.New(t, lab.Config{Hosts: 1})
 	h := l.Hosts[0]
 	other := netip.MustParseAddr("198.51.100.1")
 	// A second interface with a higher index: without a default route the
 	// identity stays on eth0.
-	sh(t, h, "ip link add rn0 type veth peer name rn1 && ip link set rn1 up && ip link set rn0 up && ip addr add 198.51.100.1/24 dev rn0")
+	lab.Shell(t, h, "ip link add rn0 type veth peer name rn1 && ip link set rn1 up && ip link set rn0 up && ip addr add 198.51.100.1/24 dev rn0")
 	w := watchIn(t, h, &rename.Config{Debounce: labDebounce, Grace: labGrace, Poll: -1})
 	if w.Current() != h.Addr {
 		t.Fatalf("Current = %v, want %v", w.Current(), h.Addr)
 	}
 	// A route event alone (no safety poll) moves the identity.
 	start := time.Now()
-	sh(t, h, "ip route add default via 198.51.100.2 dev rn0")
+	lab.Shell(t, h, "ip route add default via 198.51.100.2 dev rn0")
 	took := expectChange(t, w, rename.Change{Old: h.Addr, New: other}, start, labDebounce+labMargin)
 	t.Logf("default route moved: change after %v", took)
 	start = time.Now()
-	sh(t, h, "ip route del default && ip route add default via "+offset(l.Prefix, 200).String()+" dev eth0")
+	lab.Shell(t, h, "ip route del default && ip route add default via "+l.Addr(200).String()+" dev eth0")
 	expectChange(t, w, rename.Change{Old: other, New: h.Addr}, start, labDebounce+labMargin)
 }

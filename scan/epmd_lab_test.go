@@ -12,7 +12,7 @@ import (
 
 func TestEPMDNamesLab(t *testing.T) {
 	if _, err := exec.LookPath("erl"); err != nil {
-		skipOrFailTest(t, "erl not installed (Debian: apt install erlang-base)")
+		lab.SkipOrFail(t, "erl not installed (Debian: apt install erlang-base)")
 	}
 	l := lab.New(t, lab.Config{Hosts: 3})
 	client, node, bare := l.Hosts[0], l.Hosts[1], l.Hosts[2]

@@ -1,11 +1,14 @@
 package scan
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 func TestLoadVendors(t *testing.T) {
@@ -68,10 +71,7 @@ func TestLoadVendorsErrors(t *testing.T) {
 
 func TestDefaultVendors(t *testing.T) {
 	if _, err := os.Stat(arpScanOUIFile); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI must install arp-scan: %v", err)
-		}
-		t.Skipf("arp-scan's OUI registry is not installed: %v", err)
+		lab.SkipOrFail(t, fmt.Sprintf("arp-scan's OUI registry is not installed: %v", err))
 	}
 	v, err := DefaultVendors()
 	if err != nil {
@@ -93,10 +93,7 @@ func TestIEEEDataFiles(t *testing.T) {
 		}
 	}
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must install ieee-data")
-		}
-		t.Skip("ieee-data is not installed")
+		lab.SkipOrFail(t, "ieee-data is not installed")
 	}
 	v, err := LoadVendors(files...)
 	if err != nil {

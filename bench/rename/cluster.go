@@ -182,20 +182,15 @@ func waitRenamed(observers []*agent, oldName, newName string, within, settle tim
 	return nil
 }
 
-// waitDAD waits until h has no tentative IPv6 address: a fresh interface
-// finishes duplicate address detection of its link-local address about
-// 2 s after it came up, and that address event would restart the rename
-// debounce during the measurement.
-func waitDAD(h *lab.Host) error {
-	return waitUntil(10*time.Second, h.Name+" finishing IPv6 DAD", func() bool {
-		out, err := h.Command(context.Background(), "ip", "-6", "addr", "show", "tentative").Output()
-		return err == nil && strings.TrimSpace(string(out)) == ""
-	})
-}
+// move gives the first host of a lab its new address and returns when the
+// address appeared.
+type move func() (appeared time.Time, err error)
 
-// runIPAddr moves the first of three agents with `ip addr add NEW; ip addr
-// del OLD` (the new address a secondary promoted when the old goes).
-func runIPAddr(bin string) (result, error) {
+// measureMove runs one agent on each of three hosts of a fresh lab and
+// measures how fast the other two follow the first to a new address.
+// setup prepares the lab before the agents start and returns the first
+// host's address, its new one and how to move it there.
+func measureMove(bin string, setup func(l *lab.Lab) (from, to netip.Addr, m move, err error)) (result, error) {
 	l, err := lab.Start(lab.Config{Hosts: 3})
 	if err != nil {
 		return result{}, err
@@ -206,29 +201,46 @@ func runIPAddr(bin string) (result, error) {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
-	agents, err := startAgents(bin, dir, l.Hosts, []netip.Addr{l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr})
+	from, to, m, err := setup(l)
+	if err != nil {
+		return result{}, err
+	}
+	agents, err := startAgents(bin, dir, l.Hosts, []netip.Addr{from, l.Hosts[1].Addr, l.Hosts[2].Addr})
 	if err != nil {
 		return result{}, err
 	}
 	mover := agents[0]
-	oldAddr, newAddr := mover.host.Addr, nth(l.Prefix, 200)
-	oldName, newName := mover.name+"@"+oldAddr.String(), mover.name+"@"+newAddr.String()
-	if err := sh(mover.host, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1"); err != nil {
-		return result{}, err
-	}
-	if err := waitDAD(mover.host); err != nil {
+	oldName, newName := mover.name+"@"+from.String(), mover.name+"@"+to.String()
+	if err := mover.host.WaitDAD(); err != nil {
 		return result{}, err
 	}
 	p := startProbe(agents[1:], oldName, newName)
-	bits := strconv.Itoa(l.Prefix.Bits())
-	appeared := time.Now()
-	if err := sh(mover.host, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0"); err != nil {
+	appeared, err := m()
+	if err != nil {
 		return result{}, err
 	}
 	if err := waitRenamed(agents[1:], oldName, newName, 15*time.Second, time.Second); err != nil {
 		return result{}, err
 	}
 	return p.result(appeared)
+}
+
+// runIPAddr moves the first of three agents with `ip addr add NEW; ip addr
+// del OLD` (the new address a secondary promoted when the old goes).
+func runIPAddr(bin string) (result, error) {
+	return measureMove(bin, func(l *lab.Lab) (netip.Addr, netip.Addr, move, error) {
+		h := l.Hosts[0]
+		oldAddr, newAddr := h.Addr, l.Addr(200)
+		if err := sh(h, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1"); err != nil {
+			return oldAddr, newAddr, nil, err
+		}
+		bits := strconv.Itoa(l.Prefix.Bits())
+		return oldAddr, newAddr, func() (time.Time, error) {
+			appeared := time.Now()
+			err := sh(h, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0")
+			return appeared, err
+		}, nil
+	})
 }
 
 // sh runs a shell script in h's namespace.
@@ -238,15 +250,6 @@ func sh(h *lab.Host, script string) error {
 		return fmt.Errorf("%s: %q: %v\n%s", h.Name, script, err, out)
 	}
 	return nil
-}
-
-// nth returns the address n after the start of p.
-func nth(p netip.Prefix, n int) netip.Addr {
-	a := p.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	return a
 }
 
 // waitUntil polls cond every 20 ms until it holds or within passes.

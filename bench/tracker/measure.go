@@ -136,21 +136,10 @@ func runMain(p profile, n int, get func(metric, target string) *row) error {
 	// Crash: Close without Leave.
 	var crash []time.Duration
 	for i := range 3 {
-		victim := c.nodes[len(c.nodes)-1]
 		svc := fmt.Sprintf("crash-%d", i)
-		if _, err := victim.t.Track(svc, "k", nil); err != nil {
+		victim, err := c.popTracking(svc, "crash")
+		if err != nil {
 			return err
-		}
-		c.nodes = c.nodes[:len(c.nodes)-1]
-		if err := waitFor(10*time.Second, func() bool {
-			for _, b := range c.nodes {
-				if b.t.Count(svc) != 1 {
-					return false
-				}
-			}
-			return true
-		}); err != nil {
-			return fmt.Errorf("crash setup: %w", err)
 		}
 		wait := watch(c.nodes, svc, hasLeave, 40*time.Second)
 		start := time.Now()
@@ -163,21 +152,10 @@ func runMain(p profile, n int, get func(metric, target string) *row) error {
 	// Graceful leave.
 	var leave []time.Duration
 	for i := range 3 {
-		victim := c.nodes[len(c.nodes)-1]
 		svc := fmt.Sprintf("leave-%d", i)
-		if _, err := victim.t.Track(svc, "k", nil); err != nil {
+		victim, err := c.popTracking(svc, "leave")
+		if err != nil {
 			return err
-		}
-		c.nodes = c.nodes[:len(c.nodes)-1]
-		if err := waitFor(10*time.Second, func() bool {
-			for _, b := range c.nodes {
-				if b.t.Count(svc) != 1 {
-					return false
-				}
-			}
-			return true
-		}); err != nil {
-			return fmt.Errorf("leave setup: %w", err)
 		}
 		wait := watch(c.nodes, svc, hasLeave, 10*time.Second)
 		start := time.Now()
@@ -188,6 +166,29 @@ func runMain(p profile, n int, get func(metric, target string) *row) error {
 	get(fmt.Sprintf("graceful leave on every node, worst of 3 (%d nodes)", n), "< 0.5 s").vals[p.name] = dur(percentile(leave, 1))
 	fmt.Printf("%s: leave done %v\n", p.name, leave)
 	return nil
+}
+
+// popTracking has the cluster's last node track svc, takes it out of
+// c.nodes and waits until every remaining node lists the entry, so the
+// caller can measure how fast they notice the node going away. An error
+// waiting is wrapped as "WHAT setup".
+func (c *cluster) popTracking(svc, what string) (*bnode, error) {
+	victim := c.nodes[len(c.nodes)-1]
+	if _, err := victim.t.Track(svc, "k", nil); err != nil {
+		return nil, err
+	}
+	c.nodes = c.nodes[:len(c.nodes)-1]
+	if err := waitFor(10*time.Second, func() bool {
+		for _, b := range c.nodes {
+			if b.t.Count(svc) != 1 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return nil, fmt.Errorf("%s setup: %w", what, err)
+	}
+	return victim, nil
 }
 
 func runBulk(p profile, n, entries int, get func(metric, target string) *row) error {

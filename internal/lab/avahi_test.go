@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,13 +13,6 @@ import (
 
 	"github.com/miekg/dns"
 )
-
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		skipOrFail(t, fmt.Sprintf("lab: %s not installed: %v", name, err))
-	}
-}
 
 // queryA asks, from host from, the lab's mDNS group for name's A record and
 // returns the addresses in the answers.
@@ -77,7 +69,7 @@ func queryA(t *testing.T, from *Host, name string) []netip.Addr {
 
 func TestStartAvahi_answers_mdns(t *testing.T) {
 	t.Parallel()
-	needTool(t, "avahi-daemon")
+	NeedTools(t, "avahi-daemon")
 	l := New(t, Config{Hosts: 4})
 	// Several daemons in several namespaces at once.
 	for i, h := range l.Hosts[1:] {

@@ -15,7 +15,9 @@
 // Building a lab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN). [New] skips the
 // test when not run as root, except when the environment variable CI=true,
 // where it fails instead. Some helpers need tools: avahi-daemon for
-// [Host.StartAvahi], nft for [Host.SetLoss] and [Lab.Partition].
+// [Host.StartAvahi], nft for [Host.SetLoss] and [Lab.Partition], dnsmasq and
+// busybox for [Lab.StartDHCP]. Tests check for them with [NeedTools], which
+// follows the same rule ([SkipOrFail]).
 //
 // # Names and cleanup
 //
@@ -32,6 +34,15 @@
 // route for 224.0.0.0/4 on eth0 (so multicast works without choosing an
 // interface) and no default route. IPv6 is left on in the hosts and turned off
 // in the bridge namespace, so the bridge itself sends nothing.
+//
+// # DHCP
+//
+// [Lab.StartDHCP] (or [NewDHCP] in a test) serves a host its address from a
+// real DHCP server, dnsmasq on another host, to a real client, busybox
+// udhcpc, whose hook script applies the lease with `ip addr` and never
+// touches /etc/resolv.conf. [DHCP.Move] gives the client a new address
+// the way a changed reservation does (refused renewal, new lease about 3 s
+// later) and [DHCP.Renew] renews it unchanged.
 //
 // # Faults
 //

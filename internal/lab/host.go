@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -200,5 +201,26 @@ func (p *proc) wait() {
 		if !errors.Is(err, unix.EINTR) {
 			return // exited, or already reaped by the caller (ECHILD)
 		}
+	}
+}
+
+// dadTimeout bounds how long WaitDAD waits.
+const dadTimeout = 10 * time.Second
+
+// WaitDAD waits until the host has no tentative IPv6 address. A fresh lab
+// interface finishes duplicate address detection of its link-local
+// address about 2 s after it came up; the address event it then sends
+// would disturb a test measuring reactions to address changes.
+func (h *Host) WaitDAD() error {
+	deadline := time.Now().Add(dadTimeout)
+	for {
+		out, err := h.Command(context.Background(), "ip", "-6", "addr", "show", "tentative").Output()
+		if err == nil && len(bytes.TrimSpace(out)) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lab: %s: IPv6 duplicate address detection not done after %v (%v): %s", h.Name, dadTimeout, err, out)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
 	}
 }

@@ -4,7 +4,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,21 +13,7 @@ import (
 	"time"
 )
 
-// NamePrefix starts the name of every namespace a lab creates.
-const NamePrefix = "ipfl-"
-
-// ErrClosed is returned by operations on a closed lab.
-var ErrClosed = errors.New("lab: closed")
-
 var errNotImplemented = fmt.Errorf("lab: network namespaces: not implemented on %s", runtime.GOOS)
-
-// Config describes a lab.
-type Config struct {
-	// Hosts is the number of hosts; 0 means 2.
-	Hosts int
-	// Prefix is the IPv4 subnet of the LAN.
-	Prefix netip.Prefix
-}
 
 // Lab is a virtual LAN; only available on Linux.
 type Lab struct {
@@ -108,3 +93,33 @@ func (h *Host) SetLoss(percent int) error { return errNotImplemented }
 
 // StartSlowARP returns an error: labs need Linux.
 func (h *Host) StartSlowARP(delay time.Duration) error { return errNotImplemented }
+
+// DHCP is a DHCP server and client in a lab; only available on Linux.
+type DHCP struct{}
+
+// StartDHCP returns an error: labs need Linux.
+func (l *Lab) StartDHCP(server, client *Host, lease netip.Addr) (*DHCP, error) {
+	return nil, errNotImplemented
+}
+
+// NewDHCP skips the test: labs need Linux.
+func NewDHCP(tb testing.TB, l *Lab, server, client *Host, lease netip.Addr) *DHCP {
+	tb.Helper()
+	tb.Skip(errNotImplemented)
+	return nil
+}
+
+// Move returns an error: labs need Linux.
+func (d *DHCP) Move(ip netip.Addr) (time.Time, error) { return time.Time{}, errNotImplemented }
+
+// Renew returns an error: labs need Linux.
+func (d *DHCP) Renew() (time.Time, error) { return time.Time{}, errNotImplemented }
+
+// Lease returns the invalid address.
+func (d *DHCP) Lease() netip.Addr { return netip.Addr{} }
+
+// Log returns nothing.
+func (d *DHCP) Log() string { return "" }
+
+// WaitDAD returns an error: labs need Linux.
+func (h *Host) WaitDAD() error { return errNotImplemented }

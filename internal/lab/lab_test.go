@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,5 +265,21 @@ func BenchmarkStart(b *testing.B) {
 			}
 			b.ReportMetric(float64(closing.Milliseconds())/float64(b.N), "close-ms/op")
 		})
+	}
+}
+
+func TestHost_WaitDAD(t *testing.T) {
+	t.Parallel()
+	l := New(t, Config{Hosts: 1})
+	h := l.Hosts[0]
+	if err := h.WaitDAD(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Command(context.Background(), "ip", "-6", "addr", "show", "dev", h.Iface).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip -6 addr: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "fe80::") || strings.Contains(string(out), "tentative") {
+		t.Errorf("after WaitDAD, want a link-local address that is not tentative:\n%s", out)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 func TestSetLoss(t *testing.T) {
 	t.Parallel()
-	needTool(t, "nft")
+	NeedTools(t, "nft")
 	l := New(t, Config{Hosts: 2})
 	a, b := l.Hosts[0], l.Hosts[1]
 	if err := b.SetLoss(100); err != nil {
@@ -36,7 +36,7 @@ func TestSetLoss(t *testing.T) {
 
 func TestPartition(t *testing.T) {
 	t.Parallel()
-	needTool(t, "nft")
+	NeedTools(t, "nft")
 	l := New(t, Config{Hosts: 4})
 	h := l.Hosts
 	if err := l.Partition(h[:2], h[2:3]); err != nil {
@@ -89,7 +89,7 @@ func TestPartitionScript(t *testing.T) {
 
 func TestSetLoss_partial(t *testing.T) {
 	t.Parallel()
-	needTool(t, "nft")
+	NeedTools(t, "nft")
 	const sent, percent = 400, 30
 	l := New(t, Config{Hosts: 2})
 	a, b := l.Hosts[0], l.Hosts[1]

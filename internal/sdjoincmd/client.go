@@ -127,6 +127,15 @@ func lookupBool(c *cli.Context, name string) bool {
 	return c.Bool(name)
 }
 
+// callAgent sends req to the agent the flags name and returns its reply.
+func callAgent(c *cli.Context, req request) (reply, error) {
+	cl, err := clientFor(c)
+	if err != nil {
+		return reply{}, err
+	}
+	return cl.call(req)
+}
+
 // clientFor returns the client of the agent the flags name.
 func clientFor(c *cli.Context) (client, error) {
 	if p := lookup(c, "socket"); p != "" {
@@ -182,11 +191,7 @@ func listAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := clientFor(c)
-	if err != nil {
-		return err
-	}
-	rep, err := cl.call(request{Op: opList, Service: first(args)})
+	rep, err := callAgent(c, request{Op: opList, Service: first(args)})
 	if err != nil {
 		return err
 	}
@@ -211,11 +216,7 @@ func membersAction(c *cli.Context) error {
 	if _, err := positional(c, 0, 0); err != nil {
 		return err
 	}
-	cl, err := clientFor(c)
-	if err != nil {
-		return err
-	}
-	rep, err := cl.call(request{Op: opMembers})
+	rep, err := callAgent(c, request{Op: opMembers})
 	if err != nil {
 		return err
 	}
@@ -272,11 +273,7 @@ func trackAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := clientFor(c)
-	if err != nil {
-		return err
-	}
-	_, err = cl.call(request{Op: opTrack, Service: first(args), Meta: meta})
+	_, err = callAgent(c, request{Op: opTrack, Service: first(args), Meta: meta})
 	return err
 }
 
@@ -285,11 +282,7 @@ func untrackAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := clientFor(c)
-	if err != nil {
-		return err
-	}
-	_, err = cl.call(request{Op: opUntrack, Service: first(args)})
+	_, err = callAgent(c, request{Op: opUntrack, Service: first(args)})
 	return err
 }
 

@@ -88,6 +88,16 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// listening reports whether an agent accepts connections on the control
+// socket path.
+func listening(path string) bool {
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
 // testAgent is an agent run in-process through App.
 type testAgent struct {
 	name   string
@@ -124,11 +134,7 @@ func startAgent(t *testing.T, name string, port int, hostfile string, args ...st
 			t.Fatalf("%s exited with %d: %s", name, code, a.stderr)
 		default:
 		}
-		c, err := net.Dial("unix", a.sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return listening(a.sock)
 	})
 	return a
 }

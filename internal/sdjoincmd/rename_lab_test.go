@@ -5,7 +5,6 @@ package sdjoincmd
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,20 +25,6 @@ const (
 	oldGoneBound = time.Second     // NAME@NEW listed -> NAME@OLD gone
 	listInterval = 100 * time.Millisecond
 )
-
-// needTools skips the test when a tool is missing, or fails it under
-// CI=true.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed (CI=true: not skipping)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
 
 // labAgent is a real sdjoin process in a lab host's namespace, bound to
 // 0.0.0.0:7946 with no --advertise, so it follows the host's address.
@@ -88,11 +72,7 @@ func startLabAgent(t *testing.T, h *lab.Host, name, hostfile string, extra ...st
 			t.Fatalf("%s exited: %v\n%s", name, a.cmd.ProcessState, a.stderr)
 		default:
 		}
-		c, err := net.Dial("unix", a.sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return listening(a.sock)
 	})
 	return a
 }
@@ -253,27 +233,6 @@ func (p *renameProbe) check(t *testing.T, appeared time.Time) time.Duration {
 	return worst
 }
 
-// sh runs a shell script in h's namespace.
-func sh(t *testing.T, h *lab.Host, script string) string {
-	t.Helper()
-	out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %q: %v\n%s", h.Name, script, err, out)
-	}
-	return string(out)
-}
-
-// waitDAD waits until h has no tentative IPv6 address: a fresh lab
-// interface finishes duplicate address detection of its link-local
-// address about 2 s after it came up, and that address event would
-// restart the rename debounce in the middle of a measurement.
-func waitDAD(t *testing.T, h *lab.Host) {
-	t.Helper()
-	waitFor(t, 10*time.Second, h.Name+" finishing IPv6 DAD", func() bool {
-		return strings.TrimSpace(sh(t, h, "ip -6 addr show tentative")) == ""
-	})
-}
-
 // labHostfile writes a plain hostfile listing addrs (port 7946).
 func labHostfile(t *testing.T, addrs ...netip.Addr) string {
 	t.Helper()
@@ -286,21 +245,12 @@ func labHostfile(t *testing.T, addrs ...netip.Addr) string {
 	return path
 }
 
-// nth returns the address n after the start of p.
-func nth(p netip.Prefix, n int) netip.Addr {
-	a := p.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	return a
-}
-
 // TestLabRenameIPAddr moves one of three nodes to a new address with
 // `ip addr`: every other node lists it under NAME@NEW within 5 s, the old
 // name is gone before (never both listed), and watch shows one rename.
 func TestLabRenameIPAddr(t *testing.T) {
 	t.Parallel()
-	needTools(t, "ip")
+	lab.NeedTools(t, "ip")
 	l := lab.New(t, lab.Config{Hosts: 3})
 	hosts := labHostfile(t, l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr)
 	var agents []*labAgent
@@ -308,19 +258,21 @@ func TestLabRenameIPAddr(t *testing.T) {
 		agents = append(agents, startLabAgent(t, h, fmt.Sprintf("n%d", i+1), hosts))
 	}
 	mover, observers := agents[0], agents[1:]
-	oldAddr, newAddr := mover.host.Addr, nth(l.Prefix, 200)
+	oldAddr, newAddr := mover.host.Addr, l.Addr(200)
 	oldName, newName := mover.node(oldAddr), mover.node(newAddr)
 	waitAll(t, agents, 10*time.Second, oldName, agents[1].node(l.Hosts[1].Addr), agents[2].node(l.Hosts[2].Addr))
 	watch := observers[1].watch(t)
 
 	// The new address is a secondary one in the same subnet: it must be
 	// promoted when the primary goes, not deleted with it.
-	sh(t, mover.host, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1")
-	waitDAD(t, mover.host)
+	lab.Shell(t, mover.host, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1")
+	if err := mover.host.WaitDAD(); err != nil {
+		t.Fatal(err)
+	}
 	probe := probeRename(t, observers, oldName, newName)
 	bits := strconv.Itoa(l.Prefix.Bits())
 	appeared := time.Now()
-	sh(t, mover.host, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0")
+	lab.Shell(t, mover.host, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0")
 	waitFor(t, renameBound+2*time.Second, "every observer listing "+newName+" only", probe.done)
 	time.Sleep(time.Second) // keep polling: the old name must not come back
 	worst := probe.check(t, appeared)
@@ -345,7 +297,7 @@ func TestLabRenameIPAddr(t *testing.T) {
 // joins again when the address returns.
 func TestLabRenameLostAddress(t *testing.T) {
 	t.Parallel()
-	needTools(t, "ip")
+	lab.NeedTools(t, "ip")
 	l := lab.New(t, lab.Config{Hosts: 2})
 	hosts := labHostfile(t, l.Hosts[0].Addr, l.Hosts[1].Addr)
 	short := []string{"--rename-debounce", "200ms", "--rename-grace", "300ms"}
@@ -355,7 +307,7 @@ func TestLabRenameLostAddress(t *testing.T) {
 	name := lost.node(addr)
 	waitAll(t, []*labAgent{lost, peer}, 10*time.Second, name, peer.node(l.Hosts[1].Addr))
 
-	sh(t, lost.host, "ip -4 addr flush dev eth0")
+	lab.Shell(t, lost.host, "ip -4 addr flush dev eth0")
 	waitFor(t, 5*time.Second, "n1 saying the address is lost", func() bool {
 		return strings.Contains(lost.stderr.String(), "address "+addr.String()+" lost")
 	})
@@ -378,7 +330,7 @@ func TestLabRenameLostAddress(t *testing.T) {
 	// the node dead.
 	waitFor(t, 15*time.Second, "n2 dropping n1", func() bool { return !slices.Contains(peer.list(t), name) })
 
-	sh(t, lost.host, fmt.Sprintf("ip addr add %s/%d dev eth0", addr, l.Prefix.Bits()))
+	lab.Shell(t, lost.host, fmt.Sprintf("ip addr add %s/%d dev eth0", addr, l.Prefix.Bits()))
 	waitAll(t, []*labAgent{lost, peer}, 10*time.Second, name, peer.node(l.Hosts[1].Addr))
 	if !strings.Contains(lost.stderr.String(), "joining the cluster as "+name) {
 		t.Errorf("n1's stderr does not say it joined again:\n%s", lost.stderr)
@@ -411,139 +363,16 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	return time.Duration(ticks) * time.Second / clkTck
 }
 
-// dhcpHook is udhcpc's event script: it applies the lease with ip and logs
-// each event with the time the address was in place. It never touches
-// /etc/resolv.conf, which the namespaces share with the machine.
-const dhcpHook = `#!/bin/sh
-case "$1" in
-deconfig)
-	ip -4 addr flush dev "$interface" scope global
-	ip link set "$interface" up
-	;;
-bound|renew)
-	ip addr replace "$ip/$mask" dev "$interface"
-	;;
-esac
-echo "$1 ${ip:-none} $(date +%s%N)" >>"$EVENTS"
-`
-
-// dhcpLab is dnsmasq serving one reserved address to udhcpc on client.
-type dhcpLab struct {
-	dir     string
-	hosts   string // dnsmasq's hosts file
-	events  string // the hook's log
-	client  *lab.Host
-	dnsmasq *exec.Cmd
-	udhcpc  *exec.Cmd
-	seen    int // hook events consumed
-}
-
-// startDHCP flushes client's address, starts dnsmasq on server reserving
-// first for client and udhcpc on client, and waits for the lease.
-func startDHCP(t *testing.T, l *lab.Lab, client, server *lab.Host, first netip.Addr) *dhcpLab {
-	t.Helper()
-	d := &dhcpLab{dir: t.TempDir(), client: client}
-	d.hosts = filepath.Join(d.dir, "hosts")
-	d.events = filepath.Join(d.dir, "events")
-	d.reserve(t, first)
-	hook := filepath.Join(d.dir, "hook.sh")
-	if err := os.WriteFile(hook, []byte(dhcpHook), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, client, "ip -4 addr flush dev eth0")
-	mask := net.IP(net.CIDRMask(l.Prefix.Bits(), 32)).String()
-	d.dnsmasq = server.Command(context.Background(), "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
-		"--interface=eth0", "--bind-interfaces", "--no-ping",
-		"--dhcp-range="+nth(l.Prefix, 100).String()+","+nth(l.Prefix, 150).String()+","+mask+",2m",
-		"--dhcp-hostsfile="+d.hosts, "--dhcp-leasefile="+filepath.Join(d.dir, "leases"), "--dhcp-authoritative",
-		"--pid-file="+filepath.Join(d.dir, "dnsmasq.pid"), "--user=root", "--log-dhcp",
-		"--log-facility="+filepath.Join(d.dir, "dnsmasq.log"))
-	if err := server.Start(d.dnsmasq); err != nil {
-		t.Fatal(err)
-	}
-	d.udhcpc = client.Command(context.Background(), "busybox", "udhcpc", "-f", "-i", "eth0", "-s", hook,
-		"-p", filepath.Join(d.dir, "udhcpc.pid"), "-t", "5", "-T", "1", "-A", "2")
-	d.udhcpc.Env = append(os.Environ(), "EVENTS="+d.events)
-	if err := client.Start(d.udhcpc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(d.dir, "dnsmasq.log"))
-			ev, _ := os.ReadFile(d.events)
-			t.Logf("dnsmasq log:\n%s\nhook events:\n%s", log, ev)
-		}
-	})
-	d.wait(t, "bound", first, 10*time.Second)
-	return d
-}
-
-// reserve makes dnsmasq's hosts file give ip to the client.
-func (d *dhcpLab) reserve(t *testing.T, ip netip.Addr) {
-	t.Helper()
-	writeFile(t, d.hosts, fmt.Sprintf("%s,%s\n", d.client.MAC, ip))
-}
-
-// move reserves ip, makes dnsmasq read it and udhcpc renew, and returns
-// when the hook put ip in place.
-func (d *dhcpLab) move(t *testing.T, ip netip.Addr) time.Time {
-	t.Helper()
-	d.reserve(t, ip)
-	reads := strings.Count(d.log(), "read "+d.hosts)
-	if err := d.dnsmasq.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, "dnsmasq reading its hosts file", func() bool {
-		return strings.Count(d.log(), "read "+d.hosts) > reads
-	})
-	if err := d.udhcpc.Process.Signal(syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
-	return d.wait(t, "bound", ip, 10*time.Second)
-}
-
-func (d *dhcpLab) log() string {
-	b, _ := os.ReadFile(filepath.Join(d.dir, "dnsmasq.log"))
-	return string(b)
-}
-
-// wait polls the hook's log for the next event kind with ip and returns
-// its time.
-func (d *dhcpLab) wait(t *testing.T, kind string, ip netip.Addr, within time.Duration) time.Time {
-	t.Helper()
-	var at time.Time
-	waitFor(t, within, fmt.Sprintf("udhcpc event %s %s", kind, ip), func() bool {
-		b, _ := os.ReadFile(d.events)
-		lines := strings.Split(string(b), "\n")
-		for i := d.seen; i < len(lines); i++ {
-			f := strings.Fields(lines[i])
-			if len(f) != 3 {
-				continue // the last line, or one being written
-			}
-			if f[0] == kind && f[1] == ip.String() {
-				ns, err := strconv.ParseInt(f[2], 10, 64)
-				if err != nil {
-					continue
-				}
-				d.seen, at = i+1, time.Unix(0, ns)
-				return true
-			}
-		}
-		return false
-	})
-	return at
-}
-
 // TestLabRenameDHCP moves a node with a real DHCP server and client: the
 // same bounds hold from the new lease, and a renewal that keeps the
 // address changes nothing.
 func TestLabRenameDHCP(t *testing.T) {
 	t.Parallel()
-	needTools(t, "ip", "dnsmasq", "busybox")
+	lab.NeedTools(t, "ip", "dnsmasq", "busybox")
 	l := lab.New(t, lab.Config{Hosts: 3})
 	client := l.Hosts[0]
-	first, second := nth(l.Prefix, 120), nth(l.Prefix, 121)
-	d := startDHCP(t, l, client, l.Hosts[1], first)
+	first, second := l.Addr(120), l.Addr(121)
+	d := lab.NewDHCP(t, l, l.Hosts[1], client, first)
 	hosts := labHostfile(t, first, l.Hosts[1].Addr, l.Hosts[2].Addr)
 	var agents []*labAgent
 	for i, h := range l.Hosts {
@@ -555,9 +384,14 @@ func TestLabRenameDHCP(t *testing.T) {
 	waitAll(t, agents, 10*time.Second, append([]string{oldName}, others...)...)
 	watch := observers[1].watch(t)
 
-	waitDAD(t, client)
+	if err := client.WaitDAD(); err != nil {
+		t.Fatal(err)
+	}
 	probe := probeRename(t, observers, oldName, newName)
-	bound := d.move(t, second)
+	bound, err := d.Move(second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, renameBound+2*time.Second, "every observer listing "+newName+" only", probe.done)
 	time.Sleep(time.Second) // keep polling: the old name must not come back
 	worst := probe.check(t, bound)
@@ -567,10 +401,9 @@ func TestLabRenameDHCP(t *testing.T) {
 
 	// A renewal that keeps the address: no leave, no rename.
 	mark := len(watch.lines())
-	if err := d.udhcpc.Process.Signal(syscall.SIGUSR1); err != nil {
+	if _, err := d.Renew(); err != nil {
 		t.Fatal(err)
 	}
-	d.wait(t, "renew", second, 5*time.Second)
 	time.Sleep(3 * time.Second) // the debounce (2 s) and a margin: nothing may happen
 	for _, line := range watch.lines()[mark:] {
 		if strings.HasPrefix(line, "leave ") || strings.HasPrefix(line, "rename ") {
