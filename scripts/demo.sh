@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="/usr/local/go/bin:$PATH"
-go build -o bin/ ./cmd/ipfinder ./cmd/sdjoin 2>/dev/null || go build -o bin/ ./cmd/ipfinder
+go build -o bin/ ./cmd/...
 exec go run ./internal/lab/cmd/labdemo -bin bin "$@"
