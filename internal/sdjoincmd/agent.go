@@ -26,7 +26,7 @@ const trackKey = "sdjoin"
 const (
 	defaultRetryInterval = 30 * time.Second
 	defaultHostfilePoll  = 2 * time.Second
-	defaultMemberPoll    = 250 * time.Millisecond
+	defaultMemberPoll    = 100 * time.Millisecond
 	leaveTimeout         = time.Second
 )
 
