@@ -95,6 +95,10 @@ func (i Iface) subnets() []netip.Prefix {
 	return out
 }
 
+// ErrNoInterface is returned by Targets when no interface can be swept: a
+// state of the machine (Wi-Fi off, cable out), not a mistake in the request.
+var ErrNoInterface = errors.New("scan: no interface to sweep: need one that is up, not loopback, Ethernet-like, with an IPv4 subnet; bring one up or name one")
+
 // Targets decides what to sweep: with no cidrs, every IPv4 subnet attached
 // to an up, non-loopback, broadcast interface among ifaces; otherwise each
 // of cidrs, on the interface it is on-link for. Network and broadcast
@@ -143,7 +147,7 @@ func Targets(ifaces []Iface, cidrs, exclude []netip.Prefix, force bool) ([]Plan,
 			}
 		}
 		if len(plans) == 0 {
-			return nil, errors.New("scan: no interface to sweep: need one that is up, not loopback, Ethernet-like, with an IPv4 subnet; bring one up or name one")
+			return nil, ErrNoInterface
 		}
 	}
 	for _, c := range cidrs {

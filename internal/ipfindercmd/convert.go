@@ -21,6 +21,7 @@ func convertCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "hosts", Usage: "output `FORMAT`: hosts, erlang, plain or json"},
 			&cli.StringFlag{Name: "from", Value: "auto", Usage: "input `FORMAT`: auto, hosts, erlang, plain or json"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "replace `FILE` atomically instead of writing to stdout"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "write the output even when the input holds no hosts"},
 		},
 		Action: convert,
 	}
@@ -56,6 +57,10 @@ func convert(c *cli.Context) error {
 	}
 	if to == hostfile.Hosts {
 		hosts = withGeneratedNames(hosts)
+	}
+	if len(hosts) == 0 && !c.Bool("allow-empty") {
+		// An upstream ipfinder that failed must not blank the file.
+		return cliutil.NotFoundf("%s holds no hosts; nothing written (--allow-empty writes it anyway)", name)
 	}
 	if out := c.String("output"); out != "" {
 		_, err := hostfile.WriteFile(out, to, hosts)

@@ -17,6 +17,10 @@ func TestConvert(t *testing.T) {
 	if err := os.WriteFile(in, []byte("192.0.2.11 beta.local\n192.0.2.10 alpha.local alpha\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("# nothing found upstream\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(dir, "bad")
 	if err := os.WriteFile(bad, []byte("192.0.2.10 alpha\n321.321.321.321 nope\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -31,11 +35,18 @@ func TestConvert(t *testing.T) {
 		{name: "to_erlang", args: []string{"convert", "-f", "erlang", in}, stdout: "% Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n'192.0.2.10'.\n'192.0.2.11'.\n"},
 		{name: "to_plain", args: []string{"convert", "-f", "plain", in}, stdout: "# Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n192.0.2.10\n192.0.2.11\n"},
 		{name: "bad_line", args: []string{"convert", bad}, code: 1, stderrPart: bad + " line 2: bad address \"321.321.321.321\""},
+		{name: "empty_input_writes_nothing", args: []string{"convert", "-o", in, empty}, code: 3, stderrPart: "holds no hosts"},
 		{name: "missing_file", args: []string{"convert", filepath.Join(dir, "nope")}, code: 1, stderrPart: "no such file"},
 		{name: "bad_format", args: []string{"convert", "-f", "yaml", in}, code: 2, stderrPart: `unknown format "yaml"`},
 	}
+	before, _ := os.ReadFile(in)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if got, _ := os.ReadFile(in); !bytes.Equal(got, before) {
+					t.Errorf("%s changed", in)
+				}
+			}()
 			var stdout, stderr bytes.Buffer
 			code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), append([]string{"ipfinder"}, tt.args...))
 			if code != tt.code {

@@ -3,6 +3,7 @@ package ipfindercmd
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -102,5 +103,34 @@ func TestKeep(t *testing.T) {
 	wantState := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA, LastSeen: now}, {Addr: addr("192.0.2.11"), LastSeen: now.Add(-2 * time.Hour)}}
 	if diff := cmp.Diff(wantState, state, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("keep state (-want +got):\n%s", diff)
+	}
+}
+
+func TestKeepCarriesNamesMDNSMissed(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	prev := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"nas.local"}, Services: []string{"_smb._tcp"}, LastSeen: now.Add(-time.Hour)},
+		{Addr: addr("192.0.2.11"), MAC: macA, Names: []string{"old.local"}, LastSeen: now.Add(-time.Hour)},
+	}
+	fresh := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA}, // mDNS missed it: names carried over
+		{Addr: addr("192.0.2.11"), MAC: macB}, // another machine now: no carry-over
+	}
+	out, _ := keep(prev, fresh, now, 24*time.Hour)
+	if len(out) != 2 || !slices.Equal(out[0].Names, []string{"nas.local"}) || !slices.Equal(out[0].Services, []string{"_smb._tcp"}) || len(out[1].Names) != 0 {
+		t.Errorf("keep = %+v", out)
+	}
+}
+
+func TestStatePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/home/me/.hosts":        "/home/me/.hosts.seen.json",
+		"/etc/hosts.lan":         "/etc/.hosts.lan.seen.json",
+		"hosts":                  ".hosts.seen.json",
+		"/home/me/.hosts.erlang": "/home/me/.hosts.erlang.seen.json",
+	} {
+		if got := statePath(in); got != want {
+			t.Errorf("statePath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -23,17 +23,19 @@ func output(c *cli.Context, o *options, hosts []hostfile.Host) error {
 	if o.output != "" {
 		where = o.output
 	}
+	nothing := "no other host answered"
+	if o.epmd {
+		nothing = "no host answered with Erlang nodes registered in its epmd"
+	}
 	if fresh == 0 && !o.allowEmpty {
 		if o.output != "" {
-			return cliutil.NotFoundf("no other host answered; %s left as it was (--allow-empty writes it anyway)", o.output)
+			return cliutil.NotFoundf("%s; %s left as it was (--allow-empty writes it anyway)", nothing, o.output)
 		}
-		return cliutil.NotFoundf("no other host answered")
+		return cliutil.NotFoundf("%s", nothing)
 	}
+	var state []hostfile.Host
 	if o.keep > 0 {
-		var err error
-		if hosts, err = keepRecent(o, hosts, time.Now()); err != nil {
-			return err
-		}
+		hosts, state = keepRecent(o, hosts, time.Now())
 	}
 	if o.format == hostfile.Hosts {
 		hosts = withGeneratedNames(hosts)
@@ -53,33 +55,36 @@ func output(c *cli.Context, o *options, hosts []hostfile.Host) error {
 		}
 		o.log.Debug("wrote hostfile", "file", o.output, "hosts", len(hosts), "changed", changed)
 	}
+	if o.keep > 0 { // only once the output is written
+		if _, err := hostfile.WriteFile(statePath(o.output), hostfile.JSON, state); err != nil {
+			return err
+		}
+	}
 	if fresh == 0 {
-		return cliutil.NotFoundf("no other host answered; wrote %s anyway (--allow-empty)", where)
+		return cliutil.NotFoundf("%s; wrote %s anyway (--allow-empty)", nothing, where)
 	}
 	return nil
 }
 
 // statePath is where --keep remembers when each host was last seen: a
-// hidden JSON hostfile beside the output, so the output itself carries no
+// hidden JSON hostfile beside the output (.hosts.seen.json for hosts,
+// ~/.hosts gives ~/.hosts.seen.json), so the output itself carries no
 // timestamps and cron runs make no spurious changes.
 func statePath(output string) string {
 	dir, base := filepath.Split(output)
-	return filepath.Join(dir, "."+base+".seen.json")
+	return filepath.Join(dir, "."+strings.TrimPrefix(base, ".")+".seen.json")
 }
 
 // keepRecent adds to hosts those of the previous run that were seen within
-// o.keep but not now, and records the new last-seen times.
-func keepRecent(o *options, hosts []hostfile.Host, now time.Time) ([]hostfile.Host, error) {
+// o.keep but not now, and returns the state to record once the output is
+// written.
+func keepRecent(o *options, hosts []hostfile.Host, now time.Time) (out, state []hostfile.Host) {
 	path := statePath(o.output)
 	prev, err := hostfile.ReadFile(path, &hostfile.ParseOptions{Format: hostfile.JSON, Lenient: true})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		o.log.Warn("ignoring unreadable --keep state; delete it to silence this", "file", path, "err", err)
 	}
-	out, state := keep(prev, hosts, now, o.keep)
-	if _, err := hostfile.WriteFile(path, hostfile.JSON, state); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return keep(prev, hosts, now, o.keep)
 }
 
 // keep returns the hosts to write, fresh ones plus those in prev seen within
@@ -87,9 +92,18 @@ func keepRecent(o *options, hosts []hostfile.Host, now time.Time) ([]hostfile.Ho
 // time. Hosts are the same host when address and node agree.
 func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out, state []hostfile.Host) {
 	key := func(h hostfile.Host) string { return h.Addr.String() + " " + h.Node }
+	before := make(map[string]hostfile.Host, len(prev))
+	for _, h := range prev {
+		before[key(h)] = h
+	}
 	seen := make(map[string]bool, len(fresh))
 	for _, h := range fresh {
 		seen[key(h)] = true
+		if p, ok := before[key(h)]; ok && len(h.Names) == 0 && len(h.Services) == 0 && p.MAC.String() == h.MAC.String() {
+			// mDNS missed it this time: keep what it said before, so the
+			// file does not flap between a name and a generated one.
+			h.Names, h.Services = p.Names, p.Services
+		}
 		out = append(out, h)
 		h.LastSeen = now.UTC().Truncate(time.Second)
 		state = append(state, h)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -37,15 +38,17 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 		return nil, err
 	}
 	plans, err := scan.Targets(ifaces, o.cidrs, o.exclude, o.force)
-	if err != nil {
+	switch {
+	case errors.Is(err, scan.ErrNoInterface):
+		return nil, err // the machine's state, not the request: exit 1
+	case err != nil:
 		return nil, cliutil.Usagef("%v", err)
-	}
-	if len(plans) == 0 {
-		return nil, cliutil.Usagef("nothing to sweep: no up interface with an IPv4 subnet (choose one with -i or --cidr)")
+	case len(plans) == 0:
+		return nil, cliutil.Usagef("nothing to sweep: every address is excluded")
 	}
 	vendors, err := scan.DefaultVendors()
 	if err != nil {
-		o.log.Warn("MAC vendors unknown: install arp-scan or ieee-data", "err", err)
+		o.log.Debug("MAC vendors unknown: install arp-scan or ieee-data", "err", err)
 	}
 
 	prog := newProgress(o.stderr, plans)
@@ -123,11 +126,18 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 		if o.arp {
 			found = make(chan netip.Addr, 256)
 		}
+		// The browse must outlast the ARP sweep, which feeds it the
+		// addresses to reverse-resolve; it ends early once they are fed
+		// and the link is quiet.
+		cfg := &scan.MDNSConfig{Logger: o.log, Timeout: time.Second}
+		if o.arp {
+			cfg.Timeout += arpDuration(len(p.Targets), o)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(done)
-			res.mdns, mdnsErr = scan.BrowseMDNS(ctx, ifi, found, &scan.MDNSConfig{Logger: o.log})
+			res.mdns, mdnsErr = scan.BrowseMDNS(ctx, ifi, found, cfg)
 		}()
 	} else {
 		close(done)
@@ -147,10 +157,21 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 	if arpErr != nil {
 		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
 	}
-	if mdnsErr != nil && !errors.Is(mdnsErr, context.Canceled) {
-		return res, fmt.Errorf("mDNS on %s: %w", p.Iface.Name, mdnsErr)
+	if mdnsErr != nil && ctx.Err() == nil {
+		if !o.arp {
+			return res, fmt.Errorf("mDNS on %s: %w", p.Iface.Name, mdnsErr)
+		}
+		// Hosts found by ARP are worth writing without their names.
+		o.log.Warn("mDNS failed: hosts are listed without names and services", "interface", p.Iface.Name, "err", mdnsErr)
 	}
 	return res, ctx.Err()
+}
+
+// arpDuration is an upper bound of how long an ARP sweep of n targets
+// takes with o's rate, retries and timeout.
+func arpDuration(n int, o *options) time.Duration {
+	sends := time.Duration(n*(o.retries+1)) * time.Second / time.Duration(o.rate)
+	return sends + 2*o.timeout
 }
 
 // feed hands the addresses ARP found to the mDNS browser for reverse
