@@ -222,7 +222,7 @@ func (t *Tracker) Join(peers []string) (int, error) {
 	for _, p := range peers {
 		addrs = append(addrs, peerAddr(p))
 	}
-	n, err := t.ml.Join(addrs)
+	n, err := t.joinEach(addrs)
 	if err != nil {
 		return n, fmt.Errorf("tracker: join %v: %w", peers, err)
 	}
@@ -232,6 +232,39 @@ func (t *Tracker) Join(peers []string) (int, error) {
 		go t.rejoinLater()
 	}
 	t.mu.Unlock()
+	return n, nil
+}
+
+// joinEach joins every address at once (memberlist.Join tries them one
+// after the other, each up to TCPTimeout: a hostfile listing a LAN's
+// firewalled hosts would stall for minutes). It returns how many answered,
+// and an error only when none did.
+func (t *Tracker) joinEach(addrs []string) (int, error) {
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 32)
+	)
+	for _, a := range addrs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			k, err := t.ml.Join([]string{a})
+			mu.Lock()
+			defer mu.Unlock()
+			n += k
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n == 0 && len(errs) > 0 {
+		return 0, errors.Join(errs...)
+	}
 	return n, nil
 }
 

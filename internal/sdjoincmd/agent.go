@@ -131,8 +131,13 @@ func (a *agent) run(ctx context.Context) error {
 		return err
 	}
 	local, _ := interfaceAddrs(true)
+	out := newAsyncWriter(a.out, 4096, func(n int64) {
+		a.warnf("stdout is not being read: %d events dropped", n)
+	})
+	defer out.Close() // after every goroutine that publishes has ended
 	a.mu.Lock()
 	a.local = local
+	a.out = out
 	a.mu.Unlock()
 	w := a.watchAddress(ctx)
 	if w != nil {

@@ -1,6 +1,7 @@
 package sdjoincmd
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -171,4 +173,50 @@ func sortRecords(rs []record) {
 	slices.SortFunc(rs, func(a, b record) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Key, b.Key))
 	})
+}
+
+// asyncWriter writes to w from a goroutine of its own, so that a reader
+// that stops reading the agent's stdout (a paused pipe, Ctrl-S) never
+// blocks the agent. It holds up to cap(lines) writes; beyond that it drops
+// them and reports how many through dropped.
+type asyncWriter struct {
+	w       io.Writer
+	lines   chan []byte
+	done    chan struct{}
+	lost    atomic.Int64
+	dropped func(n int64)
+}
+
+func newAsyncWriter(w io.Writer, depth int, dropped func(n int64)) *asyncWriter {
+	a := &asyncWriter{w: w, lines: make(chan []byte, depth), done: make(chan struct{}), dropped: dropped}
+	go func() {
+		defer close(a.done)
+		for p := range a.lines {
+			if n := a.lost.Swap(0); n > 0 {
+				a.dropped(n)
+			}
+			a.w.Write(p)
+		}
+		if n := a.lost.Swap(0); n > 0 {
+			a.dropped(n)
+		}
+	}()
+	return a
+}
+
+// Write queues a copy of p; it never blocks.
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	select {
+	case a.lines <- bytes.Clone(p):
+	default:
+		a.lost.Add(1)
+	}
+	return len(p), nil
+}
+
+// Close writes what is queued and stops the goroutine. Writes after Close
+// panic, so call it once nothing writes any more.
+func (a *asyncWriter) Close() {
+	close(a.lines)
+	<-a.done
 }

@@ -2,9 +2,12 @@ package sdjoincmd
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -126,5 +129,40 @@ func TestWatcherAdmit(t *testing.T) {
 	all := &watcher{}
 	if !all.admit(record{Event: evMemberJoin, Node: "x"}) {
 		t.Error("a watcher of everything refuses a member event")
+	}
+}
+
+// blockedWriter blocks every Write until release is closed.
+type blockedWriter struct {
+	release chan struct{}
+	buf     syncBuffer
+}
+
+func (b *blockedWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return b.buf.Write(p)
+}
+
+func TestAsyncWriterNeverBlocks(t *testing.T) {
+	bw := &blockedWriter{release: make(chan struct{})}
+	var dropped atomic.Int64
+	w := newAsyncWriter(bw, 2, func(n int64) { dropped.Add(n) })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 10 {
+			fmt.Fprintf(w, "line %d\n", i)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write blocked behind a stalled reader")
+	}
+	close(bw.release)
+	w.Close()
+	lines := bw.buf.lines()
+	if len(lines) < 2 || int64(len(lines))+dropped.Load() != 10 || lines[0] != "line 0" {
+		t.Errorf("wrote %q, dropped %d: want every line written or counted", lines, dropped.Load())
 	}
 }
