@@ -9,6 +9,8 @@ import (
 	"github.com/ipfinder-go/ipfinder/rename"
 )
 
+// This example has no Output line on purpose: run, it would touch this
+// machine\'s real network. Never add one.
 func ExampleWatch() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

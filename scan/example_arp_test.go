@@ -12,6 +12,8 @@ import (
 
 // Sweep every attached IPv4 subnet and name the vendors. It needs
 // CAP_NET_RAW, so it is compiled but not run.
+// This example has no Output line on purpose: run, it would touch this
+// machine\'s real network. Never add one.
 func ExampleSweepARP() {
 	ifaces, err := scan.Interfaces()
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 
 // BrowseMDNS runs next to an ARP sweep that streams the addresses it finds;
 // closing the channel lets the browse finish as soon as the link is quiet.
+// This example has no Output line on purpose: run, it would touch this
+// machine\'s real network. Never add one.
 func ExampleBrowseMDNS() {
 	ifi, err := net.InterfaceByName("eth0")
 	if err != nil {
@@ -32,6 +34,8 @@ func ExampleBrowseMDNS() {
 	}
 }
 
+// This example has no Output line on purpose: run, it would touch this
+// machine\'s real network. Never add one.
 func ExampleEPMDNames() {
 	names, err := scan.EPMDNames(context.Background(), netip.MustParseAddr("192.0.2.7"))
 	if err != nil {

@@ -150,6 +150,12 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 // namespace. If the thread cannot be switched back, the runtime discards
 // it. A panic in fn is re-raised in the caller. Do must not race with
 // [Lab.Close].
+//
+// Never run code under Do that opens sockets later or on other goroutines:
+// those land in the root namespace, on this machine's real network.
+// hashicorp/mdns (inside scan.BrowseMDNS), memberlist (inside tracker) and
+// the ipfinder and sdjoin commands all do; run them in a child process
+// through [Host.Command] instead.
 func (h *Host) Do(fn func() error) error {
 	if !h.ns.IsOpen() {
 		return ErrClosed
