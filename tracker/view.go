@@ -505,6 +505,19 @@ func (v *view) purge(now time.Time, permdown time.Duration) {
 			delete(v.members, n)
 		}
 	}
+	// Deltas of writers that are neither members nor holders of a record
+	// (never joined, or forged) must not pile up. A real writer that
+	// joins later is synced in full anyway.
+	for n := range v.seen {
+		if v.nodes[n] == nil && v.members[n] == nil {
+			delete(v.seen, n)
+		}
+	}
+	for n := range v.pending {
+		if v.nodes[n] == nil && v.members[n] == nil {
+			delete(v.pending, n)
+		}
+	}
 	for n, t := range v.tombs {
 		if now.Sub(t.At) >= permdown {
 			delete(v.tombs, n)

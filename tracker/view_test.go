@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -186,5 +187,23 @@ func TestViewGapHeldAndDrained(t *testing.T) {
 	}
 	if got := v.behind([]digestItem{{Node: peer, Boot: 5, Version: 3}}); len(got) != 0 {
 		t.Errorf("behind = %v, want none", got)
+	}
+}
+
+func TestViewPurgeForgetsUnknownWriters(t *testing.T) {
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	for i := range 100 {
+		d := &delta{Node: fmt.Sprintf("ghost%d@198.51.100.1", i), Boot: 1, Version: 2, Op: opPut, Service: "s", Key: "k"}
+		v.observe(d)
+		if _, vd := v.applyDelta(d, t0); vd != deltaGap {
+			t.Fatalf("delta of an unknown writer: %v, want gap", vd)
+		}
+	}
+	if len(v.seen) != 100 || len(v.pending) != 100 {
+		t.Fatalf("seen %d pending %d before purge, want 100 each", len(v.seen), len(v.pending))
+	}
+	v.purge(t0.Add(time.Second), time.Hour)
+	if len(v.seen) != 0 || len(v.pending) != 0 {
+		t.Errorf("seen %d pending %d after purge, want none", len(v.seen), len(v.pending))
 	}
 }
