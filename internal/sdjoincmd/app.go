@@ -25,7 +25,8 @@ running agent through its control socket.
 A node is named NAME@IP (--name, default sdjoin; IP is the advertised
 address: --advertise, the --bind address, or with 0.0.0.0 this
 machine's IPv4 address on the default route's interface, else its first
-usable one). Peers come from --hostfile
+usable one; with --no-rename, the first private IPv4 address, as memberlist
+picks it). Peers come from --hostfile
 (default ~/.hosts, else ~/.hosts.erlang) in any hostfile format: "host" and
 "name@host" mean port 7946, "host:port" that port. The file is polled
 every 2 s and re-read when it changes (so a cron-run ipfinder adds peers),

@@ -281,6 +281,9 @@ func (a *agent) answer(req request) reply {
 		if errors.Is(err, tracker.ErrAlreadyTracked) {
 			_, err = t.Update(req.Service, trackKey, req.Meta)
 		}
+		if errors.Is(err, tracker.ErrMetaTooLarge) {
+			err = cliutil.Usagef("%v: keep --meta under %d bytes", err, tracker.MaxMetaLen)
+		}
 		if err != nil {
 			return errReply(err)
 		}
