@@ -85,3 +85,30 @@ func (a *labAgent) listService(t *testing.T, service string) []string {
 	t.Errorf("list %s on %s: exit %d: %s", service, a.name, code, errs)
 	return nil
 }
+
+// TestLabCrashHidden kills one of four real agents with SIGKILL: the
+// others hide its entry within the LAN profile's 3 s.
+func TestLabCrashHidden(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, lab.Config{Hosts: 4})
+	hostfile := labHostfile(t, l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr, l.Hosts[3].Addr)
+	var agents []*labAgent
+	var all []string
+	for i, h := range l.Hosts {
+		a := startLabAgent(t, h, fmt.Sprintf("n%d", i+1), hostfile, "--retry-interval", "30s")
+		agents = append(agents, a)
+		all = append(all, a.node(h.Addr))
+	}
+	waitAll(t, agents, 15*time.Second, all...)
+	victim, others := agents[3], agents[:3]
+	if err := victim.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	waitAll(t, others, 3*time.Second, all[:3]...)
+	took := time.Since(killed)
+	if took > 3*time.Second {
+		t.Errorf("a SIGKILLed agent was hidden everywhere only %v after the kill, want 3 s", took)
+	}
+	t.Logf("a SIGKILLed agent was hidden everywhere %v after the kill", took.Round(time.Millisecond))
+}
