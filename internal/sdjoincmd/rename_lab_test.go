@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -62,9 +63,20 @@ func startLabAgent(t *testing.T, h *lab.Host, name, hostfile string, extra ...st
 		close(a.exited)
 	}()
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s\n%s stdout:\n%s", name, a.stderr, name, a.stdout)
+		if !t.Failed() {
+			return
 		}
+		select {
+		case <-a.exited:
+			t.Logf("%s exited: %v", name, a.cmd.ProcessState)
+		default: // still running: SIGQUIT makes Go print every goroutine's stack
+			a.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-a.exited:
+			case <-time.After(3 * time.Second):
+			}
+		}
+		t.Logf("%s stderr:\n%s\n%s stdout:\n%s", name, a.stderr, name, a.stdout)
 	})
 	waitFor(t, 10*time.Second, name+" control socket", func() bool {
 		select {
