@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseNSName(t *testing.T) {
@@ -55,6 +56,15 @@ func TestHelperCrashedLab(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // survives this process
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	// `ip netns exec` enters the namespace a moment after it starts.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if pids, _ := nsPIDs([]string{l.Hosts[0].Name}); len(pids) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sleep never entered the lab's namespace")
+		}
 	}
 	os.Stdout.WriteString("LAB " + l.Name + "\n")
 	os.Exit(0)
