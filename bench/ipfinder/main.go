@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command ipfinder compares the ipfinder binary with arp-scan on virtual LANs
 // it builds itself (internal/lab): it never touches the machine's own
 // network. Run it by hand as root from the module root:

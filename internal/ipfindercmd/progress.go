@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ipfinder-go/ipfinder/scan"
 )
 
@@ -36,13 +34,15 @@ func newProgress(w io.Writer, plans []scan.Plan) *progress {
 	return p
 }
 
+// isTerminal reports whether w is a terminal (a character device; under
+// cron stderr is a pipe or a file).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // link returns the ARP progress callback of the i-th plan.
