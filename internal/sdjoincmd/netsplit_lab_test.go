@@ -5,6 +5,7 @@ package sdjoincmd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"testing"
@@ -34,15 +35,7 @@ func TestLabNetsplit(t *testing.T) {
 		split = d
 	}
 	l := lab.New(t, lab.Config{Hosts: 6})
-	hostfile := labHostfile(t, l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr, l.Hosts[3].Addr, l.Hosts[4].Addr, l.Hosts[5].Addr)
-	var agents []*labAgent
-	var all []string
-	for i, h := range l.Hosts {
-		a := startLabAgent(t, h, fmt.Sprintf("n%d", i+1), hostfile, "--retry-interval", "30s")
-		agents = append(agents, a)
-		all = append(all, a.node(h.Addr))
-	}
-	waitAll(t, agents, 15*time.Second, all...)
+	agents, all := startLabCluster(t, l)
 	sideA, sideB := agents[:3], agents[3:]
 
 	if err := l.Partition(l.Hosts[:3], l.Hosts[3:]); err != nil {
@@ -74,34 +67,12 @@ func TestLabNetsplit(t *testing.T) {
 	t.Logf("split %v; every node listed the truth %v after the heal", split, time.Since(healed).Round(time.Millisecond))
 }
 
-// listService returns the node names providing service on the agent.
-func (a *labAgent) listService(t *testing.T, service string) []string {
-	t.Helper()
-	code, out, errs := runCLI(context.Background(), "list", service, "--json", "--socket", a.sock)
-	switch code {
-	case 0:
-		return nodes(decodeLines(t, out))
-	case 3: // nothing found
-		return nil
-	}
-	t.Errorf("list %s on %s: exit %d: %s", service, a.name, code, errs)
-	return nil
-}
-
 // TestLabCrashHidden kills one of four real agents with SIGKILL: the
 // others hide its entry within the LAN profile's 3 s.
 func TestLabCrashHidden(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t, lab.Config{Hosts: 4})
-	hostfile := labHostfile(t, l.Hosts[0].Addr, l.Hosts[1].Addr, l.Hosts[2].Addr, l.Hosts[3].Addr)
-	var agents []*labAgent
-	var all []string
-	for i, h := range l.Hosts {
-		a := startLabAgent(t, h, fmt.Sprintf("n%d", i+1), hostfile, "--retry-interval", "30s")
-		agents = append(agents, a)
-		all = append(all, a.node(h.Addr))
-	}
-	waitAll(t, agents, 15*time.Second, all...)
+	agents, all := startLabCluster(t, l)
 	victim, others := agents[3], agents[:3]
 	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -113,4 +84,24 @@ func TestLabCrashHidden(t *testing.T) {
 		t.Errorf("a SIGKILLed agent was hidden everywhere only %v after the kill, want 3 s", took)
 	}
 	t.Logf("a SIGKILLed agent was hidden everywhere %v after the kill", took.Round(time.Millisecond))
+}
+
+// startLabCluster runs an agent on every lab host, with a hostfile listing
+// them all and the default 30 s peer retry (healing must come from the
+// tracker), and waits until every agent lists every node. all holds the
+// node names in host order.
+func startLabCluster(t *testing.T, l *lab.Lab) (agents []*labAgent, all []string) {
+	t.Helper()
+	var addrs []netip.Addr
+	for _, h := range l.Hosts {
+		addrs = append(addrs, h.Addr)
+	}
+	hostfile := labHostfile(t, addrs...)
+	for i, h := range l.Hosts {
+		a := startLabAgent(t, h, fmt.Sprintf("n%d", i+1), hostfile, "--retry-interval", "30s")
+		agents = append(agents, a)
+		all = append(all, a.node(h.Addr))
+	}
+	waitAll(t, agents, 15*time.Second, all...)
+	return agents, all
 }

@@ -96,14 +96,20 @@ func (a *labAgent) node(addr netip.Addr) string { return a.name + "@" + addr.Str
 // `sdjoin list --json` on its control socket.
 func (a *labAgent) list(t *testing.T) []string {
 	t.Helper()
-	code, out, errs := runCLI(context.Background(), "list", "svc", "--json", "--socket", a.sock)
+	return a.listService(t, "svc")
+}
+
+// listService returns the node names providing service on the agent.
+func (a *labAgent) listService(t *testing.T, service string) []string {
+	t.Helper()
+	code, out, errs := runCLI(context.Background(), "list", service, "--json", "--socket", a.sock)
 	switch code {
 	case 0:
 		return nodes(decodeLines(t, out))
 	case 3: // nothing found
 		return nil
 	}
-	t.Errorf("list on %s: exit %d: %s", a.name, code, errs)
+	t.Errorf("list %s on %s: exit %d: %s", service, a.name, code, errs)
 	return nil
 }
 
