@@ -12,11 +12,14 @@
 // "full-mdns" scenario, where it also asks mDNS and five hosts run
 // avahi-daemon; arp-scan runs as `arp-scan -I eth0 --localnet` in the same
 // namespace. Runs alternate between the tools; the table shows median wall
-// time, recall over all runs and the ratio of the medians.
+// time, recall over all runs and the ratio of the medians. The full-mdns
+// scenario also counts, over all runs, the avahi hosts' names and services
+// that our JSON output lists.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -58,6 +61,15 @@ type scenario struct {
 	setup func(l *lab.Lab) error
 	args  []string // appended to our command line
 	mdns  bool     // run ours with mDNS (drop --no-mdns)
+	// published is what avahi announces on lab hosts, by host index:
+	// counted in our JSON output.
+	published map[int]mdnsInfo
+}
+
+// mdnsInfo is a host's mDNS name and services.
+type mdnsInfo struct {
+	name     string
+	services []string
 }
 
 type result struct {
@@ -65,6 +77,10 @@ type result struct {
 	found int // hosts found, over all runs
 	want  int
 	rss   []int64 // peak RSS in KiB
+	// names and services of published hosts found, and of them wanted,
+	// over all runs (mDNS scenarios only)
+	names, wantNames       int
+	services, wantServices int
 }
 
 func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only string) error {
@@ -101,15 +117,7 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 			return nil
 		}},
 		{name: "clean-timeout50ms", runs: runs, args: []string{"--timeout", "50ms"}},
-		{name: "full-mdns", runs: runs, mdns: true, setup: func(l *lab.Lab) error {
-			for i, h := range l.Hosts[1:6] {
-				svc := lab.Service{Type: "_ssh._tcp", Port: 22}
-				if err := h.StartAvahi(fmt.Sprintf("labhost%d", i+2), svc); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
+		fullMDNS(runs),
 	}
 	fmt.Printf("%-18s %-9s %5s %10s %14s %7s\n", "scenario", "tool", "runs", "median", "recall", "ratio")
 	for _, sc := range scenarios {
@@ -130,9 +138,31 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 	return nil
 }
 
+// fullMDNS is a run with mDNS, five hosts running avahi-daemon with
+// _ssh._tcp (and avahi's own _workstation._tcp).
+func fullMDNS(runs int) scenario {
+	sc := scenario{name: "full-mdns", runs: runs, mdns: true, args: []string{"-f", "json"}, published: map[int]mdnsInfo{}}
+	for i := 1; i <= 5; i++ {
+		sc.published[i] = mdnsInfo{fmt.Sprintf("labhost%d", i+1), []string{"_ssh._tcp", "_workstation._tcp"}}
+	}
+	sc.setup = func(l *lab.Lab) error {
+		for i, p := range sc.published {
+			if err := l.Hosts[i].StartAvahi(p.name, lab.Service{Type: "_ssh._tcp", Port: 22}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return sc
+}
+
 func printRow(name, tool string, r result, ratio string) {
-	fmt.Printf("%-18s %-9s %5d %10s %7d/%-6d %7s\n", name, tool, len(r.times),
+	fmt.Printf("%-18s %-9s %5d %10s %7d/%-6d %7s", name, tool, len(r.times),
 		median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
+	if r.wantNames > 0 {
+		fmt.Printf("  names %d/%d services %d/%d", r.names, r.wantNames, r.services, r.wantServices)
+	}
+	fmt.Println()
 }
 
 func runScenario(sc scenario, hosts int, ours string) (result, result, error) {
@@ -164,8 +194,14 @@ func runScenario(sc scenario, hosts int, ours string) (result, result, error) {
 			if isOurs {
 				cmd, res = ourCmd, &ourRes
 			}
-			if err := measure(scanner, cmd, live, res); err != nil {
+			out, err := measure(scanner, cmd, live, res)
+			if err != nil {
 				return ourRes, theirRes, err
+			}
+			if isOurs && sc.published != nil {
+				if err := countMDNS(out, l, sc.published, res); err != nil {
+					return ourRes, theirRes, err
+				}
 			}
 		}
 	}
@@ -180,9 +216,9 @@ func expand(cmdline string, addr netip.Addr) []string {
 
 var ipv4 = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s`)
 
-// measure runs cmd in the scanner's namespace and adds its wall time,
-// recall and peak RSS to res.
-func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) error {
+// measure runs cmd in the scanner's namespace, adds its wall time, recall
+// and peak RSS to res and returns its output.
+func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := scanner.Command(ctx, cmd[0], cmd[1:]...)
@@ -192,10 +228,13 @@ func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) err
 	out, err := c.Output()
 	elapsed := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+		return nil, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
 	}
 	seen := map[string]bool{}
 	for _, m := range ipv4.FindAllStringSubmatch(string(out), -1) {
+		seen[m[1]] = true
+	}
+	for _, m := range jsonIP.FindAllStringSubmatch(string(out), -1) {
 		seen[m[1]] = true
 	}
 	for _, h := range live {
@@ -207,6 +246,41 @@ func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) err
 	res.times = append(res.times, elapsed)
 	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.rss = append(res.rss, ru.Maxrss)
+	}
+	return out, nil
+}
+
+var jsonIP = regexp.MustCompile(`"ip":\s*"(\d+\.\d+\.\d+\.\d+)"`)
+
+// jsonHost is what countMDNS reads of a host in ipfinder's JSON output.
+type jsonHost struct {
+	IP       string   `json:"ip"`
+	Names    []string `json:"names"`
+	Services []string `json:"services"`
+}
+
+// countMDNS adds the published names and services that out, ipfinder's
+// JSON output, lists for their hosts to res.
+func countMDNS(out []byte, l *lab.Lab, published map[int]mdnsInfo, res *result) error {
+	var hosts []jsonHost
+	if err := json.Unmarshal(out, &hosts); err != nil {
+		return fmt.Errorf("output is not JSON: %w", err)
+	}
+	for i, p := range published {
+		res.wantNames++
+		res.wantServices += len(p.services)
+		j := slices.IndexFunc(hosts, func(h jsonHost) bool { return h.IP == l.Hosts[i].Addr.String() })
+		if j < 0 {
+			continue
+		}
+		if slices.Contains(hosts[j].Names, p.name+".local") {
+			res.names++
+		}
+		for _, s := range p.services {
+			if slices.Contains(hosts[j].Services, s) {
+				res.services++
+			}
+		}
 	}
 	return nil
 }
@@ -220,7 +294,7 @@ func runBig(bigHosts int, ours string) error {
 	}
 	defer l.Close()
 	var res result
-	if err := measure(l.Hosts[0], expand(ours, l.Hosts[0].Addr), l.Hosts[1:], &res); err != nil {
+	if _, err := measure(l.Hosts[0], expand(ours, l.Hosts[0].Addr), l.Hosts[1:], &res); err != nil {
 		return err
 	}
 	fmt.Printf("\n/16 with %d hosts (65533 targets), default settings: %v, found %d/%d, peak RSS %.1f MiB\n",
