@@ -21,6 +21,9 @@
 // The mDNS half queries multicast DNS on the same interfaces for host names
 // (reverse lookups of the addresses the ARP sweep found) and for the service
 // types the hosts announce, such as _ssh._tcp and Erlang's _epmd._tcp.
+// [BrowseMDNS] opens one UDP socket on the interface ([DialMDNS]), browses
+// with [MDNSBrowser.Browse] and closes it; [NewMDNS] runs the same browse
+// over any [net.PacketConn], which is how the tests drive it.
 //
 // # Privileges: CAP_NET_RAW
 //

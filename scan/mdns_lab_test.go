@@ -21,9 +21,9 @@ import (
 // Set MDNS_DEBUG=1 to see the child's debug log.
 //
 // The lab test runs the browse in a child process started inside lab host
-// 0's network namespace (`ip netns exec`), so that every thread, including
-// those of hashicorp/mdns, which opens its own sockets, sends mDNS only
-// into the lab. The child refuses to run unless it sees the lab address.
+// 0's network namespace (`ip netns exec`), so that every thread sends mDNS
+// only into the lab. The child refuses to run unless it sees the lab
+// address.
 
 const mdnsChildEnv = "IPFINDER_SCAN_MDNS_LAB_CHILD"
 
@@ -63,20 +63,21 @@ func TestMDNSLabChild(t *testing.T) {
 			addrs <- a
 		}
 		close(addrs)
-		conn, qu, err := listenMDNS(ifi, nil)
+		b, err := DialMDNS(ifi)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !b.unicast {
+			t.Error("DialMDNS did not get port 5353 in a namespace where nothing else holds it")
 		}
 		var cfg *MDNSConfig
 		if os.Getenv("MDNS_DEBUG") != "" {
 			cfg = &MDNSConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 		}
-		b := newBrowser(conn, mdnsGroup, cfg)
-		b.unicast = qu
-		b.resolve = hashicorpResolver(ifi, b.log)
 		b.noBrowse = job.NoBrowse
 		start := time.Now()
-		hosts, err := b.run(t.Context(), addrs)
+		hosts, err := b.Browse(t.Context(), addrs, cfg)
+		b.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

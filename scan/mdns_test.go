@@ -5,110 +5,15 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/mdns"
 	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
 )
-
-// fakeResponder answers mDNS queries on loopback from a zone, the way
-// avahi does: PTR answers carry the instance's SRV and TXT and the
-// target's A record as additional records.
-type fakeResponder struct {
-	conn net.PacketConn
-	zone []dns.RR
-	drop func(q dns.Question, n int) bool // drop the n-th query of q (1-based)
-
-	mu   sync.Mutex
-	seen map[dns.Question]int
-}
-
-func startResponder(t *testing.T, zone []string, drop func(dns.Question, int) bool) *fakeResponder {
-	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeResponder{conn: conn, drop: drop, seen: make(map[dns.Question]int)}
-	for _, s := range zone {
-		r.zone = append(r.zone, rr(t, s))
-	}
-	var wg sync.WaitGroup
-	wg.Go(r.serve)
-	t.Cleanup(func() {
-		conn.Close()
-		wg.Wait()
-	})
-	return r
-}
-
-func (r *fakeResponder) serve() {
-	buf := make([]byte, maxPacket)
-	for {
-		n, from, err := r.conn.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		var q dns.Msg
-		if q.Unpack(buf[:n]) != nil {
-			continue
-		}
-		resp := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}}
-		for _, qq := range q.Question {
-			qq.Qclass &^= 1 << 15
-			r.mu.Lock()
-			r.seen[qq]++
-			dropped := r.drop != nil && r.drop(qq, r.seen[qq])
-			r.mu.Unlock()
-			if !dropped {
-				r.answer(resp, qq)
-			}
-		}
-		if len(resp.Answer) == 0 {
-			continue
-		}
-		b, err := resp.Pack()
-		if err != nil {
-			continue
-		}
-		r.conn.WriteTo(b, from)
-	}
-}
-
-func (r *fakeResponder) answer(resp *dns.Msg, q dns.Question) {
-	for _, a := range r.find(q.Name, q.Qtype) {
-		resp.Answer = append(resp.Answer, a)
-		ptr, ok := a.(*dns.PTR)
-		if !ok {
-			continue
-		}
-		resp.Extra = append(resp.Extra, r.find(ptr.Ptr, dns.TypeTXT)...)
-		for _, srv := range r.find(ptr.Ptr, dns.TypeSRV) {
-			resp.Extra = append(resp.Extra, srv)
-			resp.Extra = append(resp.Extra, r.find(srv.(*dns.SRV).Target, dns.TypeA)...)
-		}
-	}
-}
-
-func (r *fakeResponder) find(name string, t uint16) []dns.RR {
-	var out []dns.RR
-	for _, x := range r.zone {
-		if strings.EqualFold(x.Header().Name, name) && x.Header().Rrtype == t {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (r *fakeResponder) queries(q dns.Question) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seen[q]
-}
 
 // labZone is what avahi on two lab hosts publishes.
 var labZone = []string{
@@ -119,7 +24,7 @@ var labZone = []string{
 	`ssh\ on\ labhost2._ssh._tcp.local. 4500 IN TXT ""`,
 	"_http._tcp.local. 4500 IN PTR web._http._tcp.local.",
 	"web._http._tcp.local. 120 IN SRV 0 0 80 labhost3.local.",
-	`web._http._tcp.local. 4500 IN TXT "path=/"`,
+	// no TXT for web: an instance without one still counts
 	"labhost2.local. 120 IN A 192.0.2.2",
 	"labhost3.local. 120 IN A 192.0.2.3",
 	"2.2.0.192.in-addr.arpa. 120 IN PTR labhost2.local.",
@@ -133,17 +38,8 @@ var labWant = []MDNSHost{
 	{Addr: netip.MustParseAddr("192.0.2.4"), Names: []string{"labhost4.local"}},
 }
 
-// browseLoopback runs a browse against r over loopback.
-func browseLoopback(t *testing.T, ctx context.Context, r *fakeResponder, addrs <-chan netip.Addr, cfg *MDNSConfig, resolve resolveFunc) ([]MDNSHost, error) {
-	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(conn, r.conn.LocalAddr(), cfg)
-	b.resolve = resolve
-	return b.run(ctx, addrs)
-}
+// ephemeral is a local address off the mDNS port: no QU questions.
+const ephemeral = "0.0.0.0:40000"
 
 func feed(addrs ...string) <-chan netip.Addr {
 	ch := make(chan netip.Addr, len(addrs))
@@ -154,103 +50,215 @@ func feed(addrs ...string) <-chan netip.Addr {
 	return ch
 }
 
-func TestBrowseLoopback(t *testing.T) {
+// quickCfg ends a browse 100 ms after the link went quiet.
+var quickCfg = &MDNSConfig{Timeout: 10 * time.Second, Quiet: 100 * time.Millisecond}
+
+func TestMDNSBrowse(t *testing.T) {
 	dropFirst := func(_ dns.Question, n int) bool { return n == 1 }
 	tests := []struct {
-		name  string
-		drop  func(dns.Question, int) bool
-		addrs []string
-		want  []MDNSHost
+		name    string
+		noAvahi bool // responders answer only what is asked
+		drop    func(dns.Question, int) bool
+		addrs   []string
+		want    []MDNSHost
 	}{
 		{name: "browse_and_reverse", addrs: []string{"192.0.2.4", "192.0.2.9", "192.0.2.2"}, want: labWant},
 		{name: "browse_only", want: labWant[:2]},
+		{name: "follow_ups_without_additional_records", noAvahi: true, addrs: []string{"192.0.2.4"}, want: labWant},
 		{name: "first_query_of_each_question_lost", drop: dropFirst, addrs: []string{"192.0.2.4"}, want: labWant},
+		{name: "first_query_lost_without_additional_records", noAvahi: true, drop: dropFirst, want: labWant[:2]},
 		{name: "every_query_lost", drop: func(dns.Question, int) bool { return true }, addrs: []string{"192.0.2.4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := startResponder(t, labZone, tt.drop)
-			cfg := &MDNSConfig{Timeout: 10 * time.Second, Quiet: 100 * time.Millisecond}
+			link := newFakeMDNSLink(t, ephemeral, !tt.noAvahi, labZone...)
+			link.drop = tt.drop
+			b := NewMDNS(link)
+			defer b.Close()
 			start := time.Now()
-			got, err := browseLoopback(t, t.Context(), r, feed(tt.addrs...), cfg, nil)
+			got, err := b.Browse(t.Context(), feed(tt.addrs...), quickCfg)
 			elapsed := time.Since(start)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmpAddr); diff != "" {
-				t.Errorf("BrowseMDNS (-want +got):\n%s", diff)
+				t.Errorf("Browse (-want +got):\n%s", diff)
 			}
 			if elapsed > 5*time.Second {
 				t.Errorf("browse took %v: did not finish when the link went quiet", elapsed)
 			}
-			t.Logf("browse took %v", elapsed)
 			// A question without an answer is sent exactly twice.
-			if n := r.queries(reverseQuestion(netip.MustParseAddr("192.0.2.9"))); len(tt.addrs) > 1 && n != 2 {
+			if n := link.queries(reverseQuestion(netip.MustParseAddr("192.0.2.9"))); len(tt.addrs) > 1 && n != 2 {
 				t.Errorf("unanswered reverse question sent %d times, want 2", n)
 			}
 		})
 	}
 }
 
-// TestBrowseResolverEntries checks that entries of the instance resolver
-// (hashicorp/mdns in BrowseMDNS) are attributed, even when it sends more
-// than an unbuffered channel would take.
-func TestBrowseResolverEntries(t *testing.T) {
-	r := startResponder(t, labZone[:2], nil) // only the service types
-	var mu sync.Mutex
-	var types []string
-	resolve := func(ctx context.Context, typ string, window time.Duration, out chan<- *mdns.ServiceEntry) error {
-		mu.Lock()
-		types = append(types, typ)
-		mu.Unlock()
-		if typ != "_ssh._tcp" {
-			return nil
+// TestMDNSBrowseFollowUps checks that the browser itself asks every
+// follow-up a responder that sends no additional records needs: PTR per
+// service type, SRV per instance, A per SRV target, and that it asks none
+// when avahi's additional records already answered them.
+func TestMDNSBrowseFollowUps(t *testing.T) {
+	followUps := []dns.Question{
+		question("_ssh._tcp.local.", dns.TypePTR),
+		question("_http._tcp.local.", dns.TypePTR),
+		question(`ssh\ on\ labhost2._ssh._tcp.local.`, dns.TypeSRV),
+		question("web._http._tcp.local.", dns.TypeSRV),
+		question("labhost2.local.", dns.TypeA),
+		question("labhost3.local.", dns.TypeA),
+	}
+	for _, avahi := range []bool{false, true} {
+		link := newFakeMDNSLink(t, ephemeral, avahi, labZone...)
+		b := NewMDNS(link)
+		if _, err := b.Browse(t.Context(), nil, quickCfg); err != nil {
+			t.Fatal(err)
 		}
-		for i := range 50 {
-			e := &mdns.ServiceEntry{
-				Name:   "inst" + itoa(i) + "._ssh._tcp.local.",
-				Host:   "labhost5.local.",
-				AddrV4: net.IPv4(192, 0, 2, 5),
-				Port:   22,
+		b.Close()
+		for i, q := range followUps {
+			want := 1
+			switch {
+			case i < 2:
+				want = 2 // browses collect many answers: always sent twice
+			case avahi:
+				want = 0 // carried in the PTR answers
 			}
-			select { // a non-blocking send, like hashicorp/mdns
-			case out <- e:
-			default:
-				t.Errorf("entry %d dropped", i)
+			if n := link.queries(q); n != want {
+				t.Errorf("avahi=%v: %s %s asked %d times, want %d", avahi, q.Name, dns.TypeToString[q.Qtype], n, want)
 			}
 		}
-		return errors.New("resolver failures are only logged")
-	}
-	cfg := &MDNSConfig{Timeout: 10 * time.Second, Quiet: 100 * time.Millisecond}
-	got, err := browseLoopback(t, t.Context(), r, nil, cfg, resolve)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []MDNSHost{{Addr: netip.MustParseAddr("192.0.2.5"), Names: []string{"labhost5.local"}, Services: []string{"_ssh._tcp"}}}
-	if diff := cmp.Diff(want, got, cmpAddr); diff != "" {
-		t.Errorf("BrowseMDNS (-want +got):\n%s", diff)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff([]string{"_http._tcp", "_ssh._tcp"}, types, cmpSorted); diff != "" {
-		t.Errorf("resolved types (-want +got):\n%s", diff)
 	}
 }
 
-var cmpSorted = cmp.Transformer("sort", func(in []string) []string {
-	out := append([]string(nil), in...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
+func TestMDNSBrowseUnicastFirst(t *testing.T) {
+	never := func(dns.Question, int) bool { return true }
+	for _, tt := range []struct {
+		local string
+		want  []bool
+	}{
+		{local: "0.0.0.0:5353", want: []bool{true, false}},
+		{local: ephemeral, want: []bool{false, false}},
+	} {
+		link := newFakeMDNSLink(t, tt.local, true)
+		link.drop = never
+		b := NewMDNS(link)
+		if _, err := b.Browse(t.Context(), feed("192.0.2.9"), quickCfg); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		got := link.quBits(reverseQuestion(netip.MustParseAddr("192.0.2.9")))
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("bound to %s: QU bits of the two sends (-want +got):\n%s", tt.local, diff)
 		}
 	}
-	return out
-})
+}
 
-func TestBrowseEnds(t *testing.T) {
+// TestMDNSBrowseHostilePackets feeds a browse packets no responder should
+// send: the browse goes on and finds what the honest responders publish.
+func TestMDNSBrowseHostilePackets(t *testing.T) {
+	link := newFakeMDNSLink(t, ephemeral, true, labZone...)
+	for name, pkt := range hostilePackets(t) {
+		t.Logf("injecting %s (%d bytes)", name, len(pkt))
+		link.inject(pkt, "192.0.2.66:5353")
+	}
+	// A true-looking answer from another port than 5353 is no mDNS answer.
+	link.inject(response(t, []string{"labhost2.local. 120 IN A 192.0.2.66"}), "192.0.2.66:4444")
+	b := NewMDNS(link)
+	defer b.Close()
+	got, err := b.Browse(t.Context(), feed("192.0.2.4"), quickCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(labWant, got, cmpAddr); diff != "" {
+		t.Errorf("Browse after hostile packets (-want +got):\n%s", diff)
+	}
+}
+
+// hostilePackets are packets a browse must survive without harm.
+func hostilePackets(t testing.TB) map[string][]byte {
+	t.Helper()
+	huge := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true}}
+	for range 40 {
+		huge.Answer = append(huge.Answer, &dns.TXT{
+			Hdr: dns.RR_Header{Name: "big.local.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 120},
+			Txt: []string{strings.Repeat("x", 255)},
+		})
+	}
+	hugePkt, err := huge.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Header of a response with one answer, whose name points at itself.
+	header := []byte{0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0}
+	loop := append(append([]byte{}, header...), 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 66)
+	pingPong := append(append([]byte{}, header...), 1, 'a', 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 66)
+	beyond := append(append([]byte{}, header...), 0xc0, 0xff)
+	tooLong := append([]byte{}, header...) // a name of 5*64 bytes, over DNS's 255
+	for range 5 {
+		tooLong = append(append(tooLong, 63), strings.Repeat("a", 63)...)
+	}
+	tooLong = append(tooLong, 0, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 68)
+	query, _ := (&dns.Msg{Question: []dns.Question{question("labhost2.local.", dns.TypeA)}}).Pack()
+	return map[string][]byte{
+		"empty":            {},
+		"garbage":          []byte("GET / HTTP/1.1\r\n\r\n"),
+		"compression_loop": loop,
+		"compression_ping": pingPong,
+		"pointer_beyond":   beyond,
+		"truncated":        avahi2(t)[:40],
+		"huge_truncated":   hugePkt, // over maxPacket: arrives cut
+		"query":            query,
+		"escaped_names": response(t, []string{
+			`bad\ name.local. 120 IN A 192.0.2.66`,
+			`evil\000.local. 120 IN A 192.0.2.67`,
+			`7.2.0.192.in-addr.arpa. 120 IN PTR host\;rm\ -rf.local.`,
+			`_services._dns-sd._udp.local. 120 IN PTR _x\ y._tcp.local.`,
+		}),
+		"too_long_name": tooLong,
+		"bad_addresses": response(t, []string{
+			"multi.local. 120 IN A 224.0.0.251",
+			"zero.local. 120 IN A 0.0.0.0",
+			"1.0.0.127.in-addr.arpa. 120 IN PTR lo.local.",
+		}),
+		"goodbye": response(t, []string{"labhost2.local. 0 IN A 192.0.2.69"}),
+	}
+}
+
+// TestMDNSBrowseReadError checks that a failing socket ends the browse at
+// once with the error and what was found.
+func TestMDNSBrowseReadError(t *testing.T) {
+	link := newFakeMDNSLink(t, ephemeral, true, labZone...)
+	link.drop = func(q dns.Question, _ int) bool { return q.Name != servicesName }
+	b := NewMDNS(link)
+	defer b.Close()
+	never := make(chan netip.Addr) // keeps the browse open
+	errNetDown := errors.New("network is down")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	go func() {
+		for link.queries(question("_ssh._tcp.local.", dns.TypePTR)) == 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			time.Sleep(time.Millisecond) // poll
+		}
+		link.failReads(errNetDown)
+	}()
+	start := time.Now()
+	got, err := b.Browse(ctx, never, &MDNSConfig{Timeout: time.Minute})
+	if !errors.Is(err, errNetDown) {
+		t.Errorf("err = %v, want %v", err, errNetDown)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("took %v after the read error", elapsed)
+	}
+	if got != nil {
+		t.Errorf("got %v, want nothing (no instance was answered)", got)
+	}
+}
+
+func TestMDNSBrowseEnds(t *testing.T) {
 	never := make(chan netip.Addr) // never closed: more addresses may come
 	tests := []struct {
 		name    string
@@ -264,11 +272,12 @@ func TestBrowseEnds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := startResponder(t, labZone, nil)
+			b := NewMDNS(newFakeMDNSLink(t, ephemeral, true, labZone...))
+			defer b.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), tt.ctx)
 			defer cancel()
 			start := time.Now()
-			got, err := browseLoopback(t, ctx, r, never, &MDNSConfig{Timeout: tt.timeout}, nil)
+			got, err := b.Browse(ctx, never, &MDNSConfig{Timeout: tt.timeout})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -277,6 +286,72 @@ func TestBrowseEnds(t *testing.T) {
 			}
 			if diff := cmp.Diff(labWant[:2], got, cmpAddr); diff != "" {
 				t.Errorf("partial result (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMDNSBrowseAgainAndClose browses twice over one conn, then closes it.
+func TestMDNSBrowseAgainAndClose(t *testing.T) {
+	link := newFakeMDNSLink(t, ephemeral, true, labZone...)
+	b := NewMDNS(link)
+	for i := range 2 {
+		got, err := b.Browse(t.Context(), feed("192.0.2.4"), quickCfg)
+		if err != nil {
+			t.Fatalf("browse %d: %v", i, err)
+		}
+		if diff := cmp.Diff(labWant, got, cmpAddr); diff != "" {
+			t.Errorf("browse %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := b.Browse(t.Context(), nil, quickCfg); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Browse after Close: err = %v, want net.ErrClosed", err)
+	}
+}
+
+// TestIfaceConnDropsOtherInterfaces sends over loopback to a conn that
+// reads only one interface: loopback's packets pass, another's do not.
+func TestIfaceConnDropsOtherInterfaces(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no loopback interface named lo: %v", err)
+	}
+	for _, tt := range []struct {
+		name    string
+		ifindex int
+		want    bool
+	}{
+		{name: "same_interface", ifindex: lo.Index, want: true},
+		{name: "other_interface", ifindex: lo.Index + 1000, want: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := ipv4.NewPacketConn(c)
+			if err := p.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+				t.Fatal(err)
+			}
+			conn := &ifaceConn{PacketConn: p, ifindex: tt.ifindex}
+			defer conn.Close()
+			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			buf := make([]byte, 16)
+			n, _, err := conn.ReadFrom(buf)
+			switch {
+			case tt.want && (err != nil || string(buf[:n]) != "hello"):
+				t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
+			case !tt.want && !errors.Is(err, os.ErrDeadlineExceeded):
+				t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
 			}
 		})
 	}

@@ -1,0 +1,198 @@
+package scan
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// fakeMDNSLink is a net.PacketConn on a simulated link where responders
+// answer mDNS queries from a zone. With avahi set they answer like avahi:
+// a PTR answer carries the instance's SRV and TXT and the target's A
+// record as additional records; without it they answer exactly what was
+// asked, so every follow-up must be asked for.
+type fakeMDNSLink struct {
+	local *net.UDPAddr
+	zone  []dns.RR
+	avahi bool
+	src   *net.UDPAddr                     // where answers come from
+	drop  func(q dns.Question, n int) bool // drop the answer to the n-th query of q (1-based)
+
+	in    chan fakeDatagram
+	close chan struct{}
+
+	mu          sync.Mutex
+	seen        map[dns.Question]int    // queries per question, QU bit cleared
+	qu          map[dns.Question][]bool // QU bit of each query of a question
+	readErr     error                   // ReadFrom fails with it
+	deadline    time.Time
+	deadlineSet chan struct{} // closed and replaced by SetReadDeadline
+	closeOnce   sync.Once
+}
+
+type fakeDatagram struct {
+	data []byte
+	src  net.Addr
+}
+
+// newFakeMDNSLink returns a link whose responders publish zone (records in
+// zone file syntax); the conn is bound to local ("0.0.0.0:5353" say).
+func newFakeMDNSLink(t testing.TB, local string, avahi bool, zone ...string) *fakeMDNSLink {
+	t.Helper()
+	l := &fakeMDNSLink{
+		local:       net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)),
+		avahi:       avahi,
+		src:         &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353},
+		in:          make(chan fakeDatagram, 1024),
+		close:       make(chan struct{}),
+		seen:        make(map[dns.Question]int),
+		qu:          make(map[dns.Question][]bool),
+		deadlineSet: make(chan struct{}),
+	}
+	for _, s := range zone {
+		l.zone = append(l.zone, rr(t, s))
+	}
+	return l
+}
+
+// inject delivers a datagram from src as if it came from the wire.
+func (l *fakeMDNSLink) inject(data []byte, src string) {
+	l.in <- fakeDatagram{data: data, src: net.UDPAddrFromAddrPort(netip.MustParseAddrPort(src))}
+}
+
+// failReads makes ReadFrom fail with err from now on.
+func (l *fakeMDNSLink) failReads(err error) {
+	l.mu.Lock()
+	l.readErr = err
+	close(l.deadlineSet)
+	l.deadlineSet = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *fakeMDNSLink) queries(q dns.Question) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seen[q]
+}
+
+func (l *fakeMDNSLink) quBits(q dns.Question) []bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]bool(nil), l.qu[q]...)
+}
+
+func (l *fakeMDNSLink) WriteTo(b []byte, dst net.Addr) (int, error) {
+	if dst.String() != "224.0.0.251:5353" {
+		return 0, errors.New("fake: mDNS query not sent to 224.0.0.251:5353")
+	}
+	var q dns.Msg
+	if err := q.Unpack(b); err != nil || q.Response {
+		return 0, errors.New("fake: not an mDNS query")
+	}
+	resp := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}}
+	select {
+	case <-l.close:
+		return 0, net.ErrClosed
+	default:
+	}
+	l.mu.Lock()
+	for _, qq := range q.Question {
+		isQU := qq.Qclass&(1<<15) != 0
+		qq.Qclass &^= 1 << 15
+		l.seen[qq]++
+		l.qu[qq] = append(l.qu[qq], isQU)
+		if l.drop == nil || !l.drop(qq, l.seen[qq]) {
+			l.answer(resp, qq)
+		}
+	}
+	l.mu.Unlock()
+	if len(resp.Answer) > 0 {
+		out, err := resp.Pack()
+		if err != nil {
+			return 0, err
+		}
+		select {
+		case l.in <- fakeDatagram{data: out, src: l.src}:
+		case <-l.close:
+			return 0, net.ErrClosed
+		}
+	}
+	return len(b), nil
+}
+
+func (l *fakeMDNSLink) answer(resp *dns.Msg, q dns.Question) {
+	for _, a := range l.find(q.Name, q.Qtype) {
+		resp.Answer = append(resp.Answer, a)
+		ptr, ok := a.(*dns.PTR)
+		if !ok || !l.avahi {
+			continue
+		}
+		resp.Extra = append(resp.Extra, l.find(ptr.Ptr, dns.TypeTXT)...)
+		for _, srv := range l.find(ptr.Ptr, dns.TypeSRV) {
+			resp.Extra = append(resp.Extra, srv)
+			resp.Extra = append(resp.Extra, l.find(srv.(*dns.SRV).Target, dns.TypeA)...)
+		}
+	}
+}
+
+func (l *fakeMDNSLink) find(name string, t uint16) []dns.RR {
+	var out []dns.RR
+	for _, x := range l.zone {
+		if strings.EqualFold(x.Header().Name, name) && x.Header().Rrtype == t {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (l *fakeMDNSLink) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		l.mu.Lock()
+		deadline, changed, rerr := l.deadline, l.deadlineSet, l.readErr
+		l.mu.Unlock()
+		if rerr != nil {
+			return 0, nil, rerr
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		var expire <-chan time.Time
+		if !deadline.IsZero() {
+			t := time.NewTimer(time.Until(deadline))
+			expire = t.C
+			defer t.Stop() // at most one per deadline change
+		}
+		select {
+		case d := <-l.in:
+			return copy(b, d.data), d.src, nil
+		case <-expire:
+		case <-changed:
+		case <-l.close:
+			return 0, nil, net.ErrClosed
+		}
+	}
+}
+
+func (l *fakeMDNSLink) Close() error {
+	l.closeOnce.Do(func() { close(l.close) })
+	return nil
+}
+
+func (l *fakeMDNSLink) LocalAddr() net.Addr              { return l.local }
+func (l *fakeMDNSLink) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
+func (l *fakeMDNSLink) SetWriteDeadline(time.Time) error { return nil }
+func (l *fakeMDNSLink) SetReadDeadline(t time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.deadline = t
+	close(l.deadlineSet)
+	l.deadlineSet = make(chan struct{})
+	return nil
+}
