@@ -10,8 +10,9 @@
 // addresses. [SweepARP] broadcasts one request per target at a bounded rate,
 // retries the targets that stay silent, and returns one [ARPReply] per
 // address that answered, with every other MAC that claimed the same address
-// in [ARPReply.Conflict]. [LookupVendor] names a MAC's manufacturer from the
-// IEEE OUI registry that the arp-scan and ieee-data packages install.
+// in [ARPReply.Conflict]. [DefaultVendors] loads the IEEE OUI registry
+// that the arp-scan and ieee-data packages install, whose [Vendors.Lookup]
+// names a MAC's manufacturer.
 //
 // [NewARP] runs the same sweep over any [net.PacketConn] that carries
 // Ethernet frames, which is how the tests drive it without privileges.

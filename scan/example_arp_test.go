@@ -19,6 +19,7 @@ func ExampleSweepARP() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	vendors, _ := scan.DefaultVendors() // nil without a registry: no names
 	plans, err := scan.Targets(ifaces, nil, nil, false)
 	if err != nil {
 		log.Fatal(err)
@@ -35,7 +36,7 @@ func ExampleSweepARP() {
 			log.Fatal(err) // e.g. "need CAP_NET_RAW to send ARP: ..."
 		}
 		for _, r := range replies {
-			fmt.Println(r.Addr, r.MAC, scan.LookupVendor(r.MAC), r.Conflict)
+			fmt.Println(r.Addr, r.MAC, vendors.Lookup(r.MAC), r.Conflict)
 		}
 	}
 }

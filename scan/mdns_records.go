@@ -92,7 +92,7 @@ func (s *mdnsState) handleRecords(rrs []dns.RR) (changed bool, follow []dns.Ques
 			c, isNew := s.addA(rr)
 			changed = changed || c
 			if isNew {
-				newAddrs = append(newAddrs, c2addr(rr))
+				newAddrs = append(newAddrs, addrOfA(rr))
 			}
 		case *dns.PTR:
 			c, typ, inst := s.addPTR(rr)
@@ -132,7 +132,7 @@ func (s *mdnsState) handleRecords(rrs []dns.RR) (changed bool, follow []dns.Ques
 	return changed, follow
 }
 
-func c2addr(rr *dns.A) netip.Addr {
+func addrOfA(rr *dns.A) netip.Addr {
 	a, _ := netip.AddrFromSlice(rr.A.To4())
 	return a
 }
@@ -141,7 +141,7 @@ func c2addr(rr *dns.A) netip.Addr {
 // for this name.
 func (s *mdnsState) addA(rr *dns.A) (changed, isNew bool) {
 	name, ok := hostName(rr.Hdr.Name)
-	a := c2addr(rr)
+	a := addrOfA(rr)
 	if !ok || !usableAddr(a) {
 		return false, false
 	}
@@ -152,7 +152,7 @@ func (s *mdnsState) addA(rr *dns.A) (changed, isNew bool) {
 	}
 	s.nameAddrs[name] = append(addrs, a)
 	for _, typ := range s.targetTypes[name] {
-		changed = s.addService(a, typ) || changed
+		s.addService(a, typ)
 	}
 	return true, true
 }

@@ -336,6 +336,9 @@ func FuzzMDNSPacket(f *testing.F) {
 	f.Add(response(f, []string{"7.2.0.192.in-addr.arpa. 120 IN PTR labhost7.local."}), []byte{198, 51, 100, 1})
 	f.Add(response(f, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost3.local."}, "labhost3.local. 120 IN A 192.0.2.3"), []byte{192, 0, 2, 3})
 	f.Add([]byte{}, []byte{})
+	for _, pkt := range hostilePackets(f) {
+		f.Add(pkt, []byte{192, 0, 2, 66})
+	}
 	f.Fuzz(func(t *testing.T, pkt, src []byte) {
 		a, _ := netip.AddrFromSlice(src)
 		s := newMDNSState(5353)

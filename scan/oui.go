@@ -51,7 +51,7 @@ func DefaultVendors() (*Vendors, error) { return defaultVendors() }
 
 var defaultVendors = sync.OnceValues(func() (*Vendors, error) {
 	if _, err := os.Stat(arpScanOUIFile); err == nil {
-		return LoadVendors(arpScanOUIFile)
+		return loadVendors(arpScanOUIFile)
 	}
 	var found []string
 	for _, f := range ieeeDataFiles {
@@ -60,34 +60,23 @@ var defaultVendors = sync.OnceValues(func() (*Vendors, error) {
 		}
 	}
 	if len(found) == 0 {
-		return nil, fmt.Errorf("scan: no IEEE OUI registry in %s or %s: install arp-scan or ieee-data, or name a file",
+		return nil, fmt.Errorf("scan: no IEEE OUI registry in %s or %s: install arp-scan or ieee-data",
 			arpScanOUIFile, ieeeDataFiles[0])
 	}
-	return LoadVendors(found...)
+	return loadVendors(found...)
 })
 
-// LookupVendor names the organization that owns mac's prefix in the
-// DefaultVendors registry, or returns "" when it is unknown, locally
-// administered, or no registry is installed.
-func LookupVendor(mac net.HardwareAddr) string {
-	v, err := DefaultVendors()
-	if err != nil {
-		return ""
-	}
-	return v.Lookup(mac)
-}
-
-// LoadVendors reads registry files in arp-scan's format ("001122<TAB>Name",
+// loadVendors reads registry files in arp-scan's format ("001122<TAB>Name",
 // with 6 to 12 hex digits) or the IEEE's oui.txt/mam.txt/oui36.txt format.
 // Where files disagree, the earlier one wins. A file without a single
 // entry is an error: it is not a registry.
-func LoadVendors(paths ...string) (*Vendors, error) {
+func loadVendors(paths ...string) (*Vendors, error) {
 	var all []ouiEntry
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("scan: OUI registry %s does not exist: install arp-scan or ieee-data, or name another file", p)
+				return nil, fmt.Errorf("scan: OUI registry %s does not exist: install arp-scan or ieee-data", p)
 			}
 			return nil, fmt.Errorf("scan: OUI registry: %w", err)
 		}
@@ -97,35 +86,17 @@ func LoadVendors(paths ...string) (*Vendors, error) {
 			return nil, fmt.Errorf("scan: OUI registry %s: %w", p, err)
 		}
 		if len(entries) == 0 {
-			return nil, fmt.Errorf("scan: %s holds no OUI entries: name an arp-scan ieee-oui.txt or an IEEE oui.txt", p)
+			return nil, fmt.Errorf("scan: %s holds no OUI entries: reinstall arp-scan or ieee-data", p)
 		}
 		all = append(all, entries...)
 	}
 	return newVendors(all), nil
 }
 
-// ParseVendors reads one registry in either format LoadVendors accepts.
-// Lines it does not understand are skipped.
-func ParseVendors(r io.Reader) (*Vendors, error) {
-	entries, err := parseOUI(r)
-	if err != nil {
-		return nil, fmt.Errorf("scan: OUI registry: %w", err)
-	}
-	return newVendors(entries), nil
-}
-
 func newVendors(entries []ouiEntry) *Vendors {
 	slices.SortStableFunc(entries, func(a, b ouiEntry) int { return cmp.Compare(a.key, b.key) })
 	entries = slices.CompactFunc(entries, func(a, b ouiEntry) bool { return a.key == b.key })
 	return &Vendors{entries: slices.Clip(entries)}
-}
-
-// Len returns the number of prefixes known.
-func (v *Vendors) Len() int {
-	if v == nil {
-		return 0
-	}
-	return len(v.entries)
 }
 
 // Lookup returns the organization owning the longest registered prefix of
