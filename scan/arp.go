@@ -221,21 +221,19 @@ func parseARPFrame(b []byte) (arpEvent, bool) {
 	return arpEvent{addr: ip, mac: mac, reply: p.Operation == arp.OperationReply}, true
 }
 
-// arpRequest fills frame, a 42-byte buffer, with a broadcast ARP request
+// arpRequest returns a broadcast Ethernet frame carrying an ARP request
 // from mac/src for target.
-func arpRequest(frame []byte, mac net.HardwareAddr, src, target netip.Addr) {
-	copy(frame[0:6], ethernet.Broadcast)
-	copy(frame[6:12], mac)
-	frame[12], frame[13] = 0x08, 0x06 // EtherType ARP
-	frame[14], frame[15] = 0, 1       // hardware type Ethernet
-	frame[16], frame[17] = 0x08, 0x00 // protocol type IPv4
-	frame[18], frame[19] = 6, 4
-	frame[20], frame[21] = 0, byte(arp.OperationRequest)
-	copy(frame[22:28], mac)
-	s4, t4 := src.As4(), target.As4()
-	copy(frame[28:32], s4[:])
-	clear(frame[32:38]) // target hardware address: unknown
-	copy(frame[38:42], t4[:])
+func arpRequest(mac net.HardwareAddr, src, target netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(arp.OperationRequest, mac, src, make(net.HardwareAddr, 6), target)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	f := &ethernet.Frame{Destination: ethernet.Broadcast, Source: mac, EtherType: ethernet.EtherTypeARP, Payload: payload}
+	return f.MarshalBinary()
 }
 
 // source returns the address to send a request for target from.

@@ -35,6 +35,9 @@ type fakeLAN struct {
 	rng         *rand.Rand
 	closeOnce   sync.Once
 	writeErr    error
+	failWrites  int // the next writes that fail with failErr
+	failErr     error
+	failTimes   []time.Time
 	pending     []*time.Timer // replies on their way
 	timers      sync.WaitGroup
 }
@@ -98,7 +101,12 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 	if l.writeErr != nil {
 		return 0, l.writeErr
 	}
-	if len(b) != 42 {
+	if l.failWrites > 0 {
+		l.failWrites--
+		l.failTimes = append(l.failTimes, time.Now())
+		return 0, l.failErr
+	}
+	if len(b) != 60 { // 42, padded to Ethernet's minimum
 		return 0, errors.New("fake: not an ARP request")
 	}
 	l.in <- append([]byte(nil), b...) // our own request comes back

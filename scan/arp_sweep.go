@@ -12,6 +12,7 @@ import (
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/time/rate"
 )
 
 // arpSweep is the state of one ARPScanner.Sweep. It is owned by the
@@ -25,12 +26,11 @@ type arpSweep struct {
 	gap      time.Duration // between the requests to one target
 	maxTries int
 	rate     float64 // requests per second
-	burst    float64
+	burst    int
 	progress func(done, total int)
 	log      *slog.Logger
 
 	settled int // targets that answered or got their last request
-	frame   [42]byte
 	dst     net.Addr
 }
 
@@ -75,7 +75,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	}
 	sw.maxTries = min(sw.maxTries, 255)
 	sw.gap = sw.timeout / time.Duration(sw.maxTries)
-	sw.burst = max(1, sw.rate/4)
+	sw.burst = max(1, int(sw.rate/4))
 	if sw.log == nil {
 		sw.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,12 +97,12 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 // answered, the last one's Timeout ran out, ctx ended or reading failed.
 func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-chan struct{}, readErr *error) error {
 	start := time.Now()
+	limiter := rate.NewLimiter(rate.Limit(sw.rate), sw.burst)
 	var (
 		queue        []arpRetry
 		next         int // the next target to get its first request
 		lastFirst    time.Duration
-		tokens       = sw.burst
-		refilled     time.Duration
+		resume       time.Duration // no sends before: backing off
 		failures     int
 		lastProgress = -time.Hour
 		reported     = -1
@@ -112,11 +112,9 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	defer sw.report(len(sw.addrs))
 	n := len(sw.addrs)
 	for {
-		now := time.Since(start)
-		tokens = min(sw.burst, tokens+(now-refilled).Seconds()*sw.rate)
-		refilled = now
-
-		for tokens >= 1 {
+		t := time.Now()
+		now := t.Sub(start)
+		for now >= resume && limiter.TokensAt(t) >= 1 {
 			for len(queue) > 0 && sw.state[queue[0].idx].reply != 0 {
 				queue = queue[1:] // answered meanwhile; append reallocates without the head
 			}
@@ -144,11 +142,11 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 					return fmt.Errorf("scan: sending ARP request for %v: %w", sw.addrs[idx], err)
 				}
 				sw.log.Debug("arp: send queue full, backing off", "err", err)
-				tokens = -sendBackoff.Seconds() * sw.rate
+				resume = now + sendBackoff
 				break
 			}
 			failures = 0
-			tokens--
+			limiter.AllowN(t, 1)
 			if retry {
 				queue = queue[1:]
 			} else {
@@ -177,9 +175,9 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			wake = end
 		}
 		if next < n || len(queue) > 0 {
-			at := now
-			if tokens < 1 {
-				at += time.Duration((1 - tokens) / sw.rate * float64(time.Second))
+			at := max(now, resume)
+			if tokens := limiter.TokensAt(t); tokens < 1 {
+				at = max(at, now+time.Duration((1-tokens)/sw.rate*float64(time.Second)))
 			}
 			if next == n {
 				at = max(at, queue[0].due)
@@ -216,8 +214,10 @@ func (sw *arpSweep) report(done int) {
 
 func (sw *arpSweep) send(idx int) error {
 	target := sw.addrs[idx]
-	arpRequest(sw.frame[:], sw.s.mac, sw.s.source(target), target)
-	_, err := sw.s.conn.WriteTo(sw.frame[:], sw.dst)
+	frame, err := arpRequest(sw.s.mac, sw.s.source(target), target)
+	if err == nil {
+		_, err = sw.s.conn.WriteTo(frame, sw.dst)
+	}
 	return err
 }
 

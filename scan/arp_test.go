@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/ethernet"
 )
 
 var (
@@ -396,8 +398,15 @@ func TestSource(t *testing.T) {
 }
 
 func TestARPRequestParses(t *testing.T) {
-	f := make([]byte, 42)
-	arpRequest(f, ourMAC, ourAddr.Addr(), netip.MustParseAddr("192.0.2.9"))
+	f, err := arpRequest(ourMAC, ourAddr.Addr(), netip.MustParseAddr("192.0.2.9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := arpFrame(1, ourMAC, ourAddr.Addr(), make(net.HardwareAddr, 6), netip.MustParseAddr("192.0.2.9"))
+	copy(want[0:6], ethernet.Broadcast) // the frame is broadcast, the ARP target unknown
+	if len(f) != 60 || !bytes.Equal(f[:42], want) || !bytes.Equal(f[42:], make([]byte, 18)) {
+		t.Errorf("arpRequest = %x, want %x padded with zeros to 60 bytes", f, want)
+	}
 	ev, ok := parseARPFrame(f)
 	if !ok || ev.addr != ourAddr.Addr() || ev.mac != [6]byte(ourMAC) || ev.reply {
 		t.Errorf("parseARPFrame(request) = %+v, %v", ev, ok)
