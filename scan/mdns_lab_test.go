@@ -111,32 +111,40 @@ func labInterface(name string, addr netip.Addr) (*net.Interface, error) {
 // env set to job, and returns the line after marker.
 func runChild(t *testing.T, h *lab.Host, test, env, marker string, job any) []byte {
 	t.Helper()
-	raw, err := json.Marshal(job)
+	out, err := childResult(t.Context(), h, test, env, marker, job)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// childResult is runChild for any goroutine.
+func childResult(ctx context.Context, h *lab.Host, test, env, marker string, job any) ([]byte, error) {
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := h.Command(ctx, exe, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), env+"="+string(raw))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+		return nil, fmt.Errorf("child: %w\n%s", err, out)
 	}
 	if os.Getenv("MDNS_DEBUG") != "" {
-		t.Logf("child output:\n%s", out)
+		fmt.Fprintf(os.Stderr, "child output:\n%s", out)
 	}
 	for line := range bytes.Lines(out) {
 		if rest, ok := bytes.CutPrefix(line, []byte(marker)); ok {
-			return rest
+			return rest, nil
 		}
 	}
-	t.Fatalf("child printed no result:\n%s", out)
-	return nil
+	return nil, fmt.Errorf("child printed no result:\n%s", out)
 }
 
 func TestBrowseMDNSLab(t *testing.T) {
@@ -231,6 +239,65 @@ func waitForResponders(t *testing.T, h *lab.Host, want []MDNSHost) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("avahi responders not all found after 15 s (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// TestBrowseMDNSLabOtherInterface browses on a second interface of lab
+// host 0 while another process browses its LAN (eth0), whose answers are
+// multicast on eth0: the second browse must hear none of them.
+func TestBrowseMDNSLabOtherInterface(t *testing.T) {
+	if os.Getenv(mdnsChildEnv) != "" {
+		t.Skip("child process")
+	}
+	if _, err := exec.LookPath("avahi-daemon"); err != nil {
+		lab.SkipOrFail(t, "avahi-daemon not installed (Debian: apt install avahi-daemon)")
+	}
+	l := lab.New(t, lab.Config{Hosts: 2})
+	h0, h1 := l.Hosts[0], l.Hosts[1]
+	if err := h1.StartAvahi("labhost2", lab.Service{Type: "_ssh._tcp", Port: 22}); err != nil {
+		t.Fatal(err)
+	}
+	other := netip.MustParseAddr("198.51.100.1")
+	for _, args := range [][]string{
+		{"link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"},
+		{"addr", "add", other.String() + "/24", "dev", "eth1"},
+		{"link", "set", "eth1", "up"},
+		{"link", "set", "eth1p", "up"},
+	} {
+		if out, err := h0.Command(t.Context(), "ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	lan := []MDNSHost{{Addr: h1.Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", "_workstation._tcp"}}}
+	waitForResponders(t, h0, lan)
+
+	otherDone := make(chan error, 1)
+	var otherRes mdnsChildResult
+	go func() {
+		out, err := childResult(t.Context(), h0, "TestMDNSLabChild", mdnsChildEnv, childMarker,
+			mdnsChildJob{Iface: "eth1", Addr: other, Runs: 3})
+		if err == nil {
+			err = json.Unmarshal(out, &otherRes)
+		}
+		otherDone <- err
+	}()
+	var lanRes mdnsChildResult
+	out := runChild(t, h0, "TestMDNSLabChild", mdnsChildEnv, childMarker, mdnsChildJob{Iface: h0.Iface, Addr: h0.Addr, Runs: 3})
+	if err := json.Unmarshal(out, &lanRes); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-otherDone; err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range lanRes.Hosts {
+		if diff := cmp.Diff(lan, got, cmpAddr); diff != "" {
+			t.Errorf("eth0 run %d (-want +got):\n%s", i, diff)
+		}
+	}
+	for i, got := range otherRes.Hosts {
+		if len(got) != 0 {
+			t.Errorf("eth1 run %d heard eth0's answers: %v", i, got)
 		}
 	}
 }
