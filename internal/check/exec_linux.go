@@ -53,12 +53,9 @@ func runExec(ctx context.Context, argv []string) Result {
 	r.SetReadDeadline(time.Now().Add(pipeGrace))
 	output := <-out
 	if err == nil {
-		return Result{Pass: true, Output: clean(output)}
+		return Result{Pass: true, Output: cleanTail(output, MaxOutput)}
 	}
-	if output != "" {
-		return Result{Output: clean(err.Error() + ": " + output)}
-	}
-	return Result{Output: clean(err.Error())}
+	return Result{Output: prefixed(err.Error(), output)}
 }
 
 // killGroup kills the process group pgid; one already gone is no error.

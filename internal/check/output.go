@@ -13,24 +13,59 @@ const MaxOutput = 4096
 // clean makes check output safe to display on one line: trailing line
 // breaks are dropped, every byte that is not a printable UTF-8 character
 // or a space is escaped Go-style (\n, \t, \x1b, \u202e), and the result is
-// cut to MaxOutput bytes, ending in "..." when cut.
+// cut to MaxOutput bytes, ending in "..." when cut. Clean output is
+// unchanged by clean.
 func clean(s string) string {
+	return cutEnd(escapeAll(s, MaxOutput+1), MaxOutput)
+}
+
+// cleanTail is clean, but keeps the end of s within max bytes, starting
+// with "..." when cut.
+func cleanTail(s string, max int) string {
+	out := escapeAll(s, -1)
+	if len(out) <= max {
+		return out
+	}
+	cut := len(out) - (max - len("..."))
+	for cut < len(out) && !utf8.RuneStart(out[cut]) {
+		cut++
+	}
+	return "..." + out[cut:]
+}
+
+// prefixed returns "prefix: out", cleaned, within MaxOutput bytes: a long
+// out loses its beginning, which for command output matters least.
+func prefixed(prefix, out string) string {
+	p := cutEnd(escapeAll(prefix, MaxOutput/2+1), MaxOutput/2)
+	if out == "" {
+		return p
+	}
+	return p + ": " + cleanTail(out, MaxOutput-len(p)-len(": "))
+}
+
+// escapeAll escapes s without its trailing line breaks, stopping once the
+// result is longer than limit bytes (if limit >= 0).
+func escapeAll(s string, limit int) string {
 	s = strings.TrimRight(s, "\r\n")
 	var b strings.Builder
-	for len(s) > 0 && b.Len() <= MaxOutput {
+	for len(s) > 0 && (limit < 0 || b.Len() <= limit) {
 		r, size := utf8.DecodeRuneInString(s)
 		escape(&b, r, s[:size])
 		s = s[size:]
 	}
-	out := b.String()
-	if len(out) <= MaxOutput {
-		return out
+	return b.String()
+}
+
+// cutEnd cuts s to max bytes, ending in "..." when cut.
+func cutEnd(s string, max int) string {
+	if len(s) <= max {
+		return s
 	}
-	cut := MaxOutput - len("...")
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
+	cut := max - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return out[:cut] + "..."
+	return s[:cut] + "..."
 }
 
 // escape writes r, whose encoding in the input is raw, to b.

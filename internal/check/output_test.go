@@ -68,3 +68,17 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestPrefixedKeepsPrefixAndTail(t *testing.T) {
+	out := strings.Repeat("line\n", 2000) + "last"
+	got := prefixed("exit status 1", out)
+	if !strings.HasPrefix(got, "exit status 1: ...") || !strings.HasSuffix(got, `line\nlast`) || len(got) > MaxOutput {
+		t.Fatalf("prefixed = %q...%q (%d bytes)", got[:20], got[len(got)-20:], len(got))
+	}
+	if got := prefixed(strings.Repeat("p", 2*MaxOutput), out); len(got) > MaxOutput || !strings.HasSuffix(got, "last") {
+		t.Fatalf("long prefix: %d bytes", len(got))
+	}
+	if got := prefixed("exit status 1", ""); got != "exit status 1" {
+		t.Fatalf("no output: %q", got)
+	}
+}

@@ -251,11 +251,11 @@ func (r *Runner) runOnce(ctx context.Context, spec Spec, timeout time.Duration) 
 	if res.Pass || context.Cause(ctx) != errTimedOut {
 		return res
 	}
-	out := fmt.Sprintf("timed out after %v", timeout)
-	if spec.kind == kindExec && res.Output != "" {
-		out += "; " + res.Output
+	msg := fmt.Sprintf("timed out after %v", timeout)
+	if spec.kind != kindExec { // others only say they were cancelled
+		return Result{Output: msg}
 	}
-	return Result{Output: clean(out)}
+	return Result{Output: prefixed(msg, res.Output)}
 }
 
 // record applies the result of a run of check i of en.

@@ -19,10 +19,10 @@ const (
 // check's probe waits for the result the test sends it, or for its run to
 // be cancelled.
 type harness struct {
-	t       *testing.T
-	clock   *fakeClock
-	r       *Runner
-	start   time.Time // when the current round of runs started
+	t     *testing.T
+	clock *fakeClock
+	r     *Runner
+	start time.Time // when the current round of runs started
 
 	mu      sync.Mutex
 	results map[string]chan Result
