@@ -106,3 +106,18 @@ func waitGone(t *testing.T, pid int) {
 		return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
 	})
 }
+
+// TestRunnerMissingBinary checks that a check that cannot run is a failing
+// check with the reason, not a crash.
+func TestRunnerMissingBinary(t *testing.T) {
+	r := startRunner(t, "exec:no-such-check-binary", time.Second)
+	c := waitState(t, r, Pending, `exec: "no-such-check-binary": executable file not found in $PATH`)
+	poll(t, "a second failure", func() bool {
+		s, _ := r.Status("e")
+		c = s.Checks[0]
+		return c.Failures >= 2
+	})
+	if c.State != Pending || c.Time.IsZero() {
+		t.Fatalf("check: %+v", c)
+	}
+}

@@ -166,6 +166,25 @@ func TestHTTPCheckServerRecovers(t *testing.T) {
 	waitState(t, r, Passing, "HTTP 200")
 }
 
+// TestRunnerTimeoutCancelsHTTP checks that the Runner's timeout cancels a
+// request the server never answers, and says so.
+func TestRunnerTimeoutCancelsHTTP(t *testing.T) {
+	var hung atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hung.Load() {
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	r := startRunner(t, srv.URL, 200*time.Millisecond)
+	waitState(t, r, Passing, "HTTP 200 OK")
+	hung.Store(true)
+	c := waitState(t, r, Critical, "timed out after 200ms")
+	if c.Output != "timed out after 200ms" {
+		t.Errorf("output %q", c.Output)
+	}
+}
+
 // pyServer answers GET with 200 while the file named by its argument
 // exists and 500 otherwise, and prints its port.
 const pyServer = `

@@ -226,3 +226,17 @@ func gone(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
 }
+
+func TestRunInheritsStdio(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "sh", "-c", "tr a-z A-Z; echo to-stderr >&2")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Stdin = strings.NewReader("hello\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err, stderr.String())
+	}
+	if stdout.String() != "HELLO\n" || stderr.String() != "to-stderr\n" {
+		t.Fatalf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}
