@@ -77,7 +77,10 @@
 //
 // # Cost
 //
-// Measured with bench/checks on 2 shared cores: 100 TCP and 100 HTTP
-// checks at a 1 s interval against loopback servers cost about N% of a
-// core.
+// Measured with bench/checks (2 cores shared with other work, load
+// average 8-11, 30 s each): the checking process used 0.67% of a core for
+// 100 TCP checks at a 1 s interval, 1.41% for 100 HTTP checks and 2.39%
+// for both together. Exec checks cost more, since each run forks: 100
+// runs of exec:true per second took 3.5% of a core in the agent plus
+// 10.7% in the commands.
 package check
