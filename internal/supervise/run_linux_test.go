@@ -20,12 +20,19 @@ import (
 // arguments with Run and exits with the status (see TestMain).
 const helperEnv = "SUPERVISE_TEST_HELPER"
 
+// churnEnv makes the supervisor end OS threads while it runs, then create
+// the file it names.
+const churnEnv = "SUPERVISE_TEST_CHURN_DONE"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "" {
 		os.Exit(m.Run())
 	}
-	if os.Getenv(helperEnv) == "churn" {
-		go churnThreads()
+	if done := os.Getenv(churnEnv); done != "" {
+		go func() {
+			churnThreads()
+			os.WriteFile(done, []byte("done\n"), 0o644)
+		}()
 	}
 	status, err := Run(context.Background(), os.Args[1:])
 	if err != nil {
@@ -48,11 +55,12 @@ func churnThreads() {
 	}
 }
 
-// supervisor starts the test binary as a supervisor of argv.
-func supervisor(t *testing.T, mode string, argv ...string) (*exec.Cmd, *bytes.Buffer) {
+// supervisor starts the test binary as a supervisor of argv, with extra
+// environment variables env.
+func supervisor(t *testing.T, env []string, argv ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], argv...)
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second // a surviving child may hold stderr open
@@ -94,7 +102,7 @@ func TestRunExitStatus(t *testing.T) {
 				t.Errorf("Run(%q) = %d, %v, want %d", tt.argv, got, err, tt.status)
 			}
 			// The same through a supervisor process.
-			cmd, stderr := supervisor(t, "1", tt.argv...)
+			cmd, stderr := supervisor(t, nil, tt.argv...)
 			if got := wait(t, cmd); got != tt.status {
 				t.Errorf("supervisor of %q exited %d, want %d; stderr %q", tt.argv, got, tt.status, stderr)
 			}
@@ -144,7 +152,7 @@ func TestRunForwardsSignals(t *testing.T) {
 		name, sig := tt.name, tt.sig
 		t.Run(name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "pid")
-			cmd, stderr := supervisor(t, "1", trapScript(name, file)...)
+			cmd, stderr := supervisor(t, nil, trapScript(name, file)...)
 			readPID(t, file)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
@@ -171,13 +179,18 @@ func TestRunContextDoneTerminates(t *testing.T) {
 // TestRunSupervisorKilled checks that the command dies with a supervisor
 // killed by SIGKILL.
 func TestRunSupervisorKilled(t *testing.T) {
-	for _, mode := range []string{"1", "churn"} {
-		t.Run(mode, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "pid")
-			cmd, _ := supervisor(t, mode, "sh", "-c", fmt.Sprintf("echo $$ > %s; exec sleep 60", file))
+	for _, churn := range []bool{false, true} {
+		t.Run(fmt.Sprint("churn_threads_", churn), func(t *testing.T) {
+			dir := t.TempDir()
+			file, churned := filepath.Join(dir, "pid"), filepath.Join(dir, "churned")
+			var env []string
+			if churn {
+				env = []string{churnEnv + "=" + churned}
+			}
+			cmd, _ := supervisor(t, env, "sh", "-c", fmt.Sprintf("echo $$ > %s; exec sleep 60", file))
 			child := readPID(t, file)
-			if mode == "churn" { // threads end meanwhile: the child must live on
-				time.Sleep(time.Second)
+			if churn { // threads ended meanwhile: the child must live on
+				readFile(t, churned)
 				if gone(child) {
 					t.Fatal("child died while the supervisor ended threads")
 				}
@@ -198,20 +211,29 @@ func TestRunSupervisorKilled(t *testing.T) {
 	}
 }
 
+// readPID reads the pid a child wrote to file, waiting for it.
 func readPID(t *testing.T, file string) int {
+	t.Helper()
+	b := readFile(t, file)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %q", b)
+	}
+	return pid
+}
+
+// readFile waits up to 10 s for file to end in a newline, and returns its
+// content.
+func readFile(t *testing.T, file string) []byte {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, err := os.ReadFile(file)
 		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil {
-				t.Fatalf("pid file %q", b)
-			}
-			return pid
+			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("child never wrote its pid")
+			t.Fatalf("%s never written (the child died early?)", file)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
