@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ type harness struct {
 	r     *Runner
 	start time.Time // when the current round of runs started
 
+	running atomic.Int32 // probes in flight
+
 	mu      sync.Mutex
 	results map[string]chan Result
 }
@@ -39,6 +42,8 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, clock: newFakeClock(), results: map[string]chan Result{}}
 	h.start = h.clock.Now()
 	h.r = newRunner(h.clock, func(ctx context.Context, s Spec) Result {
+		h.running.Add(1)
+		defer h.running.Add(-1)
 		select {
 		case res := <-h.ch(s.String()):
 			return res
@@ -243,7 +248,11 @@ func TestRunnerRemoveAndClose(t *testing.T) {
 	h.r.Remove("web") // no-op
 
 	h.add("web", spec) // the ID is free again; its run is in flight
+	poll(t, "the run to start", func() bool { return h.running.Load() == 1 })
 	h.r.Close()
+	if n := h.running.Load(); n != 0 {
+		t.Fatalf("Close returned with %d runs in flight", n)
+	}
 	h.r.Close()
 	if _, ok := <-h.r.Notify(); ok {
 		// One wake-up from the first Add may be buffered; the next
