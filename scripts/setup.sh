@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$PATH"
 packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
-	busybox dnsutils iproute2 procps time)
+	busybox dnsutils iproute2 procps time python3)
 
 missing=()
 for p in "${packages[@]}"; do

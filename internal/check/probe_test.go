@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // runSpec parses spec and runs it once with a timeout.
@@ -205,9 +207,10 @@ s.serve_forever()
 // TestHTTPCheckExternalServer checks against a real Python http.server
 // process on loopback that answers 500, then 200.
 func TestHTTPCheckExternalServer(t *testing.T) {
+	lab.NeedTools(t, "python3")
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed:", err)
+		t.Fatal(err)
 	}
 	flag := filepath.Join(t.TempDir(), "up")
 	cmd := exec.Command(py, "-c", pyServer, flag)
