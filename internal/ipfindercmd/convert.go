@@ -1,6 +1,9 @@
 package ipfindercmd
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -39,19 +42,11 @@ func convert(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return cliutil.Usagef("convert reads one file, got %d", c.NArg())
 	}
-	name := c.Args().First()
-	r := c.App.Reader
-	if name == "" || name == "-" {
-		name = "stdin"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+	path, name := c.Args().First(), c.Args().First()
+	if path == "" || path == "-" {
+		path, name = "", "stdin"
 	}
-	hosts, err := hostfile.Parse(r, name, &hostfile.ParseOptions{Format: from})
+	hosts, err := readInput(c.Context, c.App.Reader, path, from)
 	if err != nil {
 		return err
 	}
@@ -67,4 +62,43 @@ func convert(c *cli.Context) error {
 		return err
 	}
 	return hostfile.Write(c.App.Writer, to, hosts)
+}
+
+// readInput parses the input of convert: the file at path, or stdin when
+// path is "". It gives up when ctx ends (SIGINT, SIGTERM), since a FIFO or
+// a pipe may stay open for ever; the reading goroutine, blocked in the
+// kernel, then ends with the process.
+func readInput(ctx context.Context, stdin io.Reader, path string, from hostfile.Format) ([]hostfile.Host, error) {
+	type result struct {
+		hosts []hostfile.Host
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		hosts, err := parseInput(stdin, path, from)
+		done <- result{hosts, err}
+	}()
+	select {
+	case r := <-done:
+		return r.hosts, r.err
+	case <-ctx.Done():
+		if path == "" {
+			path = "stdin"
+		}
+		return nil, fmt.Errorf("interrupted while reading %s; nothing written", path)
+	}
+}
+
+// parseInput opens and parses the file at path, or stdin when path is "".
+func parseInput(stdin io.Reader, path string, from hostfile.Format) ([]hostfile.Host, error) {
+	opt := &hostfile.ParseOptions{Format: from}
+	if path == "" {
+		return hostfile.Parse(stdin, "stdin", opt)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return hostfile.Parse(f, path, opt)
 }

@@ -72,7 +72,8 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 	if vendors != nil {
 		lookup = vendors.Lookup
 	}
-	hosts := merge(results, o.self, hostname, lookup)
+	hosts, dropped := merge(results, o.self, hostname, lookup)
+	noteDropped(o, dropped)
 	for _, h := range hosts {
 		if len(h.Conflict) > 0 {
 			o.log.Warn("IP conflict: several MACs answer for one address", "addr", h.Addr, "macs", macList(h.MAC, h.Conflict))
@@ -80,7 +81,8 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 	}
 	switch {
 	case len(o.names) > 0:
-		hosts = withNodes(hosts, func(int) []string { return o.names })
+		hosts, dropped = withNodes(hosts, func(int) []string { return o.names })
+		noteDropped(o, dropped)
 	case o.epmd:
 		hosts, err = withEPMDNodes(ctx, hosts, o)
 	}
@@ -206,7 +208,16 @@ func withEPMDNodes(ctx context.Context, hosts []hostfile.Host, o *options) ([]ho
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return withNodes(hosts, func(i int) []string { return names[i] }), ctx.Err()
+	hosts, dropped := withNodes(hosts, func(i int) []string { return names[i] })
+	noteDropped(o, dropped)
+	return hosts, ctx.Err()
+}
+
+// noteDropped notes with -v the names from the network that were left out.
+func noteDropped(o *options, dropped []error) {
+	for _, err := range dropped {
+		o.log.Debug("name left out: no hostfile can hold it", "err", err)
+	}
 }
 
 func macList(first net.HardwareAddr, rest []net.HardwareAddr) string {
