@@ -47,3 +47,24 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseHostile parses, leniently, Erlang files of 10k and 40k bad
+// lines that once made the scanner look to the end of the file from every
+// line: unterminated \x{ escapes.
+func BenchmarkParseHostile(b *testing.B) {
+	for _, c := range []struct{ name, line string }{
+		{"unterminated_hex_escape", "'\\x{41'.\n"},
+	} {
+		for _, n := range []int{10_000, 40_000} {
+			data := bytes.Repeat([]byte(c.line), n)
+			b.Run(fmt.Sprintf("%s/%dk", c.name, n/1000), func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if _, err := Parse(bytes.NewReader(data), "bench", &ParseOptions{Format: Erlang, Lenient: true}); err == nil {
+						b.Fatal("no error")
+					}
+				}
+			})
+		}
+	}
+}
