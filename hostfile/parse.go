@@ -82,12 +82,21 @@ func cutAt(s string, n int) string {
 // are, in both modes. A JSON syntax error cannot be skipped and fails in
 // both modes.
 func Parse(r io.Reader, name string, opt *ParseOptions) ([]Host, error) {
-	if opt == nil {
-		opt = new(ParseOptions)
+	var size int64
+	if l, ok := r.(interface{ Len() int }); ok { // bytes.Reader, strings.Reader
+		size = int64(l.Len())
 	}
-	data, err := readAtMost(r, name)
+	data, err := readAtMost(r, name, size)
 	if err != nil {
 		return nil, err
+	}
+	return parse(data, name, opt)
+}
+
+// parse is Parse of data read in full.
+func parse(data []byte, name string, opt *ParseOptions) ([]Host, error) {
+	if opt == nil {
+		opt = new(ParseOptions)
 	}
 	f := opt.Format
 	if f == Auto {

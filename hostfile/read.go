@@ -20,7 +20,7 @@ func ReadFile(path string, opt *ParseOptions) ([]Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(bytes.NewReader(data), path, opt)
+	return parse(data, path, opt)
 }
 
 // readRegular reads the regular file at path, up to maxSize bytes.
@@ -43,16 +43,18 @@ func readRegular(path string) ([]byte, error) {
 	if err := clearNonblock(f); err != nil {
 		return nil, fmt.Errorf("hostfile: %s: %w", path, err)
 	}
-	return readAtMost(f, path)
+	return readAtMost(f, path, fi.Size())
 }
 
 // readAtMost reads r to its end, failing when it holds more than maxSize
-// bytes. name names r in the error.
-func readAtMost(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
-	if err != nil {
+// bytes. name names r in the error; size, if known, is how much r holds.
+func readAtMost(r io.Reader, name string, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(size, 0), maxSize)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxSize+1)); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if len(data) > maxSize {
 		return nil, tooLarge(name)
 	}
