@@ -11,13 +11,26 @@ import (
 	"time"
 )
 
-// WriteFile writes hosts in format f to path with WriteFileAtomic, and
-// reports whether the file changed.
+// WriteFile replaces the file at path with hosts in format f, so that
+// readers see either the old or the new file, never a mix, and a crash
+// leaves one of the two. It reports whether the content changed: when the
+// file already holds it, it is not written at all.
 //
 // With f Auto it keeps the format of the existing file (detected as Parse
 // does); for a new or empty file it goes by the name: "*.json" is JSON,
 // "*.erlang" (as in .hosts.erlang) is Erlang, "hosts" and "*.hosts" are
 // hosts(5), anything else is Plain.
+//
+// It writes a temporary file in the same directory, syncs it, renames it
+// over path and syncs the directory. The file keeps the old one's mode,
+// and its owner and group when the caller is root; a new file gets mode
+// 0644. When path is a symbolic link the link is kept and its target
+// replaced (a dangling link's target is created); a link that someone else
+// planted in a directory others can write is refused (see the package
+// documentation). On error the old file is left as it was and no
+// temporary file is left behind; an error syncing the directory comes
+// after the rename, with changed true. Temporary files of path older than
+// an hour, left by a writer that was killed, are removed.
 func WriteFile(path string, f Format, hosts []Host) (changed bool, err error) {
 	if f == Auto {
 		target, err := resolveLink(path)
@@ -30,7 +43,7 @@ func WriteFile(path string, f Format, hosts []Host) (changed bool, err error) {
 	if err := Write(&buf, f, hosts); err != nil {
 		return false, err
 	}
-	return WriteFileAtomic(path, buf.Bytes())
+	return writeFileAtomic(path, buf.Bytes())
 }
 
 // formatOf returns the format of the file at target, by content, or by
@@ -67,22 +80,9 @@ const tempPrefix = ".ipfinder-"
 // before a later write removes it; no write takes this long.
 const staleAge = time.Hour
 
-// WriteFileAtomic replaces the file at path with data so that readers see
-// either the old or the new content, never a mix, and a crash leaves one
-// of the two. It reports whether the content changed: when the file
-// already holds data it is not written at all.
-//
-// It writes a temporary file in the same directory, syncs it, renames it
-// over path and syncs the directory. The file keeps the old one's mode,
-// and its owner and group when the caller is root; a new file gets mode
-// 0644. When path is a symbolic link the link is kept and its target
-// replaced (a dangling link's target is created); a link that someone else
-// planted in a directory others can write is refused (see resolveLink).
-// On error the old file is left as it was and no temporary file is left
-// behind; an error syncing the directory comes after the rename, with
-// changed true. Temporary files of path older than an hour, left by a
-// writer that was killed, are removed.
-func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
+// writeFileAtomic replaces the file at path with data, as WriteFile
+// describes.
+func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	target, err := resolveLink(path)
 	if err != nil {
 		return false, err

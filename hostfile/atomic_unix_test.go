@@ -26,7 +26,7 @@ func TestWriteFileAtomicKeepsOwner(t *testing.T) {
 	if err := os.Chown(path, 12345, 23456); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteFileAtomic(path, []byte("new")); err != nil {
+	if _, err := writeFileAtomic(path, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
@@ -82,7 +82,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		if err := os.Symlink(link, mine); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteFileAtomic(mine, []byte("x\n")); err == nil || !strings.Contains(err.Error(), link) {
+		if _, err := writeFileAtomic(mine, []byte("x\n")); err == nil || !strings.Contains(err.Error(), link) {
 			t.Fatalf("err %v, want a refusal naming %s", err, link)
 		}
 		checkUntouched(t, link, victim)
@@ -176,7 +176,7 @@ func TestWriteFileAtomicRemovesStaleTemps(t *testing.T) {
 		}
 		files[".ipfinder-hosts-777"] = false
 	}
-	if _, err := WriteFileAtomic(path, []byte("new\n")); err != nil {
+	if _, err := writeFileAtomic(path, []byte("new\n")); err != nil {
 		t.Fatal(err)
 	}
 	for name, removed := range files {

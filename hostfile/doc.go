@@ -67,7 +67,11 @@
 // name and name any printable characters but '@', '#' and white space, at
 // most 255 characters in all, the Erlang limit for atoms. These rules keep
 // every name writable in every format. Writers return an error, and write
-// nothing, for a Host that breaks them.
+// nothing, for a Host that breaks them; [CheckHostName] and [CheckNode]
+// check names that come from the network before they go into a Host.
+// [CheckNodeName] checks the NAME of NAME@HOST that a command is given: it
+// is stricter (ASCII letters, digits, '_', '-' and '.'), so that NAME@ADDR
+// is valid for any address.
 //
 // # Detecting the format
 //
@@ -111,8 +115,8 @@
 //
 // # Atomic replace
 //
-// [WriteFile] and [WriteFileAtomic] write a temporary file in the same
-// directory, sync it, rename it over the old file and sync the directory.
+// [WriteFile] writes a temporary file in the same directory, syncs it,
+// renames it over the old file and syncs the directory.
 // Readers see the old or the new file, never a mix; a failed write leaves
 // the old file as it was and no temporary file behind (one left by a
 // writer that was killed is removed by a later write, after an hour). The

@@ -97,6 +97,29 @@ func CheckNode(s string) error {
 	return nil
 }
 
+// maxNodeName is the longest NAME that CheckNodeName accepts: NAME@HOST
+// with the longest IPv6 address as HOST is still an Erlang atom.
+const maxNodeName = maxAtom - len("@ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255")
+
+// CheckNodeName reports what is wrong with NAME, the name part of a node
+// name NAME@HOST that a command is given (ipfinder --name, sdjoin --name),
+// or nil if nothing. NAME is 1 to 209 ASCII letters, digits, '_', '-' and
+// '.': then NAME@ADDRESS, with any address, passes CheckNode, is a plain
+// Erlang node name, and is safe in a file name.
+func CheckNodeName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("hostfile: empty node name")
+	case len(name) > maxNodeName:
+		return fmt.Errorf("hostfile: node name %s longer than %d bytes", quote(name), maxNodeName)
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return !(r == '_' || r == '-' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+	}):
+		return fmt.Errorf("hostfile: bad node name %s: want ASCII letters, digits, '_', '-' and '.'", quote(name))
+	}
+	return nil
+}
+
 // checkNode is CheckNode, reporting what is wrong or "" if nothing.
 func checkNode(s string) string {
 	name, host, ok := strings.Cut(s, "@")

@@ -31,6 +31,10 @@ func convertCommand() *cli.Command {
 }
 
 func convert(c *cli.Context) error {
+	args, err := cliutil.Positional(c, 0, 1) // first: it sets flags given after FILE
+	if err != nil {
+		return err
+	}
 	to, err := hostfile.ParseFormat(c.String("format"))
 	if err != nil || to == hostfile.Auto {
 		return cliutil.Usagef("unknown format %q: use hosts, erlang, plain or json", c.String("format"))
@@ -39,10 +43,10 @@ func convert(c *cli.Context) error {
 	if err != nil {
 		return cliutil.Usagef("unknown --from format %q: use auto, hosts, erlang, plain or json", c.String("from"))
 	}
-	if c.NArg() > 1 {
-		return cliutil.Usagef("convert reads one file, got %d", c.NArg())
+	var path, name string
+	if len(args) == 1 {
+		path, name = args[0], args[0]
 	}
-	path, name := c.Args().First(), c.Args().First()
 	if path == "" || path == "-" {
 		path, name = "", "stdin"
 	}

@@ -334,6 +334,11 @@ func TestLabIPConflict(t *testing.T) {
 		!strings.Contains(stderr, l.Hosts[2].MAC.String()) {
 		t.Errorf("stderr does not report the conflict: %q", stderr)
 	}
+	// Once, in the commands' warning style.
+	if !strings.HasPrefix(stderr, "ipfinder: warning: IP conflict: several MACs answer for "+taken.Addr.String()+": ") ||
+		strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q: want one line, ipfinder: warning: IP conflict: ...", stderr)
+	}
 }
 
 // TestLabBadMDNSNameIsDropped runs a real avahi-daemon that announces

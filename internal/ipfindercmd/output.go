@@ -83,7 +83,7 @@ func keepRecent(o *options, hosts []hostfile.Host, now time.Time) (out, state []
 	path := statePath(o.output)
 	prev, err := hostfile.ReadFile(path, &hostfile.ParseOptions{Format: hostfile.JSON, Lenient: true})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		o.log.Warn("ignoring unreadable --keep state; delete it to silence this", "file", path, "err", err)
+		o.log.Warn(fmt.Sprintf("ignoring what cannot be read of the --keep state %s (delete it to silence this): %s", path, summary(err)))
 	}
 	return keep(prev, hosts, now, o.keep)
 }
@@ -130,4 +130,15 @@ func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out
 		return strings.Compare(a.Node, b.Node)
 	})
 	return out, state
+}
+
+// summary is err on one line: the first of several joined errors (such as
+// the bad lines of a lenient parse) and how many more there are.
+func summary(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := j.Unwrap(); len(errs) > 1 {
+			return fmt.Sprintf("%v (and %d more)", errs[0], len(errs)-1)
+		}
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }

@@ -31,3 +31,24 @@ func TestOutputStateFailureSaysOutputWasWritten(t *testing.T) {
 		t.Errorf("output holds %q (%v), want the host", got, err)
 	}
 }
+
+func TestKeepStateWarningIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hosts")
+	bad := "[" + strings.Repeat(`{"ip":"x"},`, 3) + `{"ip":"192.0.2.11","last_seen":"2026-11-25T11:00:00Z"}]`
+	if err := os.WriteFile(statePath(out), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	o := &options{output: out, keep: 24 * time.Hour, log: slog.New(cliutil.NewLogHandler(&stderr, "ipfinder", slog.LevelWarn))}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	hosts, _ := keepRecent(o, nil, now)
+	want := "ipfinder: warning: ignoring what cannot be read of the --keep state " + statePath(out) +
+		` (delete it to silence this): hostfile ` + statePath(out) + ` line 1: bad address "x" (and 2 more)` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%q\nwant:\n%q", stderr.String(), want)
+	}
+	if len(hosts) != 1 || hosts[0].Addr != addr("192.0.2.11") {
+		t.Errorf("kept %+v, want the good host", hosts)
+	}
+}

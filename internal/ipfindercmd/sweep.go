@@ -76,7 +76,7 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 	noteDropped(o, dropped)
 	for _, h := range hosts {
 		if len(h.Conflict) > 0 {
-			o.log.Warn("IP conflict: several MACs answer for one address", "addr", h.Addr, "macs", macList(h.MAC, h.Conflict))
+			o.log.Warn(fmt.Sprintf("IP conflict: several MACs answer for %s: %s", h.Addr, macList(h.MAC, h.Conflict)))
 		}
 	}
 	switch {
@@ -131,7 +131,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 		// The browse must outlast the ARP sweep, which feeds it the
 		// addresses to reverse-resolve; it ends early once they are fed
 		// and the link is quiet.
-		cfg := &scan.MDNSConfig{Logger: o.log, Timeout: time.Second}
+		cfg := &scan.MDNSConfig{Logger: o.scanLog, Timeout: time.Second}
 		if o.arp {
 			cfg.Timeout += arpDuration(len(p.Targets), o)
 		}
@@ -146,7 +146,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 	}
 	var arpErr error
 	if o.arp {
-		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.log}
+		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.scanLog}
 		if o.retries == 0 {
 			cfg.Retries = -1 // scan treats 0 as the default
 		}
@@ -164,7 +164,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 			return res, fmt.Errorf("mDNS on %s: %w", p.Iface.Name, mdnsErr)
 		}
 		// Hosts found by ARP are worth writing without their names.
-		o.log.Warn("mDNS failed: hosts are listed without names and services", "interface", p.Iface.Name, "err", mdnsErr)
+		o.log.Warn(fmt.Sprintf("mDNS failed on %s, hosts are listed without names and services: %v", p.Iface.Name, mdnsErr))
 	}
 	return res, ctx.Err()
 }
