@@ -7,29 +7,49 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
-// WriteFile writes hosts in format f to path with WriteFileAtomic, and
-// reports whether the file changed.
+// WriteFile replaces the file at path with hosts in format f, so that
+// readers see either the old or the new file, never a mix, and a crash
+// leaves one of the two. It reports whether the content changed: when the
+// file already holds it, it is not written at all.
 //
 // With f Auto it keeps the format of the existing file (detected as Parse
 // does); for a new or empty file it goes by the name: "*.json" is JSON,
 // "*.erlang" (as in .hosts.erlang) is Erlang, "hosts" and "*.hosts" are
 // hosts(5), anything else is Plain.
+//
+// It writes a temporary file in the same directory, syncs it, renames it
+// over path and syncs the directory. The file keeps the old one's mode,
+// and its owner and group when the caller is root; a new file gets mode
+// 0644. When path is a symbolic link the link is kept and its target
+// replaced (a dangling link's target is created); a link that someone else
+// planted in a directory others can write is refused (see the package
+// documentation). On error the old file is left as it was and no
+// temporary file is left behind; an error syncing the directory comes
+// after the rename, with changed true. Temporary files of path older than
+// an hour, left by a writer that was killed, are removed.
 func WriteFile(path string, f Format, hosts []Host) (changed bool, err error) {
 	if f == Auto {
-		f = formatOf(path)
+		target, err := resolveLink(path)
+		if err != nil {
+			return false, err
+		}
+		f = formatOf(path, target)
 	}
 	var buf bytes.Buffer
 	if err := Write(&buf, f, hosts); err != nil {
 		return false, err
 	}
-	return WriteFileAtomic(path, buf.Bytes())
+	return writeFileAtomic(path, buf.Bytes())
 }
 
-// formatOf returns the format of the file at path, by content or by name.
-func formatOf(path string) Format {
-	if data, err := os.ReadFile(path); err == nil {
+// formatOf returns the format of the file at target, by content, or by
+// the name of path, which links to target.
+func formatOf(path, target string) Format {
+	if data, err := readRegular(target); err == nil {
 		if f := detect(data); f != Auto {
 			return f
 		}
@@ -52,19 +72,17 @@ var renameFile = os.Rename
 // maxSymlinks bounds symlink chains, as Linux's MAXSYMLINKS.
 const maxSymlinks = 40
 
-// WriteFileAtomic replaces the file at path with data so that readers see
-// either the old or the new content, never a mix, and a crash leaves one
-// of the two. It reports whether the content changed: when the file
-// already holds data it is not written at all.
-//
-// It writes a temporary file in the same directory, syncs it, renames it
-// over path and syncs the directory. The file keeps the old one's mode,
-// and its owner and group when the caller is root; a new file gets mode
-// 0644. When path is a symbolic link the link is kept and its target
-// replaced (a dangling link's target is created). On error the old file is
-// left as it was and no temporary file is left behind; an error syncing
-// the directory comes after the rename, with changed true.
-func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
+// tempPrefix starts the names of temporary files, followed by the name of
+// the file they replace, '-' and random digits (os.CreateTemp).
+const tempPrefix = ".ipfinder-"
+
+// staleAge is how old a temporary file left by a killed writer must be
+// before a later write removes it; no write takes this long.
+const staleAge = time.Hour
+
+// writeFileAtomic replaces the file at path with data, as WriteFile
+// describes.
+func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	target, err := resolveLink(path)
 	if err != nil {
 		return false, err
@@ -75,7 +93,7 @@ func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
 	case err == nil && !fi.Mode().IsRegular():
 		return false, fmt.Errorf("hostfile: %s is not a regular file", target)
 	case err == nil:
-		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, data) {
+		if old, err := readRegular(target); err == nil && bytes.Equal(old, data) {
 			return false, nil
 		}
 		mode = fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
@@ -88,6 +106,7 @@ func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
 	if dir == "" {
 		dir = "."
 	}
+	removeStaleTemps(dir, base, time.Now())
 	if err := writeTemp(dir, base, data, mode, fi, target); err != nil {
 		return false, err
 	}
@@ -101,7 +120,7 @@ func WriteFileAtomic(path string, data []byte) (changed bool, err error) {
 // owner of old (nil for a new file) and renames it to target. It removes
 // the temporary file on any error.
 func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo, target string) (err error) {
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	tmp, err := os.CreateTemp(dir, tempPrefix+base+"-*") // O_EXCL, random name
 	if err != nil {
 		return err
 	}
@@ -134,6 +153,11 @@ func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo,
 // resolveLink follows symbolic links from path to the file they name,
 // which need not exist. Only the last element is followed: a rename in a
 // linked directory works as well as in the directory itself.
+//
+// Like the kernel's fs.protected_symlinks, it refuses a link in a chain
+// that sits in a world-writable directory (such as /tmp) and is owned by
+// neither the caller nor the directory's owner: another user could have
+// planted it there to make a root run replace any file.
 func resolveLink(path string) (string, error) {
 	for range maxSymlinks {
 		fi, err := os.Lstat(path)
@@ -146,6 +170,9 @@ func resolveLink(path string) (string, error) {
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			return path, nil
 		}
+		if err := checkLinkOwner(path, fi); err != nil {
+			return "", err
+		}
 		link, err := os.Readlink(path)
 		if err != nil {
 			return "", err
@@ -156,6 +183,52 @@ func resolveLink(path string) (string, error) {
 		path = link
 	}
 	return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+}
+
+// checkLinkOwner refuses the symbolic link at path, described by fi, when
+// someone else may have planted it.
+func checkLinkOwner(path string, fi fs.FileInfo) error {
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if di.Mode().Perm()&0o002 == 0 {
+		return nil // only its owner and group can plant links here
+	}
+	link, ok := ownerOf(fi)
+	if !ok || link == os.Geteuid() {
+		return nil
+	}
+	if d, ok := ownerOf(di); ok && d == link {
+		return nil
+	}
+	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, link, dir)
+}
+
+// removeStaleTemps removes the temporary files of dir/base that a killed
+// writer left: ours by name, owned by the caller, and older than staleAge.
+// It is best effort; errors are ignored.
+func removeStaleTemps(dir, base string, now time.Time) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix + base + "-"
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.Type().IsRegular() || !allDigits(rest) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < staleAge {
+			continue
+		}
+		if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
+			continue
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // syncDir flushes a directory, so that a rename in it survives a crash.

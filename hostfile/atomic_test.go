@@ -37,7 +37,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hosts")
 
-	changed, err := WriteFileAtomic(path, []byte("one\n"))
+	changed, err := writeFileAtomic(path, []byte("one\n"))
 	if err != nil || !changed {
 		t.Fatalf("new file: changed=%v err=%v", changed, err)
 	}
@@ -46,7 +46,7 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("new file mode %v, want 0644", fi.Mode().Perm())
 	}
 
-	changed, err = WriteFileAtomic(path, []byte("one\n"))
+	changed, err = writeFileAtomic(path, []byte("one\n"))
 	if err != nil || changed {
 		t.Errorf("same content: changed=%v err=%v, want unchanged", changed, err)
 	}
@@ -54,7 +54,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	changed, err = WriteFileAtomic(path, []byte("two\n"))
+	changed, err = writeFileAtomic(path, []byte("two\n"))
 	if err != nil || !changed {
 		t.Fatalf("new content: changed=%v err=%v", changed, err)
 	}
@@ -87,7 +87,7 @@ func TestWriteFileAtomicSymlink(t *testing.T) {
 	if err := os.Symlink(link, link2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteFileAtomic(link2, []byte("new")); err != nil {
+	if _, err := writeFileAtomic(link2, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range []string{link, link2} {
@@ -103,7 +103,7 @@ func TestWriteFileAtomicSymlink(t *testing.T) {
 	if err := os.Symlink("real/created", dangling); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteFileAtomic(dangling, []byte("x")); err != nil {
+	if _, err := writeFileAtomic(dangling, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if got := readString(t, filepath.Join(dir, "real", "created")); got != "x" {
@@ -121,7 +121,7 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 	renameFile = func(string, string) error { return errRename }
 	t.Cleanup(func() { renameFile = os.Rename })
 
-	changed, err := WriteFileAtomic(path, []byte("new"))
+	changed, err := writeFileAtomic(path, []byte("new"))
 	if !errors.Is(err, errRename) || changed {
 		t.Errorf("changed=%v err=%v, want the rename error", changed, err)
 	}
@@ -132,10 +132,10 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 		t.Errorf("directory holds %v after a failed write, want only hosts", names)
 	}
 
-	if _, err := WriteFileAtomic(dir, []byte("x")); err == nil {
+	if _, err := writeFileAtomic(dir, []byte("x")); err == nil {
 		t.Error("writing over a directory succeeded")
 	}
-	if _, err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
+	if _, err := writeFileAtomic(filepath.Join(dir, "missing", "f"), []byte("x")); err == nil {
 		t.Error("writing into a missing directory succeeded")
 	}
 }
@@ -146,7 +146,7 @@ func TestWriteFileAtomicReaders(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hosts")
 	a := bytes.Repeat([]byte("a"), 64<<10)
 	b := bytes.Repeat([]byte("b"), 32<<10)
-	if _, err := WriteFileAtomic(path, a); err != nil {
+	if _, err := writeFileAtomic(path, a); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -171,7 +171,7 @@ func TestWriteFileAtomicReaders(t *testing.T) {
 		if i%2 == 0 {
 			data = b
 		}
-		if _, err := WriteFileAtomic(path, data); err != nil {
+		if _, err := writeFileAtomic(path, data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,10 +3,14 @@
 package hostfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
@@ -22,12 +26,163 @@ func TestWriteFileAtomicKeepsOwner(t *testing.T) {
 	if err := os.Chown(path, 12345, 23456); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteFileAtomic(path, []byte("new")); err != nil {
+	if _, err := writeFileAtomic(path, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
 	st := fi.Sys().(*syscall.Stat_t)
 	if st.Uid != 12345 || st.Gid != 23456 || fi.Mode().Perm() != 0o640 {
 		t.Errorf("owner %d:%d mode %v, want 12345:23456 0640", st.Uid, st.Gid, fi.Mode().Perm())
+	}
+}
+
+// plantedLink makes a world-writable sticky directory like /tmp in a new
+// temporary directory, and in it a symbolic link "hosts", owned by uid,
+// pointing at a victim file outside. It returns the link and the victim.
+func plantedLink(t *testing.T, uid int) (link, victim string) {
+	t.Helper()
+	dir := t.TempDir()
+	victim = filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	link = filepath.Join(tmp, "hosts")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	return link, victim
+}
+
+func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "planting a link owned by another user needs root")
+	}
+	hosts := []Host{{Addr: addr("192.0.2.1"), Names: []string{"a"}}}
+	t.Run("other_users_link", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		_, err := WriteFile(link, Auto, hosts)
+		if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_link_to_other_users_link", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		mine := filepath.Join(filepath.Dir(link), "mine")
+		if err := os.Symlink(link, mine); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeFileAtomic(mine, []byte("x\n")); err == nil || !strings.Contains(err.Error(), link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_link", func(t *testing.T) {
+		link, victim := plantedLink(t, os.Geteuid())
+		if _, err := WriteFile(link, Plain, hosts); err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+			t.Errorf("target of own link holds %q", got)
+		}
+	})
+	t.Run("link_of_the_directory_owner", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Chown(filepath.Dir(link), 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteFile(link, Plain, hosts); err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+			t.Errorf("target holds %q", got)
+		}
+	})
+	t.Run("other_users_link_in_private_directory", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Chmod(filepath.Dir(link), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteFile(link, Plain, hosts); err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+			t.Errorf("target holds %q", got)
+		}
+	})
+}
+
+// checkUntouched checks that a refused write left the victim, the link
+// and the link's directory as they were.
+func checkUntouched(t *testing.T, link, victim string) {
+	t.Helper()
+	if got := readString(t, victim); got != "precious\n" {
+		t.Errorf("victim holds %q", got)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("link %s is gone or replaced: %v", link, err)
+	}
+	for _, dir := range []string{filepath.Dir(link), filepath.Dir(victim)} {
+		for _, name := range listDir(t, dir) {
+			if strings.HasPrefix(name, tempPrefix) {
+				t.Errorf("temporary file %s left in %s", name, dir)
+			}
+		}
+	}
+}
+
+func TestWriteFileAtomicRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hosts")
+	old := time.Now().Add(-2 * staleAge)
+	files := map[string]bool{ // name: removed
+		".ipfinder-hosts-123456":   true,  // ours, killed long ago
+		".ipfinder-hosts-654321":   false, // ours, being written right now
+		".ipfinder-hosts-1-123456": false, // the temporary file of hosts-1
+		".ipfinder-hosts-abc":      false, // not a name os.CreateTemp makes
+		".hosts.tmp123":            false, // someone else's
+	}
+	for name := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".ipfinder-hosts-654321" {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if os.Geteuid() == 0 { // a stale file of another user stays
+		p := filepath.Join(dir, ".ipfinder-hosts-777")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		files[".ipfinder-hosts-777"] = false
+	}
+	if _, err := writeFileAtomic(path, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	for name, removed := range files {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		if gone := errors.Is(err, fs.ErrNotExist); gone != removed {
+			t.Errorf("%s: removed %v, want %v", name, gone, removed)
+		}
 	}
 }

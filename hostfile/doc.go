@@ -67,15 +67,23 @@
 // name and name any printable characters but '@', '#' and white space, at
 // most 255 characters in all, the Erlang limit for atoms. These rules keep
 // every name writable in every format. Writers return an error, and write
-// nothing, for a Host that breaks them.
+// nothing, for a Host that breaks them; [CheckHostName] and [CheckNode]
+// check names that come from the network before they go into a Host.
+// [CheckNodeName] checks the NAME of NAME@HOST that a command is given: it
+// is stricter (ASCII letters, digits, '_', '-' and '.'), so that NAME@ADDR
+// is valid for any address.
 //
 // # Detecting the format
 //
-// With [Auto] the first entry decides: '[' starts JSON; a '%' comment or a
+// With [Auto] the first entry decides: '[' starts JSON, unless an IPv6
+// address follows it ("[2001:db8::1]:7946" is plain); a '%' comment or a
 // leading quote is Erlang; an address followed by a name is hosts(5); an
-// entry ending in a full stop is Erlang; a single field is plain. A file
-// with no entry parses as no hosts. Pass the format when a file may be
-// ambiguous, such as a plain list whose first name ends in a dot.
+// entry ending in a full stop is Erlang; a single field is plain. A '#'
+// comment before or on the first entry rules out Erlang and JSON, which
+// have none, so whatever the writers write is detected as its format. A
+// file with no entry parses as no hosts. Pass the format when a file may
+// be ambiguous, such as a plain list without comments whose first name
+// ends in a dot.
 //
 // # Order and determinism
 //
@@ -96,14 +104,25 @@
 //
 // With ParseOptions.Lenient, Parse skips bad lines and returns the other
 // hosts together with an errors.Join of one *ParseError per skipped line,
-// for the caller to print as warnings.
+// for the caller to print as warnings. Errors quote at most 64 bytes of a
+// field, with control characters escaped.
+//
+// # Limits
+//
+// Parse and ReadFile read at most 64 MiB and take time linear in the size
+// of the input. ReadFile reads regular files only: a FIFO, a device or a
+// directory is an error at once, without waiting for a writer.
 //
 // # Atomic replace
 //
-// [WriteFile] and [WriteFileAtomic] write a temporary file in the same
-// directory, sync it, rename it over the old file and sync the directory.
+// [WriteFile] writes a temporary file in the same directory, syncs it,
+// renames it over the old file and syncs the directory.
 // Readers see the old or the new file, never a mix; a failed write leaves
-// the old file as it was and no temporary file behind. The new file keeps
-// the old one's mode (and owner, when run as root); a symbolic link is kept
-// and its target replaced.
+// the old file as it was and no temporary file behind (one left by a
+// writer that was killed is removed by a later write, after an hour). The
+// new file keeps the old one's mode (and owner, when run as root); a
+// symbolic link is kept and its target replaced. Like the kernel's
+// fs.protected_symlinks, a link in a world-writable directory such as /tmp
+// is followed only when it belongs to the caller or to the directory's
+// owner: a link planted by another user is an error.
 package hostfile

@@ -52,7 +52,7 @@ func erlangHost(atom string) (Host, string) {
 	}
 	if a, err := netip.ParseAddr(atom); err == nil {
 		if z := a.Zone(); z != "" && !isNameText(z) {
-			return Host{}, "bad zone in address " + strconv.Quote(atom)
+			return Host{}, "bad zone in address " + quote(atom)
 		}
 		return Host{Addr: a}, ""
 	}
@@ -134,29 +134,28 @@ func (s *erlScanner) term() (atom string, line int, msg string) {
 	case r == '\'':
 		start := s.line
 		s.next()
-		var ok bool
-		if atom, ok = s.quoted(); !ok {
-			return "", start, "unterminated quoted atom or bad escape sequence"
+		if atom, msg = s.quoted(); msg != "" {
+			return "", start, msg
 		}
 	case isErlLower(r):
 		if atom = s.bare(); erlReserved[atom] {
-			return "", s.line, fmt.Sprintf("reserved word %q: quote it to make an atom", atom)
+			return "", s.line, fmt.Sprintf("reserved word %s: quote it to make an atom", quote(atom))
 		}
 	default:
 		return "", s.line, fmt.Sprintf("unsupported term starting with %q: want an atom", r)
 	}
 	if utf8.RuneCountInString(atom) > maxAtom {
-		return "", s.line, fmt.Sprintf("atom %.20q... longer than %d characters", atom, maxAtom)
+		return "", s.line, tooLong(atom)
 	}
 	s.skipSpace()
 	// A full stop ends a term only when white space, a comment or the
 	// end of the file follows it.
 	if s.peek() != '.' {
-		return "", s.line, fmt.Sprintf("missing full stop after %s", quoteAtom(atom))
+		return "", s.line, fmt.Sprintf("missing full stop after %s", clip(quoteAtom(atom), maxQuoted))
 	}
 	s.next()
 	if r := s.peekRune(); r != -1 && !isErlSpace(r) && r != '%' {
-		return "", s.line, fmt.Sprintf("missing white space after full stop after %s", quoteAtom(atom))
+		return "", s.line, fmt.Sprintf("missing white space after full stop after %s", clip(quoteAtom(atom), maxQuoted))
 	}
 	return atom, 0, ""
 }
@@ -191,27 +190,40 @@ var erlReserved = map[string]bool{
 }
 
 // quoted scans the rest of a quoted atom after its opening quote,
-// resolving escape sequences as erl_scan does.
-func (s *erlScanner) quoted() (string, bool) {
+// resolving escape sequences as erl_scan does. It gives up past maxAtom
+// characters, so that a lenient parse of many unterminated atoms stays
+// linear.
+func (s *erlScanner) quoted() (atom, msg string) {
+	const bad = "unterminated quoted atom or bad escape sequence"
 	var b strings.Builder
-	for {
+	for n := 0; n <= maxAtom; n++ {
 		r := s.next()
 		switch r {
 		case -1:
-			return "", false
+			return "", bad
 		case '\'':
-			return b.String(), true
+			return b.String(), ""
 		case '\\':
 			e, ok := s.escape()
 			if !ok {
-				return "", false
+				return "", bad
 			}
 			b.WriteRune(e)
 		default:
 			b.WriteRune(r)
 		}
 	}
+	return "", tooLong(b.String())
 }
+
+// tooLong is the message for an atom longer than maxAtom characters.
+func tooLong(atom string) string {
+	return fmt.Sprintf("atom %s longer than %d characters", quote(atom), maxAtom)
+}
+
+// maxHexEscape bounds the search for the '}' of \x{...}: the largest
+// character, \x{10FFFF}, has six digits; allow leading zeros.
+const maxHexEscape = 16
 
 // escape scans an escape sequence after its backslash.
 func (s *erlScanner) escape() (rune, bool) {
@@ -246,7 +258,7 @@ func (s *erlScanner) escape() (rune, bool) {
 	case 'x':
 		if s.peek() == '{' {
 			s.next()
-			end := strings.IndexByte(s.src[s.pos:], '}')
+			end := strings.IndexByte(s.src[s.pos:min(s.pos+maxHexEscape, len(s.src))], '}')
 			if end < 1 {
 				return 0, false
 			}
@@ -317,7 +329,7 @@ func writeErlang(w *bytes.Buffer, hosts []Host) error {
 			continue
 		}
 		if utf8.RuneCountInString(atom) > maxAtom {
-			return fmt.Errorf("hostfile: host %v: Erlang atom %.20q... longer than %d characters", h.Addr, atom, maxAtom)
+			return fmt.Errorf("hostfile: host %s: Erlang atom %s longer than %d characters", h.label(), quote(atom), maxAtom)
 		}
 		w.WriteString(quoteAtom(atom))
 		w.WriteString(".\n")

@@ -93,38 +93,64 @@ const header = " Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile);
 // detect guesses the format of data from its first entry. It returns Auto
 // when data holds no entry (empty, or only comments that do not tell).
 //
-// JSON starts with '['. A '%' comment or an entry that starts with a quote
-// is Erlang. An entry of two or more fields whose first is an address is
-// hosts(5). Then an entry that ends with a full stop is Erlang, any other
-// of several fields hosts(5), and a single field plain.
+// A '#' comment, before or after the first entry, rules out Erlang and
+// JSON, which have none: what follows is hosts(5) or plain. Otherwise '['
+// starts JSON, unless an IPv6 address follows it ("[2001:db8::1]:7946" is
+// plain); a '%' comment or an entry that starts with a quote is Erlang.
+// Then an entry of two or more fields whose first is an address is
+// hosts(5); an entry that ends with a full stop is Erlang, any other of
+// several fields hosts(5), and a single field plain.
 func detect(data []byte) Format {
 	f := Auto
+	hashed := false // a '#' comment was seen
 	eachLine(data, func(_ int, line string) bool {
 		line = strings.TrimSpace(line)
 		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
+		case line == "":
 			return true
+		case strings.HasPrefix(line, "#"):
+			hashed = true
+			return true
+		case hashed:
 		case strings.HasPrefix(line, "["):
-			f = JSON
+			if !bracketedIPv6(line) {
+				f = JSON
+				return false
+			}
 		case strings.HasPrefix(line, "%"), strings.HasPrefix(line, "'"):
 			f = Erlang
-		default:
-			line, _, _ = strings.Cut(line, "#")
-			line = strings.TrimSpace(line)
-			fields := strings.Fields(line)
-			_, err := netip.ParseAddr(fields[0])
-			switch {
-			case len(fields) >= 2 && err == nil:
-				f = Hosts
-			case strings.HasSuffix(line, "."):
-				f = Erlang
-			case len(fields) >= 2:
-				f = Hosts
-			default:
-				f = Plain
-			}
+			return false
 		}
+		f = entryFormat(line, !hashed)
 		return false
 	})
 	return f
+}
+
+// bracketedIPv6 reports whether line, which starts with '[', goes on like
+// "[2001:db8::1]:7946" rather than like a JSON array.
+func bracketedIPv6(line string) bool {
+	if len(line) < 2 {
+		return false
+	}
+	c := line[1]
+	return c == ':' || '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// entryFormat tells hosts(5), plain and, when erlang is true, Erlang apart
+// by the first entry of a file.
+func entryFormat(line string, erlang bool) Format {
+	entry, _, comment := strings.Cut(line, "#")
+	entry = strings.TrimSpace(entry)
+	fields := strings.Fields(entry)
+	_, err := netip.ParseAddr(fields[0])
+	switch {
+	case len(fields) >= 2 && err == nil:
+		return Hosts
+	case erlang && !comment && strings.HasSuffix(entry, "."):
+		return Erlang
+	case len(fields) >= 2:
+		return Hosts
+	}
+	return Plain
 }

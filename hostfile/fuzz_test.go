@@ -20,6 +20,8 @@ var fuzzSeeds = []string{
 		`"services":["_ssh._tcp"],"conflict":["00:00:5e:00:53:02"],"last_seen":"2024-05-01T10:00:00Z","self":true}]`,
 	`[{"ip":"x"}, 1, null, {"names":["b"]}, {"port":70000}]`,
 	"[\n{\"ip\":}]",
+	"[2001:db8::1]:7946\n[::1]:1\n",
+	"alpha.\nx@h.\n'q@h\n%p@h\n[b@h\n",
 }
 
 func fuzzParser(f *testing.F, format Format) {
@@ -69,3 +71,39 @@ func FuzzParseErlang(f *testing.F) { fuzzParser(f, Erlang) }
 func FuzzParsePlain(f *testing.F)  { fuzzParser(f, Plain) }
 func FuzzParseJSON(f *testing.F)   { fuzzParser(f, JSON) }
 func FuzzParseAuto(f *testing.F)   { fuzzParser(f, Auto) }
+
+// FuzzDetectWritten checks that whatever a writer writes is detected as
+// its format: parsing it with Auto gives the hosts that parsing it with
+// its format gives. The hosts to write come from parsing the input in
+// every format.
+func FuzzDetectWritten(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	formats := []Format{Hosts, Erlang, Plain, JSON}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, from := range formats {
+			hosts, _ := Parse(bytes.NewReader(data), "fuzz", &ParseOptions{Format: from, Lenient: true})
+			for _, to := range formats {
+				var out bytes.Buffer
+				if err := Write(&out, to, hosts); err != nil {
+					t.Fatalf("Write %v of hosts parsed as %v: %v", to, from, err)
+				}
+				want, err := Parse(bytes.NewReader(out.Bytes()), "written", &ParseOptions{Format: to})
+				if err != nil {
+					t.Fatalf("Parse %v of written output: %v\n%s", to, err, out.String())
+				}
+				if got := detect(out.Bytes()); len(want) > 0 && got != to {
+					t.Fatalf("%v output detected as %v:\n%s", to, got, out.String())
+				}
+				got, err := Parse(bytes.NewReader(out.Bytes()), "written", nil)
+				if err != nil {
+					t.Fatalf("Parse auto of %v output: %v\n%s", to, err, out.String())
+				}
+				if diff := cmp.Diff(want, got, hostCmp); diff != "" {
+					t.Fatalf("auto parse of %v output (-want +got):\n%s\n%s", to, diff, out.String())
+				}
+			}
+		}
+	})
+}

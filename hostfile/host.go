@@ -3,6 +3,7 @@ package hostfile
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,22 +33,33 @@ type Host struct {
 // maxName is the longest host name accepted, in bytes (the DNS limit).
 const maxName = 253
 
+// CheckHostName reports what is wrong with a host name, or nil if it can be
+// written in every format; writers fail on a Host with a name it rejects.
+// A name is 1 to 253 bytes of Unicode letters, digits, '-', '_' and '.',
+// and its last label is not all digits (that would be a mistyped address).
+// Use it to drop names that come from the network before writing them.
+func CheckHostName(s string) error {
+	if msg := checkName(s); msg != "" {
+		return errors.New("hostfile: " + msg)
+	}
+	return nil
+}
+
 // checkName reports what is wrong with a host name, or "" if nothing.
-// A name is 1 to 253 bytes of Unicode letters, digits, '-', '_' and '.':
-// that keeps it free of every character that means something in one of
-// the formats (spaces, '#', '%', quotes, '@', ':', '[').
+// The rules keep a name free of every character that means something in
+// one of the formats (spaces, '#', '%', quotes, '@', ':', '[').
 func checkName(s string) string {
 	if s == "" {
 		return "empty host name"
 	}
 	if len(s) > maxName {
-		return fmt.Sprintf("host name %.20q... longer than %d bytes", s, maxName)
+		return fmt.Sprintf("host name %s longer than %d bytes", quote(s), maxName)
 	}
 	if strings.Contains(s, ":") || allDigits(lastLabel(s)) {
-		return fmt.Sprintf("bad address %q", s) // a mistyped IPv6 or IPv4 address
+		return "bad address " + quote(s) // a mistyped IPv6 or IPv4 address
 	}
 	if !isNameText(s) {
-		return fmt.Sprintf("bad host name %q", s)
+		return "bad host name " + quote(s)
 	}
 	return ""
 }
@@ -73,28 +85,60 @@ func allDigits(s string) bool {
 // maxAtom is the longest Erlang atom, in characters.
 const maxAtom = 255
 
-// checkNode reports what is wrong with an Erlang node name "name@host", or
-// "" if nothing. The host part is an address or a host name (checkName);
-// the name part may hold any printable character but '@', '#' and white
-// space; the whole is at most 255 characters, as an Erlang atom.
+// CheckNode reports what is wrong with an Erlang node name "name@host",
+// or nil if it can be written in every format: the host part is an address
+// or a host name (CheckHostName); the name part may hold any printable
+// character but '@', '#' and white space; the whole is at most 255
+// characters, as an Erlang atom.
+func CheckNode(s string) error {
+	if msg := checkNode(s); msg != "" {
+		return errors.New("hostfile: " + msg)
+	}
+	return nil
+}
+
+// maxNodeName is the longest NAME that CheckNodeName accepts: NAME@HOST
+// with the longest IPv6 address as HOST is still an Erlang atom.
+const maxNodeName = maxAtom - len("@ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255")
+
+// CheckNodeName reports what is wrong with NAME, the name part of a node
+// name NAME@HOST that a command is given (ipfinder --name, sdjoin --name),
+// or nil if nothing. NAME is 1 to 209 ASCII letters, digits, '_', '-' and
+// '.': then NAME@ADDRESS, with any address, passes CheckNode, is a plain
+// Erlang node name, and is safe in a file name.
+func CheckNodeName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("hostfile: empty node name")
+	case len(name) > maxNodeName:
+		return fmt.Errorf("hostfile: node name %s longer than %d bytes", quote(name), maxNodeName)
+	case strings.ContainsFunc(name, func(r rune) bool {
+		return !(r == '_' || r == '-' || r == '.' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+	}):
+		return fmt.Errorf("hostfile: bad node name %s: want ASCII letters, digits, '_', '-' and '.'", quote(name))
+	}
+	return nil
+}
+
+// checkNode is CheckNode, reporting what is wrong or "" if nothing.
 func checkNode(s string) string {
 	name, host, ok := strings.Cut(s, "@")
 	if !ok || name == "" || host == "" {
-		return fmt.Sprintf("bad node name %q: want name@host", s)
+		return fmt.Sprintf("bad node name %s: want name@host", quote(s))
 	}
 	if utf8.RuneCountInString(s) > maxAtom {
-		return fmt.Sprintf("node name %.20q... longer than %d characters", s, maxAtom)
+		return fmt.Sprintf("node name %s longer than %d characters", quote(s), maxAtom)
 	}
 	if !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool {
 		return r == '@' || r == '#' || unicode.IsSpace(r) || !unicode.IsPrint(r)
 	}) {
-		return fmt.Sprintf("bad node name %q", s)
+		return "bad node name " + quote(s)
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return ""
 	}
 	if msg := checkName(host); msg != "" {
-		return fmt.Sprintf("bad node name %q: %s", s, msg)
+		return fmt.Sprintf("bad node name %s: %s", quote(s), msg)
 	}
 	return ""
 }
@@ -112,7 +156,7 @@ func nodeHost(s string) (netip.Addr, string) {
 // nothing. It follows checkName.
 func checkService(s string) string {
 	if s == "" || len(s) > maxName || checkName(s) != "" {
-		return fmt.Sprintf("bad service type %q", s)
+		return "bad service type " + quote(s)
 	}
 	return ""
 }
@@ -120,35 +164,44 @@ func checkService(s string) string {
 // check reports the first field of h that no format could write.
 func (h *Host) check() error {
 	if z := h.Addr.Zone(); z != "" && !isNameText(z) {
-		return fmt.Errorf("hostfile: host %v: bad zone %q", h.Addr, z)
+		return fmt.Errorf("hostfile: host %s: bad zone %s", h.label(), quote(z))
 	}
 	for _, n := range h.Names {
 		if msg := checkName(n); msg != "" {
-			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+			return fmt.Errorf("hostfile: host %s: %s", h.label(), msg)
 		}
 	}
 	if h.Node != "" {
 		if msg := checkNode(h.Node); msg != "" {
-			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+			return fmt.Errorf("hostfile: host %s: %s", h.label(), msg)
 		}
 	}
 	if !validMAC(h.MAC) {
-		return fmt.Errorf("hostfile: host %v: bad MAC address length %d", h.Addr, len(h.MAC))
+		return fmt.Errorf("hostfile: host %s: bad MAC address length %d", h.label(), len(h.MAC))
 	}
 	for _, c := range h.Conflict {
 		if len(c) == 0 || !validMAC(c) {
-			return fmt.Errorf("hostfile: host %v: bad conflicting MAC address length %d", h.Addr, len(c))
+			return fmt.Errorf("hostfile: host %s: bad conflicting MAC address length %d", h.label(), len(c))
 		}
 	}
 	if !utf8.ValidString(h.Vendor) {
-		return fmt.Errorf("hostfile: host %v: vendor %q is not UTF-8", h.Addr, h.Vendor)
+		return fmt.Errorf("hostfile: host %s: vendor %s is not UTF-8", h.label(), quote(h.Vendor))
 	}
 	for _, s := range h.Services {
 		if msg := checkService(s); msg != "" {
-			return fmt.Errorf("hostfile: host %v: %s", h.Addr, msg)
+			return fmt.Errorf("hostfile: host %s: %s", h.label(), msg)
 		}
 	}
 	return nil
+}
+
+// label names h in an error: its address, cut short like a quoted field.
+func (h *Host) label() string {
+	s := h.Addr.String()
+	if len(s) > maxQuoted {
+		return quote(s)
+	}
+	return s
 }
 
 // validMAC reports whether net.ParseMAC reads back mac.String(): mac is

@@ -20,13 +20,13 @@ func parseHosts(p *parser, data []byte) []Host {
 		}
 		addr, err := netip.ParseAddr(f[0])
 		if err != nil {
-			return p.fail(n, "bad address %q", f[0])
+			return p.fail(n, "bad address %s", quote(f[0]))
 		}
 		if z := addr.Zone(); z != "" && !isNameText(z) {
-			return p.fail(n, "bad zone in address %q", f[0])
+			return p.fail(n, "bad zone in address %s", quote(f[0]))
 		}
 		if len(f) < 2 {
-			return p.fail(n, "address %s has no host name", f[0])
+			return p.fail(n, "address %s has no host name", clip(f[0], maxQuoted))
 		}
 		for _, name := range f[1:] {
 			if msg := checkName(name); msg != "" {

@@ -36,17 +36,18 @@ func parseJSON(p *parser, data []byte) []Host {
 		return nil
 	}
 	var hosts []Host
+	lines := &lineCounter{data: data}
 	for dec.More() {
-		line := lineAt(data, elementStart(data, dec.InputOffset()))
+		line := lines.at(elementStart(data, dec.InputOffset()))
 		var jh jsonHost
 		if err := dec.Decode(&jh); err != nil {
 			if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-				if !p.fail(line, "bad host: %v", err) {
+				if !p.fail(line, "bad host: %s", clip(err.Error(), 2*maxQuoted)) {
 					return nil
 				}
 				continue
 			}
-			p.stop(jsonErrLine(data, dec, err), "bad JSON: %v", err)
+			p.stop(jsonErrLine(data, dec, err), "bad JSON: %s", clip(err.Error(), 2*maxQuoted))
 			return nil
 		}
 		h, msg := jh.host()
@@ -59,7 +60,7 @@ func parseJSON(p *parser, data []byte) []Host {
 		hosts = append(hosts, h)
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'
-		p.stop(jsonErrLine(data, dec, err), "bad JSON: %v", err)
+		p.stop(jsonErrLine(data, dec, err), "bad JSON: %s", clip(err.Error(), 2*maxQuoted))
 		return nil
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -92,10 +93,10 @@ func (jh *jsonHost) host() (Host, string) {
 	if jh.IP != "" {
 		a, err := netip.ParseAddr(jh.IP)
 		if err != nil {
-			return h, fmt.Sprintf("bad address %q", jh.IP)
+			return h, "bad address " + quote(jh.IP)
 		}
 		if z := a.Zone(); z != "" && !isNameText(z) {
-			return h, fmt.Sprintf("bad zone in address %q", jh.IP)
+			return h, "bad zone in address " + quote(jh.IP)
 		}
 		h.Addr = a
 	}
@@ -106,7 +107,7 @@ func (jh *jsonHost) host() (Host, string) {
 	if jh.MAC != "" {
 		mac, err := net.ParseMAC(jh.MAC)
 		if err != nil {
-			return h, fmt.Sprintf("bad MAC address %q", jh.MAC)
+			return h, "bad MAC address " + quote(jh.MAC)
 		}
 		h.MAC = mac
 	}
@@ -132,14 +133,14 @@ func (jh *jsonHost) host() (Host, string) {
 	for _, c := range jh.Conflict {
 		mac, err := net.ParseMAC(c)
 		if err != nil {
-			return h, fmt.Sprintf("bad conflicting MAC address %q", c)
+			return h, "bad conflicting MAC address " + quote(c)
 		}
 		h.Conflict = append(h.Conflict, mac)
 	}
 	if jh.LastSeen != "" {
 		t, err := time.Parse(time.RFC3339Nano, jh.LastSeen)
 		if err != nil {
-			return h, fmt.Sprintf("bad last_seen %q: want RFC 3339 time", jh.LastSeen)
+			return h, "bad last_seen " + quote(jh.LastSeen) + ": want RFC 3339 time"
 		}
 		h.LastSeen = t
 	}
@@ -184,7 +185,7 @@ func writeJSON(w *bytes.Buffer, hosts []Host) error {
 		if !h.LastSeen.IsZero() {
 			t := h.LastSeen.UTC()
 			if t.Year() < 0 || t.Year() > 9999 {
-				return fmt.Errorf("hostfile: host %v: last seen %v is not an RFC 3339 time", h.Addr, t)
+				return fmt.Errorf("hostfile: host %s: last seen %v is not an RFC 3339 time", h.label(), t)
 			}
 			jh.LastSeen = t.Format(time.RFC3339Nano)
 		}

@@ -16,3 +16,12 @@ func chownLike(f *os.File, old fs.FileInfo) error {
 	}
 	return f.Chown(int(st.Uid), int(st.Gid))
 }
+
+// ownerOf returns the user ID that owns the file described by fi.
+func ownerOf(fi fs.FileInfo) (uid int, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
-
-// maxLine is the longest line the line formats accept.
-const maxLine = 64 << 10
 
 // ParseOptions controls Parse and ReadFile. A nil *ParseOptions is the
 // zero value: detect the format and stop at the first bad line.
@@ -42,6 +40,36 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("hostfile %s line %d: %s", e.File, e.Line, e.Msg)
 }
 
+// maxQuoted is how many bytes of a field an error message shows.
+const maxQuoted = 64
+
+// quote returns s for an error message: quoted with control characters
+// escaped (%q), and cut to maxQuoted bytes followed by "..." when longer,
+// so that a hostile 5 MB field does not fill the terminal.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(cutAt(s, maxQuoted)) + "..."
+}
+
+// clip cuts text that is already quoted or escaped, such as an error
+// message of encoding/json, to n bytes followed by "..." when longer.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return cutAt(s, n) + "..."
+}
+
+// cutAt returns at most n bytes of s, not splitting a UTF-8 character.
+func cutAt(s string, n int) string {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // Parse reads hosts from r. The name (usually a path) is used in errors
 // only.
 //
@@ -54,12 +82,21 @@ func (e *ParseError) Error() string {
 // are, in both modes. A JSON syntax error cannot be skipped and fails in
 // both modes.
 func Parse(r io.Reader, name string, opt *ParseOptions) ([]Host, error) {
-	if opt == nil {
-		opt = new(ParseOptions)
+	var size int64
+	if l, ok := r.(interface{ Len() int }); ok { // bytes.Reader, strings.Reader
+		size = int64(l.Len())
 	}
-	data, err := io.ReadAll(r)
+	data, err := readAtMost(r, name, size)
 	if err != nil {
 		return nil, err
+	}
+	return parse(data, name, opt)
+}
+
+// parse is Parse of data read in full.
+func parse(data []byte, name string, opt *ParseOptions) ([]Host, error) {
+	if opt == nil {
+		opt = new(ParseOptions)
 	}
 	f := opt.Format
 	if f == Auto {
@@ -89,15 +126,6 @@ func Parse(r io.Reader, name string, opt *ParseOptions) ([]Host, error) {
 		return hosts, errors.Join(p.errs...)
 	}
 	return hosts, nil
-}
-
-// ReadFile parses the hostfile at path; see Parse.
-func ReadFile(path string, opt *ParseOptions) ([]Host, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(bytes.NewReader(data), path, opt)
 }
 
 // A parser collects the errors of one Parse call.
@@ -141,4 +169,24 @@ func eachLine(data []byte, fn func(n int, line string) bool) {
 func lineAt(data []byte, off int64) int {
 	off = min(max(off, 0), int64(len(data)))
 	return 1 + bytes.Count(data[:off], []byte("\n"))
+}
+
+// A lineCounter returns line numbers of increasing offsets in data,
+// counting each newline once, where lineAt would count from the start
+// every time (quadratic over a file).
+type lineCounter struct {
+	data []byte
+	off  int64 // offset counted up to
+	line int   // newlines before off
+}
+
+// at returns the 1-based number of the line holding data[off].
+func (c *lineCounter) at(off int64) int {
+	off = min(max(off, 0), int64(len(c.data)))
+	if off < c.off {
+		c.off, c.line = 0, 0
+	}
+	c.line += bytes.Count(c.data[c.off:off], []byte("\n"))
+	c.off = off
+	return 1 + c.line
 }

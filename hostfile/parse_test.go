@@ -146,6 +146,30 @@ func TestParse(t *testing.T) {
 			want:   []Host{{Addr: addr("192.0.2.1")}},
 		},
 		{
+			name:   "auto_plain_bracketed_ipv6_first",
+			format: Auto,
+			in:     "[2001:db8::1]:7946\n192.0.2.1:7946\n",
+			want:   []Host{{Addr: addr("2001:db8::1"), Port: 7946}, {Addr: addr("192.0.2.1"), Port: 7946}},
+		},
+		{
+			name:   "auto_plain_bracketed_ipv6_after_header",
+			format: Auto,
+			in:     "# x\n[::ffff:c000:201]:7946\n",
+			want:   []Host{{Addr: addr("::ffff:c000:201"), Port: 7946}},
+		},
+		{
+			name:   "auto_hash_comment_rules_out_erlang",
+			format: Auto,
+			in:     "# x\nalpha.\n",
+			want:   []Host{{Names: []string{"alpha."}}},
+		},
+		{
+			name:   "auto_hash_comment_rules_out_json",
+			format: Auto,
+			in:     "# x\n[x@h\n",
+			want:   []Host{{Node: "[x@h", Names: []string{"h"}}},
+		},
+		{
 			name:   "auto_only_comments",
 			format: Auto,
 			in:     "# x\n\n",
@@ -183,7 +207,7 @@ func TestParseErrors(t *testing.T) {
 		{"erlang_reserved", Erlang, "end.\n", `hostfile f line 1: reserved word "end": quote it to make an atom`},
 		{"erlang_bad_address", Erlang, "'321.321.321.321'.\n", `hostfile f line 1: bad address "321.321.321.321"`},
 		{"erlang_control_char", Erlang, `'a\nb'.`, `hostfile f line 1: bad host name "a\nb"`},
-		{"erlang_too_long", Erlang, "'" + strings.Repeat("a", 256) + "'.", `hostfile f line 1: atom "aaaaaaaaaaaaaaaaaaaa"... longer than 255 characters`},
+		{"erlang_too_long", Erlang, "'" + strings.Repeat("a", 256) + "'.", `hostfile f line 1: atom "` + strings.Repeat("a", 64) + `"... longer than 255 characters`},
 		{"plain_two_fields", Plain, "a b\n", `hostfile f line 1: want one host per line, have 2 fields`},
 		{"plain_bad_port", Plain, "a:0\n", `hostfile f line 1: bad port "0"`},
 		{"plain_bad_v6_port", Plain, "[2001:db8::1]\n", `hostfile f line 1: bad address and port "[2001:db8::1]"`},
@@ -274,5 +298,56 @@ func TestParseFormat(t *testing.T) {
 	}
 	if s := Format(42).String(); s != "Format(42)" {
 		t.Errorf("String = %q", s)
+	}
+}
+
+// endless is a reader that never ends, like /dev/zero.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '\n'
+	}
+	return len(p), nil
+}
+
+func TestParseBoundsInput(t *testing.T) {
+	_, err := Parse(endless{}, "stdin", nil)
+	if err == nil || err.Error() != "hostfile: stdin is larger than 64 MiB: it is no hostfile, check the path" {
+		t.Errorf("err %v, want the 64 MiB limit", err)
+	}
+}
+
+// TestParseErrorsClipLongFields checks that a huge bad field is quoted
+// cut short, with control characters escaped, in every format.
+func TestParseErrorsClipLongFields(t *testing.T) {
+	huge := strings.Repeat("\x01x", 2_500_000) // 5 MB
+	tests := []struct {
+		name   string
+		format Format
+		in     string
+	}{
+		{"hosts_address", Hosts, huge + " name\n"},
+		{"hosts_name", Hosts, "192.0.2.1 " + huge + "\n"},
+		{"plain", Plain, huge + "\n"},
+		{"plain_port", Plain, "h:" + huge + "\n"},
+		{"erlang_quoted", Erlang, "'" + huge + "'.\n"},
+		{"erlang_no_full_stop", Erlang, "'a" + strings.Repeat("b", 200) + "' x\n"},
+		{"json_ip", JSON, `[{"ip":"` + strings.Repeat(`\u0001x`, 1_000_000) + `"}]`},
+		{"json_number", JSON, `[{"port":` + strings.Repeat("9", 5_000_000) + `}]`},
+		{"json_names", JSON, `[{"names":["` + strings.Repeat("x", 5_000_000) + `"]}]`},
+		{"json_zone", JSON, `[{"ip":"fe80::1%` + strings.Repeat("x", 5_000_000) + `!"}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.in), "f", &ParseOptions{Format: tt.format})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if len(msg) > 300 || !strings.Contains(msg, "...") || strings.ContainsAny(msg, "\x01\n") {
+				t.Errorf("error of %d bytes, want under 300 with ... and no control characters: %.400q", len(msg), msg)
+			}
+		})
 	}
 }

@@ -43,16 +43,16 @@ func plainHost(s string) (Host, string) {
 	if strings.HasPrefix(s, "[") {
 		ap, err := netip.ParseAddrPort(s)
 		if err != nil || ap.Port() == 0 {
-			return Host{}, "bad address and port " + strconv.Quote(s)
+			return Host{}, "bad address and port " + quote(s)
 		}
 		if z := ap.Addr().Zone(); z != "" && !isNameText(z) {
-			return Host{}, "bad zone in address " + strconv.Quote(s)
+			return Host{}, "bad zone in address " + quote(s)
 		}
 		return Host{Addr: ap.Addr(), Port: ap.Port()}, ""
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		if z := a.Zone(); z != "" && !isNameText(z) {
-			return Host{}, "bad zone in address " + strconv.Quote(s)
+			return Host{}, "bad zone in address " + quote(s)
 		}
 		return Host{Addr: a}, ""
 	}
@@ -65,7 +65,7 @@ func plainHost(s string) (Host, string) {
 	}
 	pn, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || pn == 0 {
-		return Host{}, "bad port " + strconv.Quote(port)
+		return Host{}, "bad port " + quote(port)
 	}
 	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
 		return Host{Addr: a, Port: uint16(pn)}, ""

@@ -222,3 +222,34 @@ func TestWriteErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckNodeName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"app", true},
+		{"node_1-a.b", true},
+		{strings.Repeat("n", maxNodeName), true},
+		{"", false},
+		{strings.Repeat("n", maxNodeName+1), false},
+		{"a@b", false},
+		{"a b", false},
+		{"a#b", false},
+		{"a/b", false},
+		{"a'b", false},
+		{"ü", false},
+	}
+	for _, tt := range tests {
+		err := CheckNodeName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckNodeName(%.20q) = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if err == nil {
+			node := tt.name + "@ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+			if err := CheckNode(node); err != nil {
+				t.Errorf("CheckNode(%.20q...) = %v, want nil", node, err)
+			}
+		}
+	}
+}

@@ -1,5 +1,7 @@
 // Package cliutil holds what ipfinder and sdjoin share on the command line:
-// exit codes mapped in one place, and key=value flag parsing.
+// exit codes mapped in one place, flags accepted after positional arguments
+// (Positional), key=value flag parsing, and one-line diagnostics in one
+// style (NewLogHandler: "NAME: warning: ...").
 package cliutil
 
 import (

@@ -1,9 +1,7 @@
-// Package ipfindercmd is the ipfinder command: flags, the sweep of every
-// chosen interface, and the hostfile it writes. cmd/ipfinder only wires it to
-// the process.
 package ipfindercmd
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -97,7 +95,8 @@ type options struct {
 	force      bool
 	keep       time.Duration
 	allowEmpty bool
-	log        *slog.Logger
+	log        *slog.Logger // warnings, and details with -v
+	scanLog    *slog.Logger // for package scan: details only (see detailsOnly)
 	stderr     io.Writer
 }
 
@@ -144,7 +143,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		o.exclude = append(o.exclude, p)
 	}
 	for _, n := range o.names {
-		if n == "" || !validNodeName(n) {
+		if hostfile.CheckNodeName(n) != nil {
 			return nil, cliutil.Usagef("bad --name %q: want the name part of an Erlang node name, such as app", n)
 		}
 	}
@@ -170,7 +169,8 @@ func parseOptions(c *cli.Context) (*options, error) {
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
 	}
-	o.log = slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+	o.log = slog.New(cliutil.NewLogHandler(o.stderr, "ipfinder", level))
+	o.scanLog = slog.New(detailsOnly{o.log.Handler()})
 	return o, nil
 }
 
@@ -180,16 +180,6 @@ func parseAddrOrPrefix(s string) (netip.Prefix, error) {
 	}
 	p, err := netip.ParsePrefix(s)
 	return p.Masked(), err
-}
-
-// validNodeName reports whether n can be the name part of name@host.
-func validNodeName(n string) bool {
-	for _, r := range n {
-		if !(r == '_' || r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 func sweepAction(c *cli.Context) error {
@@ -203,3 +193,20 @@ func sweepAction(c *cli.Context) error {
 	}
 	return output(c, o, hosts)
 }
+
+// detailsOnly logs a library's records at Debug level at most, so that they
+// show with -v only: ipfinder itself warns about what the user must know,
+// once (an IP conflict once per address, where scan logs every reply).
+type detailsOnly struct{ h slog.Handler }
+
+func (d detailsOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return d.h.Enabled(ctx, min(l, slog.LevelDebug))
+}
+
+func (d detailsOnly) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = min(r.Level, slog.LevelDebug)
+	return d.h.Handle(ctx, r)
+}
+
+func (d detailsOnly) WithAttrs(as []slog.Attr) slog.Handler { return detailsOnly{d.h.WithAttrs(as)} }
+func (d detailsOnly) WithGroup(name string) slog.Handler    { return detailsOnly{d.h.WithGroup(name)} }

@@ -1,6 +1,9 @@
 package ipfindercmd
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -28,6 +31,10 @@ func convertCommand() *cli.Command {
 }
 
 func convert(c *cli.Context) error {
+	args, err := cliutil.Positional(c, 0, 1) // first: it sets flags given after FILE
+	if err != nil {
+		return err
+	}
 	to, err := hostfile.ParseFormat(c.String("format"))
 	if err != nil || to == hostfile.Auto {
 		return cliutil.Usagef("unknown format %q: use hosts, erlang, plain or json", c.String("format"))
@@ -36,22 +43,14 @@ func convert(c *cli.Context) error {
 	if err != nil {
 		return cliutil.Usagef("unknown --from format %q: use auto, hosts, erlang, plain or json", c.String("from"))
 	}
-	if c.NArg() > 1 {
-		return cliutil.Usagef("convert reads one file, got %d", c.NArg())
+	var path, name string
+	if len(args) == 1 {
+		path, name = args[0], args[0]
 	}
-	name := c.Args().First()
-	r := c.App.Reader
-	if name == "" || name == "-" {
-		name = "stdin"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+	if path == "" || path == "-" {
+		path, name = "", "stdin"
 	}
-	hosts, err := hostfile.Parse(r, name, &hostfile.ParseOptions{Format: from})
+	hosts, err := readInput(c.Context, c.App.Reader, path, from)
 	if err != nil {
 		return err
 	}
@@ -67,4 +66,43 @@ func convert(c *cli.Context) error {
 		return err
 	}
 	return hostfile.Write(c.App.Writer, to, hosts)
+}
+
+// readInput parses the input of convert: the file at path, or stdin when
+// path is "". It gives up when ctx ends (SIGINT, SIGTERM), since a FIFO or
+// a pipe may stay open for ever; the reading goroutine, blocked in the
+// kernel, then ends with the process.
+func readInput(ctx context.Context, stdin io.Reader, path string, from hostfile.Format) ([]hostfile.Host, error) {
+	type result struct {
+		hosts []hostfile.Host
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		hosts, err := parseInput(stdin, path, from)
+		done <- result{hosts, err}
+	}()
+	select {
+	case r := <-done:
+		return r.hosts, r.err
+	case <-ctx.Done():
+		if path == "" {
+			path = "stdin"
+		}
+		return nil, fmt.Errorf("interrupted while reading %s; nothing written", path)
+	}
+}
+
+// parseInput opens and parses the file at path, or stdin when path is "".
+func parseInput(stdin io.Reader, path string, from hostfile.Format) ([]hostfile.Host, error) {
+	opt := &hostfile.ParseOptions{Format: from}
+	if path == "" {
+		return hostfile.Parse(stdin, "stdin", opt)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return hostfile.Parse(f, path, opt)
 }

@@ -34,6 +34,8 @@ func TestConvert(t *testing.T) {
 	}{
 		{name: "to_erlang", args: []string{"convert", "-f", "erlang", in}, stdout: "% Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n'192.0.2.10'.\n'192.0.2.11'.\n"},
 		{name: "to_plain", args: []string{"convert", "-f", "plain", in}, stdout: "# Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n192.0.2.10\n192.0.2.11\n"},
+		{name: "flags_after_file", args: []string{"convert", in, "-f", "plain"}, stdout: "# Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten.\n192.0.2.10\n192.0.2.11\n"},
+		{name: "two_files", args: []string{"convert", in, in}, code: 2, stderrPart: "convert: unexpected argument"},
 		{name: "bad_line", args: []string{"convert", bad}, code: 1, stderrPart: bad + " line 2: bad address \"321.321.321.321\""},
 		{name: "empty_input_writes_nothing", args: []string{"convert", "-o", in, empty}, code: 3, stderrPart: "holds no hosts"},
 		{name: "missing_file", args: []string{"convert", filepath.Join(dir, "nope")}, code: 1, stderrPart: "no such file"},

@@ -334,4 +334,54 @@ func TestLabIPConflict(t *testing.T) {
 		!strings.Contains(stderr, l.Hosts[2].MAC.String()) {
 		t.Errorf("stderr does not report the conflict: %q", stderr)
 	}
+	// Once, in the commands' warning style.
+	if !strings.HasPrefix(stderr, "ipfinder: warning: IP conflict: several MACs answer for "+taken.Addr.String()+": ") ||
+		strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q: want one line, ipfinder: warning: IP conflict: ...", stderr)
+	}
+}
+
+// TestLabBadMDNSNameIsDropped runs a real avahi-daemon that announces
+// "evil.1", a name no hostfile can hold (its last label is all digits):
+// the sweep drops the name with a -v note, keeps the host under its
+// generated name, and writes the file.
+func TestLabBadMDNSNameIsDropped(t *testing.T) {
+	l := lab.New(t, lab.Config{Hosts: 3})
+	if err := l.Hosts[1].StartAvahiDomain("evil", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Hosts[2].StartAvahi("labhost3"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hosts")
+	// Poll: the responder may be slow to answer under load.
+	deadline := time.Now().Add(30 * time.Second)
+	var stderr string
+	var code int
+	for {
+		_, stderr, code = run(t, l.Hosts[0], dir, "-v", "-o", out, "--no-self")
+		if code != 0 || strings.Contains(stderr, "evil.1") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "dropped mDNS name") || !strings.Contains(stderr, "evil.1") {
+		t.Errorf("stderr has no -v note about evil.1:\n%s", stderr)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := l.Hosts[1].Addr.String()
+	for _, want := range []string{
+		evil + "\thost-" + strings.ReplaceAll(evil, ".", "-") + "\n",
+		l.Hosts[2].Addr.String() + "\tlabhost3.local\n",
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("hostfile lacks %q:\n%s", want, got)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package ipfindercmd
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -15,7 +16,22 @@ import (
 // A host that only mDNS saw is kept when its address was a sweep target.
 // With self, the machine's own addresses on the swept links are added, named
 // hostname and marked Self.
-func merge(links []linkResult, self bool, hostname string, vendor func(net.HardwareAddr) string) []hostfile.Host {
+//
+// A name or service type that no hostfile can hold (hostfile.CheckHostName),
+// such as "evil.1" announced by a responder on the LAN, is left out and
+// reported in dropped; its host stays.
+func merge(links []linkResult, self bool, hostname string, vendor func(net.HardwareAddr) string) (hosts []hostfile.Host, dropped []error) {
+	keep := func(a netip.Addr, what string, names []string) []string {
+		var ok []string
+		for _, n := range names {
+			if err := hostfile.CheckHostName(n); err != nil {
+				dropped = append(dropped, fmt.Errorf("%v: dropped %s: %w", a, what, err))
+				continue
+			}
+			ok = append(ok, n)
+		}
+		return ok
+	}
 	byAddr := make(map[netip.Addr]*hostfile.Host)
 	get := func(a netip.Addr) *hostfile.Host {
 		h, ok := byAddr[a]
@@ -42,7 +58,7 @@ func merge(links []linkResult, self bool, hostname string, vendor func(net.Hardw
 				h.MAC = l.plan.Iface.MAC
 				h.Vendor = vendor(h.MAC)
 				if hostname != "" {
-					h.Names = appendUnique(h.Names, hostname)
+					h.Names = appendUnique(h.Names, keep(h.Addr, "this machine's host name", []string{hostname})...)
 				}
 			}
 		}
@@ -54,16 +70,16 @@ func merge(links []linkResult, self bool, hostname string, vendor func(net.Hardw
 			if !ok {
 				h = get(m.Addr)
 			}
-			h.Names = appendUnique(h.Names, m.Names...)
-			h.Services = appendUnique(h.Services, m.Services...)
+			h.Names = appendUnique(h.Names, keep(m.Addr, "mDNS name", m.Names)...)
+			h.Services = appendUnique(h.Services, keep(m.Addr, "mDNS service type", m.Services)...)
 		}
 	}
-	hosts := make([]hostfile.Host, 0, len(byAddr))
+	hosts = make([]hostfile.Host, 0, len(byAddr))
 	for _, h := range byAddr {
 		hosts = append(hosts, *h)
 	}
 	slices.SortFunc(hosts, func(a, b hostfile.Host) int { return a.Addr.Compare(b.Addr) })
-	return hosts
+	return hosts, dropped
 }
 
 // inPlan reports whether a is inside one of the plan's prefixes.
@@ -82,17 +98,22 @@ func appendUnique(list []string, add ...string) []string {
 
 // withNodes replaces each host by one host per Erlang node name that
 // nodes(i) returns for hosts[i], as name@address; hosts without node names
-// drop out.
-func withNodes(hosts []hostfile.Host, nodes func(i int) []string) []hostfile.Host {
-	var out []hostfile.Host
+// drop out. A node name that no hostfile can hold (hostfile.CheckNode),
+// such as one an epmd on the LAN reports, is left out and reported in
+// dropped.
+func withNodes(hosts []hostfile.Host, nodes func(i int) []string) (out []hostfile.Host, dropped []error) {
 	for i, h := range hosts {
 		for _, n := range nodes(i) {
 			nh := h
 			nh.Node = n + "@" + h.Addr.String()
+			if err := hostfile.CheckNode(nh.Node); err != nil {
+				dropped = append(dropped, fmt.Errorf("%v: dropped Erlang node: %w", h.Addr, err))
+				continue
+			}
 			out = append(out, nh)
 		}
 	}
-	return out
+	return out, dropped
 }
 
 // withGeneratedNames gives every host without a name one made from its

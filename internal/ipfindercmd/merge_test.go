@@ -1,9 +1,11 @@
 package ipfindercmd
 
 import (
+	"io"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +67,10 @@ func TestMerge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := merge([]linkResult{link}, tt.self, "box", vendor)
+			got, dropped := merge([]linkResult{link}, tt.self, "box", vendor)
+			if len(dropped) > 0 {
+				t.Errorf("dropped %v, want nothing", dropped)
+			}
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
@@ -75,7 +80,7 @@ func TestMerge(t *testing.T) {
 
 func TestWithNodesAndNames(t *testing.T) {
 	hosts := []hostfile.Host{{Addr: addr("192.0.2.10")}, {Addr: addr("192.0.2.11"), Names: []string{"b.local"}}}
-	got := withNodes(hosts, func(i int) []string { return [][]string{{"app", "queue"}, nil}[i] })
+	got, _ := withNodes(hosts, func(i int) []string { return [][]string{{"app", "queue"}, nil}[i] })
 	if len(got) != 2 || got[0].Node != "app@192.0.2.10" || got[1].Node != "queue@192.0.2.10" {
 		t.Errorf("withNodes = %+v", got)
 	}
@@ -132,5 +137,72 @@ func TestStatePath(t *testing.T) {
 		if got := statePath(in); got != want {
 			t.Errorf("statePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMergeDropsBadNames checks that names from the network that no
+// hostfile can hold are left out, and the hosts that announced them stay,
+// so that the sweep can still write its file.
+func TestMergeDropsBadNames(t *testing.T) {
+	plan := scan.Plan{
+		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12")},
+	}
+	link := linkResult{
+		plan: plan,
+		arp:  []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}, {Addr: addr("192.0.2.11"), MAC: macB}},
+		mdns: []scan.MDNSHost{
+			{Addr: addr("192.0.2.10"), Names: []string{"evil.1", "good.local", "2001:db8::1", ""}, Services: []string{"_ssh._tcp", "_bad service"}},
+			{Addr: addr("192.0.2.11"), Names: []string{"a b.local", strings.Repeat("x", 254), "#c.local", "10.0.0.1"}},
+			{Addr: addr("192.0.2.12"), Names: []string{"1.2"}}, // mDNS only: the host stays, without a name
+		},
+	}
+	got, dropped := merge([]linkResult{link}, true, "1234", func(net.HardwareAddr) string { return "" })
+	want := []hostfile.Host{
+		{Addr: addr("192.0.2.1"), MAC: macS, Self: true},
+		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"good.local"}, Services: []string{"_ssh._tcp"}},
+		{Addr: addr("192.0.2.11"), MAC: macB},
+		{Addr: addr("192.0.2.12")},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("merge (-want +got):\n%s", diff)
+	}
+	if len(dropped) != 10 {
+		t.Errorf("dropped %d names, want 10: %v", len(dropped), dropped)
+	}
+	for _, err := range dropped {
+		if msg := err.Error(); !strings.HasPrefix(msg, "192.0.2.") || len(msg) > 200 {
+			t.Errorf("note %q: want the address first, and short", msg)
+		}
+	}
+	for _, f := range []hostfile.Format{hostfile.Hosts, hostfile.Erlang, hostfile.Plain, hostfile.JSON} {
+		if err := hostfile.Write(io.Discard, f, withGeneratedNames(got)); err != nil {
+			t.Errorf("Write %v: %v", f, err)
+		}
+	}
+}
+
+func TestWithNodesDropsBadNodes(t *testing.T) {
+	hosts := []hostfile.Host{{Addr: addr("192.0.2.10")}}
+	got, dropped := withNodes(hosts, func(int) []string {
+		return []string{"app", "bad#name", "sp ace", strings.Repeat("n", 250)} // as a hostile epmd may report
+	})
+	if len(got) != 1 || got[0].Node != "app@192.0.2.10" || len(dropped) != 3 {
+		t.Errorf("withNodes = %+v, dropped %v; want app@192.0.2.10 only, 3 dropped", got, dropped)
+	}
+}
+
+func TestKeepClampsFutureLastSeen(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	prev := []hostfile.Host{{Addr: addr("192.0.2.11"), LastSeen: now.Add(100 * 365 * 24 * time.Hour)}}
+	out, state := keep(prev, nil, now, 24*time.Hour)
+	if len(out) != 1 || len(state) != 1 || !state[0].LastSeen.Equal(now) {
+		t.Fatalf("keep = %+v, state %+v; want the host kept, last seen now", out, state)
+	}
+	// A day later the host has been away for the whole window: it goes.
+	out, _ = keep(state, nil, now.Add(25*time.Hour), 24*time.Hour)
+	if len(out) != 0 {
+		t.Errorf("keep a day later = %+v, want nothing", out)
 	}
 }

@@ -3,6 +3,7 @@ package ipfindercmd
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -57,7 +58,7 @@ func output(c *cli.Context, o *options, hosts []hostfile.Host) error {
 	}
 	if o.keep > 0 { // only once the output is written
 		if _, err := hostfile.WriteFile(statePath(o.output), hostfile.JSON, state); err != nil {
-			return err
+			return fmt.Errorf("%s is written, but its --keep state is not, so hosts seen now may be forgotten: %w", o.output, err)
 		}
 	}
 	if fresh == 0 {
@@ -82,14 +83,16 @@ func keepRecent(o *options, hosts []hostfile.Host, now time.Time) (out, state []
 	path := statePath(o.output)
 	prev, err := hostfile.ReadFile(path, &hostfile.ParseOptions{Format: hostfile.JSON, Lenient: true})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		o.log.Warn("ignoring unreadable --keep state; delete it to silence this", "file", path, "err", err)
+		o.log.Warn(fmt.Sprintf("ignoring what cannot be read of the --keep state %s (delete it to silence this): %s", path, summary(err)))
 	}
 	return keep(prev, hosts, now, o.keep)
 }
 
 // keep returns the hosts to write, fresh ones plus those in prev seen within
 // window before now, and the state to remember: every host with its last-seen
-// time. Hosts are the same host when address and node agree.
+// time. Hosts are the same host when address and node agree. A last-seen time
+// after now (a clock that was ahead, an edited file) counts as now, so that
+// the host is not kept for ever.
 func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out, state []hostfile.Host) {
 	key := func(h hostfile.Host) string { return h.Addr.String() + " " + h.Node }
 	before := make(map[string]hostfile.Host, len(prev))
@@ -109,6 +112,9 @@ func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out
 		state = append(state, h)
 	}
 	for _, h := range prev {
+		if h.LastSeen.After(now) {
+			h.LastSeen = now.UTC().Truncate(time.Second)
+		}
 		if seen[key(h)] || h.LastSeen.IsZero() || now.Sub(h.LastSeen) > window || h.Self {
 			continue
 		}
@@ -124,4 +130,15 @@ func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out
 		return strings.Compare(a.Node, b.Node)
 	})
 	return out, state
+}
+
+// summary is err on one line: the first of several joined errors (such as
+// the bad lines of a lenient parse) and how many more there are.
+func summary(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := j.Unwrap(); len(errs) > 1 {
+			return fmt.Sprintf("%v (and %d more)", errs[0], len(errs)-1)
+		}
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }

@@ -72,15 +72,17 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 	if vendors != nil {
 		lookup = vendors.Lookup
 	}
-	hosts := merge(results, o.self, hostname, lookup)
+	hosts, dropped := merge(results, o.self, hostname, lookup)
+	noteDropped(o, dropped)
 	for _, h := range hosts {
 		if len(h.Conflict) > 0 {
-			o.log.Warn("IP conflict: several MACs answer for one address", "addr", h.Addr, "macs", macList(h.MAC, h.Conflict))
+			o.log.Warn(fmt.Sprintf("IP conflict: several MACs answer for %s: %s", h.Addr, macList(h.MAC, h.Conflict)))
 		}
 	}
 	switch {
 	case len(o.names) > 0:
-		hosts = withNodes(hosts, func(int) []string { return o.names })
+		hosts, dropped = withNodes(hosts, func(int) []string { return o.names })
+		noteDropped(o, dropped)
 	case o.epmd:
 		hosts, err = withEPMDNodes(ctx, hosts, o)
 	}
@@ -129,7 +131,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 		// The browse must outlast the ARP sweep, which feeds it the
 		// addresses to reverse-resolve; it ends early once they are fed
 		// and the link is quiet.
-		cfg := &scan.MDNSConfig{Logger: o.log, Timeout: time.Second}
+		cfg := &scan.MDNSConfig{Logger: o.scanLog, Timeout: time.Second}
 		if o.arp {
 			cfg.Timeout += arpDuration(len(p.Targets), o)
 		}
@@ -144,7 +146,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 	}
 	var arpErr error
 	if o.arp {
-		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.log}
+		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.scanLog}
 		if o.retries == 0 {
 			cfg.Retries = -1 // scan treats 0 as the default
 		}
@@ -162,7 +164,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 			return res, fmt.Errorf("mDNS on %s: %w", p.Iface.Name, mdnsErr)
 		}
 		// Hosts found by ARP are worth writing without their names.
-		o.log.Warn("mDNS failed: hosts are listed without names and services", "interface", p.Iface.Name, "err", mdnsErr)
+		o.log.Warn(fmt.Sprintf("mDNS failed on %s, hosts are listed without names and services: %v", p.Iface.Name, mdnsErr))
 	}
 	return res, ctx.Err()
 }
@@ -206,7 +208,16 @@ func withEPMDNodes(ctx context.Context, hosts []hostfile.Host, o *options) ([]ho
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return withNodes(hosts, func(i int) []string { return names[i] }), ctx.Err()
+	hosts, dropped := withNodes(hosts, func(i int) []string { return names[i] })
+	noteDropped(o, dropped)
+	return hosts, ctx.Err()
+}
+
+// noteDropped notes with -v the names from the network that were left out.
+func noteDropped(o *options, dropped []error) {
+	for _, err := range dropped {
+		o.log.Debug("name left out: no hostfile can hold it", "err", err)
+	}
 }
 
 func macList(first net.HardwareAddr, rest []net.HardwareAddr) string {

@@ -43,15 +43,24 @@ exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits`
 // it). The daemon is killed when the lab closes. Needs avahi-daemon and
 // unshare (util-linux).
 func (h *Host) StartAvahi(hostname string, services ...Service) error {
+	return h.StartAvahiDomain(hostname, "local", services...)
+}
+
+// StartAvahiDomain is StartAvahi with another domain than "local": avahi
+// then announces hostname.domain. Tests use it to make a responder that
+// announces a name such as "evil.1", which no hostfile can hold.
+func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) error {
 	for _, tool := range []string{"avahi-daemon", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("lab: %s not found (install avahi-daemon and util-linux): %w", tool, err)
 		}
 	}
-	if err := checkLabel(hostname); err != nil {
-		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
+	for _, label := range append([]string{hostname}, strings.Split(domain, ".")...) {
+		if err := checkLabel(label); err != nil {
+			return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
+		}
 	}
-	conf, svcDir, err := h.writeAvahiFiles(hostname, services)
+	conf, svcDir, err := h.writeAvahiFiles(hostname, domain, services)
 	if err != nil {
 		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 	}
@@ -94,7 +103,7 @@ func (h *Host) StartAvahi(hostname string, services ...Service) error {
 
 // writeAvahiFiles writes the daemon's config file and services directory
 // into the lab's temporary directory.
-func (h *Host) writeAvahiFiles(hostname string, services []Service) (conf, svcDir string, err error) {
+func (h *Host) writeAvahiFiles(hostname, domain string, services []Service) (conf, svcDir string, err error) {
 	tmp, err := h.lab.tempDir()
 	if err != nil {
 		return "", "", err
@@ -104,7 +113,7 @@ func (h *Host) writeAvahiFiles(hostname string, services []Service) (conf, svcDi
 		return "", "", err
 	}
 	conf = filepath.Join(dir, "avahi-daemon.conf")
-	if err := os.WriteFile(conf, []byte(avahiConf(hostname, h.Iface)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(avahiConf(hostname, domain, h.Iface)), 0o644); err != nil {
 		return "", "", err
 	}
 	svcDir = filepath.Join(dir, "services")
@@ -120,11 +129,11 @@ func (h *Host) writeAvahiFiles(hostname string, services []Service) (conf, svcDi
 	return conf, svcDir, nil
 }
 
-// avahiConf is an avahi-daemon.conf for hostname on iface only.
-func avahiConf(hostname, iface string) string {
+// avahiConf is an avahi-daemon.conf for hostname.domain on iface only.
+func avahiConf(hostname, domain, iface string) string {
 	return fmt.Sprintf(`[server]
 host-name=%s
-domain-name=local
+domain-name=%s
 use-ipv4=yes
 use-ipv6=no
 enable-dbus=no
@@ -141,7 +150,7 @@ publish-addresses=yes
 
 [reflector]
 enable-reflector=no
-`, hostname, iface)
+`, hostname, domain, iface)
 }
 
 // serviceXML is the avahi .service file publishing s.

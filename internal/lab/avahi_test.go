@@ -113,7 +113,7 @@ func TestStartAvahi_bad_hostname(t *testing.T) {
 }
 
 func TestAvahiConf_lab_interface_only(t *testing.T) {
-	conf := avahiConf("labhost2", "eth0")
+	conf := avahiConf("labhost2", "local", "eth0")
 	for _, want := range []string{"host-name=labhost2\n", "allow-interfaces=eth0\n", "use-ipv6=no\n", "enable-dbus=no\n", "publish-workstation=yes\n", "enable-reflector=no\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q:\n%s", want, conf)

@@ -88,6 +88,11 @@ func (h *Host) Start(cmd *exec.Cmd) error { return errNotImplemented }
 // StartAvahi returns an error: labs need Linux.
 func (h *Host) StartAvahi(hostname string, services ...Service) error { return errNotImplemented }
 
+// StartAvahiDomain returns an error: labs need Linux.
+func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) error {
+	return errNotImplemented
+}
+
 // SetLoss returns an error: labs need Linux.
 func (h *Host) SetLoss(percent int) error { return errNotImplemented }
 

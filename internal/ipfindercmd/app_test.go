@@ -1,0 +1,23 @@
+package ipfindercmd_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/ipfindercmd"
+)
+
+// TestBadNameIsUsageError checks --name against hostfile.CheckNodeName;
+// the flags are checked before any sweep, so nothing is sent.
+func TestBadNameIsUsageError(t *testing.T) {
+	for _, name := range []string{"", "a b", "a@b", "a#b", "a/b", "ü", strings.Repeat("n", 210)} {
+		var stdout, stderr bytes.Buffer
+		code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), []string{"ipfinder", "-f", "erlang", "--name", name})
+		if code != 2 || !strings.HasPrefix(stderr.String(), "ipfinder: bad --name ") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("--name %.20q: exit %d, stderr %q; want 2 and one line", name, code, stderr.String())
+		}
+	}
+}
