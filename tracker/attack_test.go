@@ -390,3 +390,55 @@ func checkReceived(t *testing.T, tr *Tracker, peer string) {
 		}
 	}
 }
+
+func TestGateAdmission(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	tr := bareTracker(peer)
+	g := tr.gate
+	now := t0
+	at := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	if err := g.admit(candidate{peer, at("192.0.2.2:7946")}, now); err != nil {
+		t.Errorf("member at its address refused: %v", err)
+	}
+	first := candidate{"new1@192.0.2.3", at("192.0.2.3:7946")}
+	second := candidate{"new2@192.0.2.4", at("192.0.2.4:7946")}
+	if err := g.admit(first, now); err != nil {
+		t.Errorf("first unknown node not admitted on probation: %v", err)
+	}
+	if err := g.admit(second, now); err == nil {
+		t.Errorf("second unknown node admitted: %d probation slot(s)", g.slots())
+	}
+	if !g.hold(&memberlist.Node{Name: first.Name, Addr: first.Addr.Addr().AsSlice(), Port: first.Addr.Port(), Meta: encodeNodeMeta(nodeMeta{Boot: 3})}) {
+		t.Fatal("node on probation reached the view")
+	}
+	if len(tr.Members()) != 2 {
+		t.Fatalf("members %v, want me and peer", tr.Members())
+	}
+	g.verify(first, true, now)
+	if ms := tr.Members(); len(ms) != 3 || ms[1].Name != first.Name || ms[1].Boot != 3 {
+		t.Errorf("after its ping answered, members %+v, want new1 with boot 3", ms)
+	}
+	moved := candidate{peer, at("192.0.2.9:7946")}
+	if err := g.admit(moved, now); err != nil || !g.release(peer) {
+		t.Errorf("member at a new address: %v, want probation", err)
+	}
+	g.verify(second, false, now)
+	if err := g.admit(second, now.Add(time.Millisecond)); err == nil {
+		t.Error("node that did not answer admitted before its retry time")
+	}
+	g.verify(second, true, now)
+	if err := g.admit(second, now); err != nil {
+		t.Errorf("node that answered refused: %v", err)
+	}
+	if c, ok := g.tick(now); !ok || c != second {
+		t.Errorf("tick = %v, %v, want a push/pull with the refused node that answered", c, ok)
+	}
+	phantom := candidate{"phantom@127.0.1.1", at("127.0.1.1:9")}
+	if err := g.admit(phantom, now); err != nil || !g.release(phantom.Name) {
+		t.Errorf("phantom in a free slot: %v, want probation", err)
+	}
+	defer g.dial(at("192.0.2.7:7946"))()
+	if err := g.admit(candidate{"dialed@192.0.2.7", at("192.0.2.7:7946")}, now); err != nil {
+		t.Errorf("node at an address being joined refused: %v", err)
+	}
+}
