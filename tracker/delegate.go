@@ -28,15 +28,32 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 // memberlist handles alive/dead messages on the same goroutine and drops
 // them when its handoff queue fills. A message dropped here is
 // recovered by the gap and sync machinery.
+//
+// Gossiped messages (deltas, leaves) over maxDeltaBytes are never sent
+// by a tracker and are dropped before being copied; the inbox holds at
+// most maxInboxBytes.
 func (d *delegate) NotifyMsg(b []byte) {
-	if len(b) == 0 {
+	t := d.t
+	if unwanted(b) {
+		return
+	}
+	if t.inboxBytes.Add(int64(len(b))) > maxInboxBytes {
+		t.inboxBytes.Add(-int64(len(b)))
+		t.log.Debug("tracker: inbox over its byte budget, dropping message", "kind", b[0])
 		return
 	}
 	select {
-	case d.t.inbox <- append([]byte(nil), b...):
+	case t.inbox <- append([]byte(nil), b...):
 	default:
-		d.t.log.Debug("tracker: inbox full, dropping message", "kind", b[0])
+		t.inboxBytes.Add(-int64(len(b)))
+		t.log.Debug("tracker: inbox full, dropping message", "kind", b[0])
 	}
+}
+
+// unwanted reports an empty message, or a gossiped one (delta, leave)
+// bigger than a tracker ever gossips.
+func unwanted(b []byte) bool {
+	return len(b) == 0 || (b[0] == kindDelta || b[0] == kindLeave) && len(b) > maxDeltaBytes
 }
 
 // inboxLoop handles the messages NotifyMsg received, in order.
@@ -48,12 +65,19 @@ func (t *Tracker) inboxLoop() {
 			return
 		case b := <-t.inbox:
 			t.handleMsg(b)
+			t.inboxBytes.Add(-int64(len(b)))
 		}
 	}
 }
 
+// handleMsg handles one message from a peer. Nothing it receives is
+// trusted: messages over the limits are dropped, and state is kept only
+// for writers memberlist shows as members with the message's boot.
 func (t *Tracker) handleMsg(b []byte) {
 	var err error
+	if unwanted(b) {
+		return
+	}
 	switch b[0] {
 	case kindDelta:
 		err = t.handleDelta(b)
@@ -61,7 +85,7 @@ func (t *Tracker) handleMsg(b []byte) {
 		err = t.handleLeave(b)
 	case kindSyncReq:
 		var req syncReq
-		if req, err = decodeSyncReq(b); err == nil {
+		if req, err = decodeSyncReq(b); err == nil && t.isMember(req.From) {
 			t.syncs.reply(req.From, req.Nodes)
 		}
 	case kindSyncResp:
@@ -86,7 +110,7 @@ func (t *Tracker) handleDelta(b []byte) error {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || t.v.blocked(m.Node, m.Boot) {
+	if t.closed || !t.v.fromMember(m.Node, m.Boot) {
 		return nil
 	}
 	if t.v.observe(&m) {
@@ -110,7 +134,7 @@ func (t *Tracker) handleLeave(b []byte) error {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || t.v.blocked(m.Node, m.Boot) {
+	if t.closed || !t.v.fromMember(m.Node, m.Boot) {
 		return nil
 	}
 	t.enqueue(b)
@@ -173,12 +197,27 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 	}
 }
 
-func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.t.memberUp(n) }
-func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.t.memberUp(n) }
+// isMember reports whether node is a live member.
+func (t *Tracker) isMember(node string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.v.members[node]
+	return m != nil && m.Alive
+}
+
+// NotifyJoin and NotifyUpdate tell the view, unless the node is on
+// probation (not verified yet: see gate).
+func (d *delegate) NotifyJoin(n *memberlist.Node) {
+	if !d.t.gate.hold(n) {
+		d.t.memberUp(n)
+	}
+}
+
+func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.NotifyJoin(n) }
 
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	t := d.t
-	if n.Name == t.name {
+	if n.Name == t.name || t.gate.release(n.Name) {
 		return
 	}
 	now := time.Now()

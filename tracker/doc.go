@@ -124,4 +124,15 @@
 // Config.SecretKey (32 bytes for AES-256) encrypts all gossip and
 // streams; a node without the key can neither join nor read anything.
 // Config.Label keeps clusters sharing a network apart.
+//
+// Without a key, received messages are still checked: anything over the
+// limits is dropped; changes, records and leaves count only from a
+// member whose node meta carries the same boot (nothing is kept for
+// other writers); and a node memberlist did not know joins the view
+// only once it answered a ping at its advertised address under its
+// name, with at most 1 + members/8 such nodes on probation in
+// memberlist at a time, so spoofed alive messages cannot fill the probe
+// rotation with phantoms. Forging a member's own messages takes only
+// its name and boot, which unencrypted gossip shows: only a key
+// prevents that.
 package tracker

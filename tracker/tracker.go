@@ -36,8 +36,12 @@ const (
 	noticeWindow   = 10 * time.Second
 )
 
-// inboxSize bounds the messages waiting for the tracker's handler.
-const inboxSize = 4096
+// inboxSize bounds the messages waiting for the tracker's handler, and
+// maxInboxBytes their size (sync responses may be megabytes).
+const (
+	inboxSize     = 4096
+	maxInboxBytes = 64 << 20
+)
 
 // maxQueued bounds the broadcast queue (about 60 bytes a delta).
 const maxQueued = 4096
@@ -110,8 +114,10 @@ type Tracker struct {
 	// delta notice the gap.
 	changed time.Time
 
-	syncs *syncer
-	inbox chan []byte // messages from NotifyMsg, for inboxLoop
+	syncs      *syncer
+	gate       *gate
+	inbox      chan []byte  // messages from NotifyMsg, for inboxLoop
+	inboxBytes atomic.Int64 // bytes in inbox
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -186,7 +192,7 @@ func New(cfg *Config) (*Tracker, error) {
 		return nil, err
 	}
 	d := &delegate{t: t}
-	mc.Delegate, mc.Events = d, d
+	mc.Delegate, mc.Events, mc.Alive = d, d, d
 	t.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return int(t.alive.Load()) },
 		RetransmitMult: mc.RetransmitMult,
@@ -194,6 +200,7 @@ func New(cfg *Config) (*Tracker, error) {
 	t.alive.Store(1)
 	t.v = newView(t.name, netip.AddrPort{}, t.boot)
 	t.syncs = newSyncer(t)
+	t.gate = newGate(t)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: start gossip on %v: %w", cfg.BindAddr, err)
@@ -204,10 +211,14 @@ func New(cfg *Config) (*Tracker, error) {
 	t.mu.Lock()
 	t.v.selfAddr = netip.AddrPortFrom(addr.Unmap(), ln.Port)
 	t.mu.Unlock()
-	t.wg.Add(3)
+	t.wg.Add(4 + gatePingers)
 	go t.inboxLoop()
 	go t.syncs.run()
 	go t.purgeLoop()
+	go t.gate.run()
+	for range gatePingers {
+		go t.gate.pinger()
+	}
 	return t, nil
 }
 
@@ -252,7 +263,7 @@ func (t *Tracker) joinEach(addrs []string) (int, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			k, err := t.ml.Join([]string{a})
+			k, err := t.joinAddr(a)
 			mu.Lock()
 			defer mu.Unlock()
 			n += k
@@ -268,6 +279,23 @@ func (t *Tracker) joinEach(addrs []string) (int, error) {
 	return n, nil
 }
 
+// pullRandom repeats the join's full state exchange with a random live
+// member.
+func (t *Tracker) pullRandom() {
+	var peers []string
+	for _, m := range t.Members() {
+		if !m.Local {
+			peers = append(peers, m.Addr.String())
+		}
+	}
+	if len(peers) == 0 {
+		return
+	}
+	if _, err := t.joinAddr(peers[rand.IntN(len(peers))]); err != nil {
+		t.log.Debug("tracker: push/pull failed", "err", err)
+	}
+}
+
 // rejoinLater repeats the join's full state exchange with a random
 // member 1 s and 3 s after joining. Nodes that joined elsewhere at about
 // the same time are announced by gossip that may have ended before we
@@ -281,18 +309,17 @@ func (t *Tracker) rejoinLater() {
 			return
 		case <-time.After(wait):
 		}
-		var peers []string
-		for _, m := range t.Members() {
-			if !m.Local {
-				peers = append(peers, m.Addr.String())
-			}
-		}
-		if len(peers) > 0 {
-			if _, err := t.ml.Join([]string{peers[rand.IntN(len(peers))]}); err != nil {
-				t.log.Debug("tracker: rejoin failed", "err", err)
-			}
-		}
+		t.pullRandom()
 	}
+}
+
+// joinAddr joins the node at HOST:PORT a; while it does, the gate admits
+// the node answering there.
+func (t *Tracker) joinAddr(a string) (int, error) {
+	if ap, err := netip.ParseAddrPort(a); err == nil {
+		defer t.gate.dial(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))()
+	}
+	return t.ml.Join([]string{a})
 }
 
 // peerAddr turns a peer as accepted by Join into HOST:PORT.
@@ -550,7 +577,7 @@ func (t *Tracker) purgeLoop() {
 			t.mu.Unlock()
 			if len(addrs) > 0 {
 				a := addrs[rand.IntN(len(addrs))]
-				if _, err := t.ml.Join([]string{a.String()}); err != nil {
+				if _, err := t.joinAddr(a.String()); err != nil {
 					t.log.Debug("tracker: reconnect failed", "addr", a, "err", err)
 				}
 			}

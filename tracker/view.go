@@ -202,7 +202,7 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 
 // leave handles a writer's own announcement that it leaves.
 func (v *view) leave(node string, boot uint64, now time.Time) []change {
-	if v.blocked(node, boot) {
+	if !v.fromMember(node, boot) {
 		return nil
 	}
 	if r := v.nodes[node]; r != nil && r.Boot > boot {
@@ -247,6 +247,16 @@ func (v *view) blocked(node string, boot uint64) bool {
 	return false
 }
 
+// fromMember reports whether a message of writer node at boot agrees
+// with memberlist's view: node is a member (alive, or down and kept)
+// whose node meta carries that boot, and it has not left. Anything else
+// (writers that never joined, forged boots) is dropped without keeping
+// state: a real writer's record is fetched when memberlist reports it.
+func (v *view) fromMember(node string, boot uint64) bool {
+	m := v.members[node]
+	return m != nil && m.Boot == boot && !v.blocked(node, boot)
+}
+
 // observe records that a delta was seen and reports whether it is new
 // (and so worth gossiping on).
 func (v *view) observe(d *delta) bool {
@@ -279,7 +289,7 @@ func classify(r *nodeRec, d *delta) verdict {
 // of a gap is held and applied once the gap fills (gossip reorders
 // messages: memberlist sends the newest first).
 func (v *view) applyDelta(d *delta, now time.Time) ([]change, verdict) {
-	if v.blocked(d.Node, d.Boot) {
+	if !v.fromMember(d.Node, d.Boot) {
 		return nil, deltaStale
 	}
 	vd := classify(v.nodes[d.Node], d)
@@ -390,7 +400,7 @@ func (v *view) local(op byte, svc, key string, meta map[string]string) (delta, [
 
 // mergeRecord replaces a writer's record by a newer copy.
 func (v *view) mergeRecord(in *record, now time.Time) []change {
-	if v.blocked(in.Node, in.Boot) {
+	if !v.fromMember(in.Node, in.Boot) {
 		return nil
 	}
 	old := v.nodes[in.Node]
@@ -446,7 +456,7 @@ func (v *view) mergeRecord(in *record, now time.Time) []change {
 func (v *view) behind(dig []digestItem) []string {
 	var out []string
 	for _, it := range dig {
-		if v.blocked(it.Node, it.Boot) {
+		if !v.fromMember(it.Node, it.Boot) {
 			continue
 		}
 		r := v.nodes[it.Node]

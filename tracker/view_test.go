@@ -64,9 +64,21 @@ func TestViewLifecycle(t *testing.T) {
 			{up: up(1), list: nil},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
 		}},
-		{"entries_before_member", []step{
+		{"entries_before_member_dropped", []step{
 			{rec: []string{"a"}, boot: 1},
-			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+			{put: "b", boot: 1},
+			{left: true, boot: 1},
+			{up: up(1)}, // fetched from the node, not taken from hearsay
+			{rec: []string{"c"}, boot: 1, want: []string{"+c"}, list: []string{"c"}},
+		}},
+		{"other_boot_than_memberlist_ignored", []step{
+			{up: up(5)},
+			{put: "a", boot: 5, want: []string{"+a"}, list: []string{"a"}},
+			{put: "x", boot: 1 << 63, list: []string{"a"}},
+			{rec: []string{"x"}, boot: 1 << 63, list: []string{"a"}},
+			{left: true, boot: 1 << 63, list: []string{"a"}},
+			{left: true, boot: 4, list: []string{"a"}},
+			{put: "b", boot: 5, want: []string{"+b"}, list: []string{"a", "b"}},
 		}},
 		{"crash_hides_keeps", []step{
 			{up: up(1)},
@@ -190,20 +202,24 @@ func TestViewGapHeldAndDrained(t *testing.T) {
 	}
 }
 
-func TestViewPurgeForgetsUnknownWriters(t *testing.T) {
+func TestViewKeepsNothingOfNonMembers(t *testing.T) {
 	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
 	for i := range 100 {
-		d := &delta{Node: fmt.Sprintf("ghost%d@198.51.100.1", i), Boot: 1, Version: 2, Op: opPut, Service: "s", Key: "k"}
-		v.observe(d)
-		if _, vd := v.applyDelta(d, t0); vd != deltaGap {
-			t.Fatalf("delta of an unknown writer: %v, want gap", vd)
+		node := fmt.Sprintf("ghost%d@198.51.100.1", i)
+		for ver := uint64(1); ver <= 2; ver++ {
+			d := &delta{Node: node, Boot: 1, Version: ver, Op: opPut, Service: "s", Key: "k"}
+			if ch, vd := v.applyDelta(d, t0); vd != deltaStale || len(ch) != 0 {
+				t.Fatalf("delta of a non-member: %v %v, want ignored", vd, ch)
+			}
+		}
+		v.mergeRecord(&record{Node: node, Boot: 1, Version: 3}, t0)
+		v.leave(node, 1, t0)
+		if got := v.behind([]digestItem{{Node: node, Boot: 1, Version: 9}}); len(got) != 0 {
+			t.Fatalf("behind a non-member: %v", got)
 		}
 	}
-	if len(v.seen) != 100 || len(v.pending) != 100 {
-		t.Fatalf("seen %d pending %d before purge, want 100 each", len(v.seen), len(v.pending))
-	}
-	v.purge(t0.Add(time.Second), time.Hour)
-	if len(v.seen) != 0 || len(v.pending) != 0 {
-		t.Errorf("seen %d pending %d after purge, want none", len(v.seen), len(v.pending))
+	if len(v.nodes) != 1 || len(v.seen)+len(v.pending)+len(v.tombs)+len(v.members) != 0 {
+		t.Errorf("kept nodes=%d seen=%d pending=%d tombs=%d members=%d, want only our own record",
+			len(v.nodes), len(v.seen), len(v.pending), len(v.tombs), len(v.members))
 	}
 }

@@ -70,6 +70,24 @@ type pushState struct {
 	Digest  []digestItem
 }
 
+// check enforces the limits on a received push/pull state.
+func (s *pushState) check() error {
+	if err := validName("node name", s.From); err != nil {
+		return err
+	}
+	for i := range s.Records {
+		if err := s.Records[i].check(); err != nil {
+			return err
+		}
+	}
+	for _, it := range s.Digest {
+		if err := validName("node name", it.Node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // syncReq asks a peer for its copies of some writers' records.
 type syncReq struct {
 	From  string
@@ -236,10 +254,54 @@ func decodeDelta(b []byte) (delta, error) {
 	if err := d.done(); err != nil {
 		return delta{}, err
 	}
-	if m.Op < opPut || m.Op > opNotice {
-		return delta{}, fmt.Errorf("tracker: unknown delta op %d", m.Op)
+	if err := m.check(); err != nil {
+		return delta{}, err
 	}
 	return m, nil
+}
+
+// check enforces on a received delta the limits Track enforces locally.
+func (m *delta) check() error {
+	if err := validName("node name", m.Node); err != nil {
+		return err
+	}
+	switch m.Op {
+	case opNotice:
+		if m.Service != "" || m.Key != "" || len(m.Meta) > 0 {
+			return errors.New("tracker: notice with a payload")
+		}
+		return nil
+	case opPut, opDel:
+		return checkEntry(m.Service, m.Key, m.Meta)
+	}
+	return fmt.Errorf("tracker: unknown delta op %d", m.Op)
+}
+
+// check enforces on a received record the limits of a local one.
+func (r *record) check() error {
+	if err := validName("node name", r.Node); err != nil {
+		return err
+	}
+	if len(r.Entries) > MaxEntries {
+		return fmt.Errorf("tracker: record of %.20q has %d entries, limit %d", r.Node, len(r.Entries), MaxEntries)
+	}
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		if err := checkEntry(e.Service, e.Key, e.Meta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNames checks every name of a received message.
+func checkNames(what string, names ...string) error {
+	for _, n := range names {
+		if err := validName(what, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func encodeSyncReq(m *syncReq) []byte {
@@ -264,6 +326,12 @@ func decodeSyncReq(b []byte) (syncReq, error) {
 		m.Nodes = append(m.Nodes, d.string())
 	}
 	if err := d.done(); err != nil {
+		return syncReq{}, err
+	}
+	if err := checkNames("node name", m.From); err != nil {
+		return syncReq{}, err
+	}
+	if err := checkNames("node name", m.Nodes...); err != nil {
 		return syncReq{}, err
 	}
 	return m, nil
@@ -292,6 +360,11 @@ func decodeSyncResp(b []byte) ([]record, error) {
 	}
 	if err := d.done(); err != nil {
 		return nil, err
+	}
+	for i := range rs {
+		if err := rs[i].check(); err != nil {
+			return nil, err
+		}
 	}
 	return rs, nil
 }
@@ -331,6 +404,9 @@ func decodeState(b []byte) (pushState, error) {
 	if err := d.done(); err != nil {
 		return pushState{}, err
 	}
+	if err := s.check(); err != nil {
+		return pushState{}, err
+	}
 	return s, nil
 }
 
@@ -359,6 +435,9 @@ func decodeNodeMeta(b []byte) (nodeMeta, error) {
 	if err := d.done(); err != nil {
 		return nodeMeta{}, err
 	}
+	if len(m.PrevName) > MaxNameLen {
+		return nodeMeta{}, fmt.Errorf("tracker: previous name is %d bytes, limit %d", len(m.PrevName), MaxNameLen)
+	}
 	return m, nil
 }
 
@@ -385,6 +464,9 @@ func decodeLeave(b []byte) (leaveMsg, error) {
 	}
 	m := leaveMsg{Node: d.string(), Boot: d.uint()}
 	if err := d.done(); err != nil {
+		return leaveMsg{}, err
+	}
+	if err := validName("node name", m.Node); err != nil {
 		return leaveMsg{}, err
 	}
 	return m, nil

@@ -1,0 +1,444 @@
+package tracker
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/hashicorp/memberlist"
+)
+
+// These tests play an attacker on loopback who can send UDP packets to
+// the gossip port of an unencrypted cluster but owns no member address.
+// They craft memberlist's wire format by hand: a packet is one message
+// type byte and its body (msgpack for memberlist's own messages, raw
+// bytes for user messages).
+
+// memberlist message types (memberlist net.go, part of the protocol).
+const (
+	mlAliveMsg byte = 4
+	mlUserMsg  byte = 8
+)
+
+// spoofer sends raw memberlist packets to one node.
+type spoofer struct {
+	tb   testing.TB
+	conn net.Conn
+}
+
+func newSpoofer(tb testing.TB, target string) *spoofer {
+	tb.Helper()
+	c, err := net.Dial("udp", target)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return &spoofer{tb: tb, conn: c}
+}
+
+func (s *spoofer) send(b []byte) {
+	s.tb.Helper()
+	if _, err := s.conn.Write(b); err != nil {
+		s.tb.Fatalf("spoof %d bytes: %v", len(b), err)
+	}
+}
+
+// user sends payload as a memberlist user message (what NotifyMsg gets).
+func (s *spoofer) user(payload []byte) {
+	s.tb.Helper()
+	s.send(append([]byte{mlUserMsg}, payload...))
+}
+
+// alive sends memberlist's "node is alive" message for a node that may
+// not exist.
+func (s *spoofer) alive(name string, addr netip.AddrPort, meta []byte, incarnation uint32) {
+	s.tb.Helper()
+	msg := struct {
+		Incarnation uint32
+		Node        string
+		Addr        []byte
+		Port        uint16
+		Meta        []byte
+		Vsn         []uint8
+	}{incarnation, name, addr.Addr().AsSlice(), addr.Port(), meta, []uint8{1, 5, 2, 0, 0, 0}}
+	var buf bytes.Buffer
+	buf.WriteByte(mlAliveMsg)
+	if err := codec.NewEncoder(&buf, &codec.MsgpackHandle{}).Encode(&msg); err != nil {
+		s.tb.Fatal(err)
+	}
+	s.send(buf.Bytes())
+}
+
+// stateSizes reports how much per-writer state n keeps.
+func stateSizes(n *node) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.syncs.mu.Lock()
+	defer n.syncs.mu.Unlock()
+	return fmt.Sprintf("nodes=%d seen=%d pending=%d tombs=%d members=%d wants=%d",
+		len(n.v.nodes), len(n.v.seen), len(n.v.pending), len(n.v.tombs), len(n.v.members), len(n.syncs.wants))
+}
+
+// heapInUse returns the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// waitMarker makes writer track service/marker and waits until every
+// reader lists it. Gossip from writer reaches a reader's socket after
+// packets sent to it before, and is handled in order, so once the
+// marker shows, everything spoofed earlier has been handled.
+func waitMarker(t *testing.T, writer *node, readers []*node, key string) {
+	t.Helper()
+	waitMarkerFor(t, writer, readers, key, 10*time.Second)
+}
+
+func waitMarkerFor(t *testing.T, writer *node, readers []*node, key string, timeout time.Duration) {
+	t.Helper()
+	if _, err := writer.Track("marker", key, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, timeout, func() error {
+		for _, r := range readers {
+			if !slices.Contains(keysOf(r, "marker"), writer.LocalNode()+"/"+key) {
+				return fmt.Errorf("%s does not list marker %s", r.LocalNode(), key)
+			}
+		}
+		return nil
+	})
+}
+
+// Issue 8 item 4: deltas of writers that are not members, and deltas
+// over the limits, must leave no state behind and never be re-gossiped.
+func TestAttackForeignDeltaFlood(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	target, writer := nodes[0], nodes[1]
+	if _, err := writer.Track("http", "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, nodes, "http", []string{"node1@127.0.0.1/web"}, 3*time.Second)
+	before := heapInUse()
+	sp := newSpoofer(t, target.addr())
+	blob := string(make([]byte, 60_000))
+	const fakes = 300
+	for i := range fakes {
+		if i%20 == 19 { // let the socket buffer drain, as a paced attacker would
+			waitMarker(t, writer, []*node{target}, fmt.Sprintf("batch%d", i))
+		}
+		d := delta{Node: fmt.Sprintf("fake%d@192.0.2.1", i), Boot: 1, Version: 2, Op: opPut,
+			Service: "http", Key: "evil", Meta: map[string]string{"blob": blob}}
+		sp.user(encodeDelta(&d))
+		d.Version = 1
+		d.Meta = map[string]string{"small": "1"}
+		sp.user(encodeDelta(&d))
+		sp.user(encodeLeave(leaveMsg{Node: fmt.Sprintf("ghost%d@192.0.2.1", i), Boot: 7}))
+	}
+	// A real member's name and boot, in order, but over the limits.
+	over := []delta{
+		{Service: "http", Key: "huge", Meta: map[string]string{"blob": blob}},
+		{Service: "http", Key: string(make([]byte, MaxNameLen+1))},
+		{Service: "", Key: "nameless"},
+	}
+	for _, d := range over {
+		d.Node, d.Boot, d.Version, d.Op = writer.LocalNode(), writer.boot, 2, opPut
+		sp.user(encodeDelta(&d))
+	}
+	waitMarker(t, writer, []*node{target}, "m1")
+	grew := int64(heapInUse()) - int64(before)
+	t.Logf("heap in use grew %.1f MB under %d x 60 KB foreign deltas; %s",
+		float64(grew)/1e6, fakes, stateSizes(target))
+
+	target.mu.Lock()
+	for name := range target.v.nodes {
+		if name != target.LocalNode() && name != writer.LocalNode() {
+			t.Errorf("record kept for non-member %s", name)
+		}
+	}
+	for name := range target.v.seen {
+		if name != writer.LocalNode() {
+			t.Errorf("seen kept for non-member %s", name)
+		}
+	}
+	if len(target.v.pending) != 0 || len(target.v.tombs) != 0 {
+		t.Errorf("pending=%d tombs=%d, want none", len(target.v.pending), len(target.v.tombs))
+	}
+	target.mu.Unlock()
+	target.syncs.mu.Lock()
+	for name := range target.syncs.wants {
+		if name != writer.LocalNode() {
+			t.Errorf("sync wanted for non-member %s", name)
+		}
+	}
+	target.syncs.mu.Unlock()
+	for _, b := range target.queue.GetBroadcasts(0, 1<<20) {
+		if len(b) > maxDeltaBytes {
+			t.Errorf("queued a %d-byte broadcast for re-gossip", len(b))
+		}
+	}
+	if got := keysOf(target, "http"); !slices.Equal(got, []string{"node1@127.0.0.1/web"}) {
+		t.Errorf("target lists %v, want only node1's web", got)
+	}
+	if grew > 64<<20 {
+		t.Errorf("heap grew %d MB", grew>>20)
+	}
+}
+
+// Issue 8 item 5: a spoofed delta or leave about a live node with a
+// boot memberlist does not show for it must not hide its services.
+func TestAttackSpoofedBoot(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoof func(victim *node) []byte
+	}{
+		{"delta_future_boot", func(v *node) []byte {
+			return encodeDelta(&delta{Node: v.LocalNode(), Boot: 1 << 63, Version: 1, Op: opPut, Service: "evil", Key: "k"})
+		}},
+		{"notice_future_boot", func(v *node) []byte {
+			return encodeDelta(&delta{Node: v.LocalNode(), Boot: 1 << 63, Version: 9, Op: opNotice})
+		}},
+		{"leave_future_boot", func(v *node) []byte {
+			return encodeLeave(leaveMsg{Node: v.LocalNode(), Boot: 1 << 63})
+		}},
+		{"leave_past_boot", func(v *node) []byte {
+			return encodeLeave(leaveMsg{Node: v.LocalNode(), Boot: v.boot - 1})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startCluster(t, 2, nil)
+			target, victim := nodes[0], nodes[1]
+			if _, err := victim.Track("http", "web", nil); err != nil {
+				t.Fatal(err)
+			}
+			seenEverywhere(t, nodes, "http", []string{"node1@127.0.0.1/web"}, 3*time.Second)
+			newSpoofer(t, target.addr()).user(tc.spoof(victim))
+			waitMarker(t, victim, []*node{target}, "after-spoof")
+			if got := keysOf(target, "http"); !slices.Equal(got, []string{"node1@127.0.0.1/web"}) {
+				t.Errorf("after the spoofed packet target lists %v, want node1's web", got)
+			}
+			if got := target.Services(); slices.Contains(got, "evil") {
+				t.Errorf("spoofed entry shown: services %v", got)
+			}
+		})
+	}
+}
+
+// phantomAddr is a loopback address nothing listens on.
+func phantomAddr(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1 + byte(i/250), 1 + byte(i%250)}), 9)
+}
+
+// phantomDetectLimit bounds crash detection with phantoms (about 2 s
+// without them).
+var phantomDetectLimit = 5 * time.Second
+
+// Issue 8 item 6: phantom members (spoofed alive messages for nodes
+// that do not exist) must not delay crash detection of a real node.
+func TestAttackPhantomsDelayCrashDetection(t *testing.T) {
+	const phantoms = 200
+	nodes := startCluster(t, 3, nil)
+	victim := nodes[2]
+	if _, err := victim.Track("http", "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, nodes, "http", []string{"node2@127.0.0.1/web"}, 3*time.Second)
+	sps := []*spoofer{newSpoofer(t, nodes[0].addr()), newSpoofer(t, nodes[1].addr())}
+	flood := func(inc uint32) {
+		for i := range phantoms {
+			meta := encodeNodeMeta(nodeMeta{Boot: uint64(i + 1)})
+			for _, sp := range sps {
+				sp.alive(fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i), meta, inc)
+			}
+		}
+	}
+	flood(1)
+	waitMarkerFor(t, nodes[2], nodes[:2], "after-phantoms", time.Minute)
+	for _, n := range nodes[:2] {
+		if got := len(n.Members()); got != 3 {
+			t.Errorf("%s has %d members after %d phantoms, want 3", n.LocalNode(), got, phantoms)
+		}
+		if got := n.ml.NumMembers(); got > 3+n.gate.slots() {
+			t.Errorf("%s: memberlist has %d members, want at most 3 + %d on probation", n.LocalNode(), got, n.gate.slots())
+		}
+	}
+
+	start := time.Now()
+	victim.Close()
+	deadline := start.Add(phantomDetectLimit)
+	for inc := uint32(2); ; inc++ {
+		flood(inc) // the attacker keeps its phantoms alive
+		if len(keysOf(nodes[0], "http")) == 0 && len(keysOf(nodes[1], "http")) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crash of node2 not detected within %v with %d phantoms", time.Since(start), phantoms)
+		}
+		time.Sleep(100 * time.Millisecond) // the attacker's pace, and our poll
+	}
+	t.Logf("crash detected after %v with %d phantoms", time.Since(start), phantoms)
+}
+
+// bareTracker is a Tracker without gossip sockets, for feeding its
+// receive path directly. It knows one member, peer, at boot 5.
+func bareTracker(peer string) *Tracker {
+	t := &Tracker{
+		log:      slog.New(slog.DiscardHandler),
+		name:     "me@192.0.2.1",
+		boot:     1,
+		permdown: time.Minute,
+		subs:     make(map[*Subscription]struct{}),
+		rr:       make(map[string]uint64),
+		done:     make(chan struct{}),
+		inbox:    make(chan []byte, 1),
+	}
+	t.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 2 }, RetransmitMult: 4}
+	t.v = newView(t.name, netip.MustParseAddrPort("192.0.2.1:7946"), t.boot)
+	t.syncs = newSyncer(t)
+	t.gate = newGate(t)
+	t.v.memberUp(peer, netip.MustParseAddrPort("192.0.2.2:7946"), nodeMeta{Boot: 5})
+	return t
+}
+
+// FuzzReceive feeds arbitrary bytes to every receive path (gossip and
+// reliable messages, push/pull state): it must never panic, keep state
+// for a writer that is not a member, store anything over the limits, or
+// queue an oversized message for re-gossip.
+func FuzzReceive(f *testing.F) {
+	const peer = "peer@192.0.2.2"
+	big := map[string]string{"blob": string(make([]byte, 2000))}
+	for _, d := range []delta{
+		{Node: peer, Boot: 5, Version: 1, Op: opPut, Service: "s", Key: "k", Meta: map[string]string{"a": "b"}},
+		{Node: peer, Boot: 5, Version: 3, Op: opDel, Service: "s", Key: "k"},
+		{Node: peer, Boot: 5, Version: 2, Op: opPut, Service: "s", Key: "big", Meta: big},
+		{Node: peer, Boot: 1 << 63, Version: 1, Op: opPut, Service: "s", Key: "k"},
+		{Node: "ghost@192.0.2.3", Boot: 5, Version: 1, Op: opPut, Service: "s", Key: "k"},
+	} {
+		f.Add(encodeDelta(&d))
+	}
+	rec := record{Node: peer, Boot: 5, Version: 4, Entries: []entry{{Service: "s", Key: "k", Version: 4}}}
+	ghost := record{Node: "ghost@192.0.2.3", Boot: 5, Version: 4, Entries: rec.Entries}
+	f.Add(encodeLeave(leaveMsg{Node: peer, Boot: 5}))
+	f.Add(encodeLeave(leaveMsg{Node: "ghost@192.0.2.3", Boot: 5}))
+	f.Add(encodeSyncReq(&syncReq{From: peer, Nodes: []string{peer, "ghost@192.0.2.3"}}))
+	f.Add(encodeRecords(kindSyncResp, []record{rec, ghost}))
+	f.Add(encodeState(&pushState{From: peer, Records: []record{rec, ghost},
+		Digest: []digestItem{{Node: peer, Boot: 5, Version: 9}, {Node: "ghost@192.0.2.3", Boot: 1, Version: 1}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr := bareTracker(peer)
+		d := &delegate{t: tr}
+		d.NotifyMsg(b)
+		select {
+		case m := <-tr.inbox:
+			tr.handleMsg(m)
+		default:
+		}
+		d.MergeRemoteState(b, len(b)%2 == 0)
+		checkReceived(t, tr, peer)
+	})
+}
+
+// checkReceived fails unless tr keeps state only for itself and peer,
+// within the limits, and queues nothing oversized.
+func checkReceived(t *testing.T, tr *Tracker, peer string) {
+	t.Helper()
+	ok := func(what, name string) {
+		if name != tr.name && name != peer {
+			t.Fatalf("%s kept for non-member %q", what, name)
+		}
+	}
+	for n, r := range tr.v.nodes {
+		ok("record", n)
+		if r.n > MaxEntries {
+			t.Fatalf("record of %s has %d entries", n, r.n)
+		}
+		eachEntry(r, func(e *entry) {
+			if err := checkEntry(e.Service, e.Key, e.Meta); err != nil {
+				t.Fatalf("stored entry over the limits: %v", err)
+			}
+		})
+	}
+	for n := range tr.v.seen {
+		ok("seen", n)
+	}
+	for n := range tr.v.pending {
+		ok("pending", n)
+	}
+	for n := range tr.v.tombs {
+		ok("tomb", n)
+	}
+	for n := range tr.v.members {
+		ok("member", n)
+	}
+	for n := range tr.syncs.wants {
+		ok("sync want", n)
+	}
+	for p := range tr.syncs.replies {
+		ok("sync reply", p)
+	}
+	for _, m := range tr.queue.GetBroadcasts(0, 1<<20) {
+		if len(m) > maxDeltaBytes {
+			t.Fatalf("queued %d bytes for re-gossip", len(m))
+		}
+	}
+}
+
+func TestGateAdmission(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	tr := bareTracker(peer)
+	g := tr.gate
+	now := t0
+	at := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	if err := g.admit(candidate{peer, at("192.0.2.2:7946")}, now); err != nil {
+		t.Errorf("member at its address refused: %v", err)
+	}
+	first := candidate{"new1@192.0.2.3", at("192.0.2.3:7946")}
+	second := candidate{"new2@192.0.2.4", at("192.0.2.4:7946")}
+	if err := g.admit(first, now); err != nil {
+		t.Errorf("first unknown node not admitted on probation: %v", err)
+	}
+	if err := g.admit(second, now); err == nil {
+		t.Errorf("second unknown node admitted: %d probation slot(s)", g.slots())
+	}
+	if !g.hold(&memberlist.Node{Name: first.Name, Addr: first.Addr.Addr().AsSlice(), Port: first.Addr.Port(), Meta: encodeNodeMeta(nodeMeta{Boot: 3})}) {
+		t.Fatal("node on probation reached the view")
+	}
+	if len(tr.Members()) != 2 {
+		t.Fatalf("members %v, want me and peer", tr.Members())
+	}
+	g.verify(first, true, now)
+	if ms := tr.Members(); len(ms) != 3 || ms[1].Name != first.Name || ms[1].Boot != 3 {
+		t.Errorf("after its ping answered, members %+v, want new1 with boot 3", ms)
+	}
+	moved := candidate{peer, at("192.0.2.9:7946")}
+	if err := g.admit(moved, now); err != nil || !g.release(peer) {
+		t.Errorf("member at a new address: %v, want probation", err)
+	}
+	g.verify(second, false, now)
+	if err := g.admit(second, now.Add(time.Millisecond)); err == nil {
+		t.Error("node that did not answer admitted before its retry time")
+	}
+	g.verify(second, true, now)
+	if err := g.admit(second, now); err != nil {
+		t.Errorf("node that answered refused: %v", err)
+	}
+	if c, ok := g.tick(now); !ok || c != second {
+		t.Errorf("tick = %v, %v, want a push/pull with the refused node that answered", c, ok)
+	}
+	phantom := candidate{"phantom@127.0.1.1", at("127.0.1.1:9")}
+	if err := g.admit(phantom, now); err != nil || !g.release(phantom.Name) {
+		t.Errorf("phantom in a free slot: %v, want probation", err)
+	}
+	defer g.dial(at("192.0.2.7:7946"))()
+	if err := g.admit(candidate{"dialed@192.0.2.7", at("192.0.2.7:7946")}, now); err != nil {
+		t.Errorf("node at an address being joined refused: %v", err)
+	}
+}

@@ -1,0 +1,301 @@
+package tracker
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Admission of new members. Without a key anyone can gossip "node X is
+// alive at address A", and memberlist probes every such phantom in its
+// round robin, each probe timing out: hundreds of phantoms delay the
+// detection of a real crash by minutes. The gate (memberlist's
+// AliveDelegate) admits at once a node that is a member we know at that
+// address, answers at an address we are joining, or answered a ping sent
+// to its address under its name, which a phantom cannot do. Any other
+// node is pinged; meanwhile a few of them (1 + members/8) are admitted
+// on probation (memberlist probes them, the tracker keeps no state for
+// them and never joins them) and the others are refused, which
+// memberlist neither keeps nor re-gossips. A refused node that answers
+// its ping is admitted by the next alive message about it; if none
+// came by the next tick, a push/pull with it brings it (and whoever
+// else it knows) in.
+const (
+	probationTTL = 10 * time.Second       // for one memberlist never reported joined
+	gateQueue    = 256                    // nodes waiting for a ping
+	gatePingers  = 8                      // pings in flight
+	gateRetry    = 500 * time.Millisecond // times tries, before pinging a silent node again
+	gateTries    = 4                      // pings of a refused node before giving up
+	gateMax      = 4096                   // verified or failed nodes remembered
+	gateTick     = 250 * time.Millisecond
+)
+
+var errUnverified = errors.New("tracker: node not verified yet")
+
+// candidate is a node asking for admission.
+type candidate struct {
+	Name string
+	Addr netip.AddrPort
+}
+
+// probation is a node admitted before it answered a ping.
+type probation struct {
+	addr  netip.AddrPort
+	since time.Time
+	node  *memberlist.Node // as memberlist reported it joined; nil until then
+}
+
+type gate struct {
+	t         *Tracker
+	mu        sync.Mutex
+	dialing   map[netip.AddrPort]int  // addresses being joined
+	verified  map[candidate]time.Time // answered a ping, when
+	failed    map[candidate]time.Time // did not answer: ping again after
+	queued    map[candidate]bool      // waiting in queue
+	probation map[string]*probation   // by name
+	refused   map[candidate]int       // answered after being refused: push/pulls tried
+	tries     map[candidate]int       // unanswered pings, while retrying
+	queue     chan candidate          // for the pingers
+}
+
+func newGate(t *Tracker) *gate {
+	return &gate{
+		t:         t,
+		dialing:   make(map[netip.AddrPort]int),
+		verified:  make(map[candidate]time.Time),
+		failed:    make(map[candidate]time.Time),
+		queued:    make(map[candidate]bool),
+		probation: make(map[string]*probation),
+		refused:   make(map[candidate]int),
+		tries:     make(map[candidate]int),
+		queue:     make(chan candidate, gateQueue),
+	}
+}
+
+// NotifyAlive implements memberlist.AliveDelegate. memberlist calls it
+// with its node lock held: it must not call back into memberlist.
+func (d *delegate) NotifyAlive(n *memberlist.Node) error {
+	if n.Name == d.t.name {
+		return nil
+	}
+	return d.t.gate.admit(candidate{Name: n.Name, Addr: nodeAddr(n)}, time.Now())
+}
+
+func nodeAddr(n *memberlist.Node) netip.AddrPort {
+	a, _ := netip.AddrFromSlice(n.Addr)
+	return netip.AddrPortFrom(a.Unmap(), n.Port)
+}
+
+// admit decides on an alive message about c.
+func (g *gate) admit(c candidate, now time.Time) error {
+	if g.known(c) {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dialing[c.Addr] > 0 {
+		g.remember(g.verified, c, now)
+		return nil
+	}
+	if _, ok := g.verified[c]; ok {
+		return nil
+	}
+	if p := g.probation[c.Name]; p != nil && p.addr == c.Addr {
+		return nil
+	}
+	if now.Before(g.failed[c]) {
+		return errUnverified
+	}
+	g.ask(c)
+	if len(g.probation) >= g.slots() {
+		return errUnverified
+	}
+	g.probation[c.Name] = &probation{addr: c.Addr, since: now}
+	return nil
+}
+
+// slots is how many unverified nodes memberlist may hold: enough for a
+// few real ones joining at once, too few for phantoms to matter in the
+// probe rotation.
+func (g *gate) slots() int { return 1 + int(g.t.alive.Load())/8 }
+
+// known reports whether c is a member of the view (alive, or down and
+// kept) at that address.
+func (g *gate) known(c candidate) bool {
+	t := g.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.v.members[c.Name]
+	return m != nil && m.Addr == c.Addr
+}
+
+// ask queues a ping to c unless one is queued or the queue is full (a
+// flood: c is refused, and asked again by its next alive message).
+func (g *gate) ask(c candidate) {
+	if g.queued[c] {
+		return
+	}
+	select {
+	case g.queue <- c:
+		g.queued[c] = true
+	default:
+	}
+}
+
+// hold keeps a node on probation from the view, remembering how
+// memberlist reported it; it reports whether n is on probation.
+func (g *gate) hold(n *memberlist.Node) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.probation[n.Name]
+	if p == nil {
+		return false
+	}
+	p.node = &memberlist.Node{Name: n.Name, Addr: n.Addr, Port: n.Port, Meta: n.Meta, State: n.State}
+	return true
+}
+
+// release ends the probation of a node memberlist reports gone; it
+// reports whether the node was on probation (and so unknown to the view).
+func (g *gate) release(name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.probation[name]
+	delete(g.probation, name)
+	return ok
+}
+
+// pinger verifies queued candidates until the tracker closes.
+func (g *gate) pinger() {
+	defer g.t.wg.Done()
+	for {
+		select {
+		case <-g.t.done:
+			return
+		case c := <-g.queue:
+			_, err := g.t.ml.Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
+			g.verify(c, err == nil, time.Now())
+		}
+	}
+}
+
+// verify records the answer of c; a node on probation that answered
+// joins the view.
+func (g *gate) verify(c candidate, answered bool, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.queued, c)
+	if !answered {
+		n := min(g.tries[c]+1, gateTries)
+		g.remember(g.failed, c, now.Add(time.Duration(n)*gateRetry))
+		if len(g.tries) < gateMax {
+			g.tries[c] = n
+		}
+		return
+	}
+	delete(g.failed, c)
+	delete(g.tries, c)
+	g.remember(g.verified, c, now)
+	p := g.probation[c.Name]
+	if p == nil || p.addr != c.Addr {
+		if _, ok := g.refused[c]; !ok && len(g.refused) < gateMax {
+			g.refused[c] = 0
+		}
+		return
+	}
+	delete(g.probation, c.Name)
+	if p.node != nil {
+		g.t.memberUp(p.node)
+	}
+}
+
+// remember stores c in m, which never grows past gateMax.
+func (g *gate) remember(m map[candidate]time.Time, c candidate, at time.Time) {
+	for k := range m {
+		if len(m) < gateMax {
+			break
+		}
+		delete(m, k)
+	}
+	m[c] = at
+}
+
+// run pings again the nodes on probation that did not answer, until the
+// tracker closes.
+func (g *gate) run() {
+	defer g.t.wg.Done()
+	tick := time.NewTicker(gateTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.t.done:
+			return
+		case now := <-tick.C:
+			if c, ok := g.tick(now); ok {
+				if _, err := g.t.joinAddr(c.Addr.String()); err != nil {
+					g.t.log.Debug("tracker: push/pull with verified node failed", "node", c.Name, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// tick asks again about nodes on probation, drops probations memberlist
+// never acted on, and forgets verifications older than the permdown
+// period. It returns a refused node to push/pull with, if any.
+func (g *gate) tick(now time.Time) (candidate, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for name, p := range g.probation {
+		c := candidate{Name: name, Addr: p.addr}
+		switch {
+		case p.node == nil && now.Sub(p.since) > probationTTL:
+			delete(g.probation, name)
+		case !now.Before(g.failed[c]):
+			g.ask(c)
+		}
+	}
+	for c, n := range g.tries {
+		switch {
+		case g.probation[c.Name] != nil: // asked above, for as long as it lasts
+		case n >= gateTries:
+			delete(g.tries, c)
+		case !now.Before(g.failed[c]):
+			g.ask(c)
+		}
+	}
+	for c, at := range g.verified {
+		if now.Sub(at) > g.t.permdown {
+			delete(g.verified, c)
+		}
+	}
+	for c, n := range g.refused {
+		if n >= gateTries || g.known(c) {
+			delete(g.refused, c) // later, its alive messages admit it
+			continue
+		}
+		g.refused[c] = n + 1
+		return c, true
+	}
+	return candidate{}, false
+}
+
+// dial marks an address being joined: whoever answers there proved it
+// owns it, so alive messages for it are admitted meanwhile. It returns
+// the function that ends the mark.
+func (g *gate) dial(a netip.AddrPort) func() {
+	g.mu.Lock()
+	g.dialing[a]++
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.dialing[a]--; g.dialing[a] <= 0 {
+			delete(g.dialing, a)
+		}
+	}
+}
