@@ -1,6 +1,7 @@
 package sdjoincmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,14 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
+	"os/signal"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 	"github.com/ipfinder-go/ipfinder/rename"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -28,6 +33,12 @@ const (
 	defaultHostfilePoll  = 2 * time.Second
 	defaultMemberPoll    = 100 * time.Millisecond
 	leaveTimeout         = time.Second
+	// shutdownTimeout bounds leaving at exit; what has not finished by
+	// then (a leave or join stuck on a dead peer) is abandoned.
+	shutdownTimeout = leaveTimeout + 500*time.Millisecond
+	// flushTimeout bounds writing the last queued output at exit (stdout
+	// may be a pipe nobody reads).
+	flushTimeout = 250 * time.Millisecond
 )
 
 // trackSpec is one --track with its --meta.
@@ -46,6 +57,7 @@ type agentOptions struct {
 	socket     string
 	defaultDir bool // socket is in the default directory: check its owner and mode
 	key        []byte
+	keyFile    string // re-read on SIGHUP
 	label      string
 	json       bool
 	verbose    bool
@@ -65,8 +77,8 @@ type agentOptions struct {
 // socket, the hostfile poll and the retries.
 type agent struct {
 	opt   *agentOptions
-	out   io.Writer // events
-	errw  io.Writer // diagnostics, safe for concurrent use
+	out   io.Writer    // events
+	errw  *asyncWriter // diagnostics; never blocks
 	log   *slog.Logger
 	local []netip.Addr // this machine's addresses, for recognizing self
 
@@ -89,14 +101,15 @@ type agent struct {
 	// owned by the main loop
 	hostfile    fileState
 	warnedLines map[string]bool
-	joinWarned  bool
+
+	joinWarned bool // owned by joinLoop
 
 	joinKick chan struct{}
 	wg       sync.WaitGroup
 }
 
 func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
-	errw := &lockedWriter{w: stderr}
+	errw := newAsyncWriter(stderr, 256, func(int64) {})
 	a := &agent{
 		opt:         opt,
 		out:         stdout,
@@ -124,17 +137,20 @@ func (a *agent) warnf(format string, args ...any) {
 	fmt.Fprintf(a.errw, "sdjoin: "+format+"\n", args...)
 }
 
-// run runs the agent until ctx is done, then leaves the cluster.
+// run runs the agent until ctx is done, then leaves the cluster. Leaving
+// is bounded by shutdownTimeout, writing the last output by flushTimeout.
 func (a *agent) run(ctx context.Context) error {
+	defer a.errw.Close(flushTimeout)
 	ln, err := listenControl(a.opt.socket, a.opt.defaultDir)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
 	local, _ := interfaceAddrs(true)
 	out := newAsyncWriter(a.out, 4096, func(n int64) {
 		a.warnf("stdout is not being read: %d events dropped", n)
 	})
-	defer out.Close() // after every goroutine that publishes has ended
+	defer out.Close(flushTimeout)
 	a.mu.Lock()
 	a.local = local
 	a.out = out
@@ -143,26 +159,45 @@ func (a *agent) run(ctx context.Context) error {
 	if w != nil {
 		defer w.Close()
 	}
-	bind, adv, err := a.addresses(w)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	if adv.IsValid() {
-		err = a.start(bind, adv, "")
-	} else { // following the address, with none yet
-		a.mu.Lock()
-		a.bind = bind
-		a.mu.Unlock()
-	}
-	if err != nil {
-		ln.Close()
+	if err := a.begin(w); err != nil {
 		return err
 	}
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	a.wg.Add(2)
 	go a.serve(srvCtx, ln)
 	go a.joinLoop(srvCtx)
+	a.announce()
+	var changes <-chan rename.Change
+	if w != nil {
+		changes = w.Changes()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a.loop(ctx, changes, hup)
+	stopSrv()
+	ln.Close()
+	return a.shutdown()
+}
+
+// begin starts the tracker at the addresses the options give; following
+// the address with none yet, it starts none (offline).
+func (a *agent) begin(w *rename.Watcher) error {
+	bind, adv, err := a.addresses(w)
+	if err != nil {
+		return err
+	}
+	if adv.IsValid() {
+		return a.start(bind, adv, "")
+	}
+	a.mu.Lock()
+	a.bind = bind
+	a.mu.Unlock()
+	return nil
+}
+
+// announce prints where the agent gossips and listens.
+func (a *agent) announce() {
 	a.mu.Lock()
 	if a.t != nil {
 		a.warnf("%s gossiping on %s, control socket %s", a.t.LocalNode(), a.adv, a.opt.socket)
@@ -173,21 +208,30 @@ func (a *agent) run(ctx context.Context) error {
 	if len(a.opt.key) == 0 {
 		a.warnf("warning: gossip is unencrypted: anyone on the network can read and join it (use --key-file)")
 	}
-	var changes <-chan rename.Change
-	if w != nil {
-		changes = w.Changes()
-	}
-	a.loop(ctx, changes)
-	stopSrv()
-	ln.Close()
-	err = a.leave()
-	a.wg.Wait()
-	return err
 }
 
-// loop polls the hostfile and the members, retries missing peers and
-// follows the address changes until ctx is done.
-func (a *agent) loop(ctx context.Context, changes <-chan rename.Change) {
+// shutdown leaves the cluster and waits for the agent's goroutines, for at
+// most shutdownTimeout: a leave or join stuck on dead peers must not keep
+// the process from exiting.
+func (a *agent) shutdown() error {
+	done := make(chan error, 1)
+	go func() {
+		err := a.leave()
+		a.wg.Wait()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(shutdownTimeout):
+		a.warnf("warning: leaving the cluster took over %s: exiting anyway", shutdownTimeout)
+		return nil
+	}
+}
+
+// loop polls the hostfile and the members, retries missing peers,
+// follows the address changes and reloads on SIGHUP until ctx is done.
+func (a *agent) loop(ctx context.Context, changes <-chan rename.Change, hup <-chan os.Signal) {
 	poll := time.NewTicker(a.opt.poll)
 	defer poll.Stop()
 	retry := time.NewTicker(a.opt.retry)
@@ -212,6 +256,8 @@ func (a *agent) loop(ctx context.Context, changes <-chan rename.Change) {
 			a.kickJoin()
 		case <-members.C:
 			a.pollMembers()
+		case <-hup:
+			a.reload()
 		case c, ok := <-changes:
 			if !ok {
 				changes = nil
@@ -220,6 +266,43 @@ func (a *agent) loop(ctx context.Context, changes <-chan rename.Change) {
 			pending = a.follow(c)
 			a.hostfile = fileState{} // re-read: which entry is self may have changed
 		}
+	}
+}
+
+// reload re-reads the hostfile and the key file (SIGHUP). A new key
+// makes the node leave and join again with it; a key file that cannot be
+// read is a warning, and the old key stays.
+func (a *agent) reload() {
+	a.hostfile = fileState{}
+	a.pollHostfile()
+	a.kickJoin()
+	if a.opt.keyFile == "" {
+		a.warnf("SIGHUP: re-read the hostfile")
+		return
+	}
+	k, err := readKeyFile(a.opt.keyFile)
+	if err != nil {
+		a.warnf("warning: SIGHUP: %v (keeping the old key)", err)
+		return
+	}
+	a.swapMu.Lock()
+	same := bytes.Equal(k, a.opt.key)
+	a.opt.key = k
+	a.swapMu.Unlock()
+	a.mu.Lock()
+	online, cur := a.t != nil, a.adv.Addr()
+	a.mu.Unlock()
+	switch {
+	case same:
+		a.warnf("SIGHUP: re-read the hostfile and the key file (key unchanged)")
+	case !online:
+		a.warnf("SIGHUP: new key, used when an address returns")
+	default:
+		if err := a.reidentify(cur); err != nil {
+			a.warnf("SIGHUP: rejoin with the new key: %v", err)
+			return
+		}
+		a.warnf("SIGHUP: new key: rejoined the cluster with it")
 	}
 }
 
@@ -275,6 +358,9 @@ func (a *agent) start(bind, adv netip.AddrPort, prev string) error {
 		if _, err := t.Track(svc, trackKey, a.tracked[svc]); err != nil {
 			sub.Close()
 			t.Close()
+			if errors.Is(err, tracker.ErrMetaTooLarge) {
+				return cliutil.Usagef("track %s: %v: keep --meta under %d bytes", svc, err, tracker.MaxMetaLen)
+			}
 			return fmt.Errorf("track %s: %w", svc, err)
 		}
 	}
@@ -364,6 +450,7 @@ func (a *agent) reidentify(newAddr netip.Addr) error {
 		return fmt.Errorf("rename to %s: %w", newAddr, err)
 	}
 	switch {
+	case online && prev == name: // a restart with a new key: reload reports it
 	case online:
 		a.warnf("renamed %s -> %s", prev, name)
 	case prev == "":
@@ -478,11 +565,14 @@ func (a *agent) pollHostfile() bool {
 		}
 	}
 	a.mu.Lock()
+	self := a.selfLocked()
+	a.mu.Unlock()
+	peers := peersFromHosts(hosts, self) // not under a.mu: the file may be long
+	a.mu.Lock()
 	defer a.mu.Unlock()
-	peers := peersFromHosts(hosts, a.selfLocked())
 	changed := !slices.Equal(peers, a.peers)
 	a.peers = peers
-	a.log.Debug("hostfile read", "path", path, "peers", peers)
+	a.log.Debug("hostfile read", "path", path, "peers", len(peers))
 	return changed
 }
 
@@ -502,41 +592,48 @@ func (a *agent) joinLoop(ctx context.Context) {
 			return
 		case <-a.joinKick:
 		}
-		a.joinMissing()
+		a.joinMissing(ctx)
 	}
 }
 
-// joinMissing joins the hostfile peers that are not members.
-func (a *agent) joinMissing() {
+// joinMissing joins the hostfile peers that are not members (see
+// joinPeers).
+func (a *agent) joinMissing(ctx context.Context) {
 	a.mu.Lock()
 	t, peers := a.t, a.peers
 	a.mu.Unlock()
 	if t == nil {
 		return
 	}
-	have := map[string]bool{}
-	for _, m := range t.Members() {
-		have[m.Addr.String()] = true
-	}
-	var missing []string
-	for _, p := range peers {
-		if !have[p] {
-			missing = append(missing, p)
-		}
-	}
+	missing := notMembers(t, peers)
 	if len(missing) == 0 {
 		return
 	}
-	n, err := t.Join(missing)
-	a.log.Debug("join", "peers", missing, "reached", n, "err", err)
+	n, err := joinPeers(ctx, t, missing, probeWorkers())
+	a.log.Debug("join", "tried", len(missing), "reached", n, "err", err)
 	switch {
-	case errors.Is(err, tracker.ErrClosed):
+	case ctx.Err() != nil || errors.Is(err, tracker.ErrClosed):
 	case n == 0 && !a.joinWarned:
 		a.joinWarned = true
 		a.warnf("no peer reachable yet (%d tried); retrying every %s", len(missing), a.opt.retry)
 	case n > 0:
 		a.joinWarned = false
 	}
+}
+
+// notMembers returns the peers that are not members of t.
+func notMembers(t *tracker.Tracker, peers []string) []string {
+	have := map[string]bool{}
+	for _, m := range t.Members() {
+		have[m.Addr.String()] = true
+	}
+	var out []string
+	for _, p := range peers {
+		if !have[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // pollMembers reports the nodes that joined or left since the last poll.
@@ -587,18 +684,6 @@ func (a *agent) publish(events []record) {
 			}
 		}
 	}
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // isClosedConn reports errors from using a closed connection.

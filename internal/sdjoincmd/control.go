@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,6 +79,14 @@ func decodeRequest(line []byte) (request, error) {
 	default:
 		return req, cliutil.Usagef("bad request: unknown op %q", req.Op)
 	}
+	if req.Service != "" {
+		if err := checkService(req.Service); err != nil {
+			return req, err
+		}
+	}
+	if err := checkMeta(req.Service, req.Meta); err != nil {
+		return req, err
+	}
 	if _, err := parsePolicy(req.Policy); err != nil {
 		return req, err
 	}
@@ -108,11 +119,31 @@ func defaultSocket(name, runtimeDir string, uid int) string {
 	return filepath.Join(os.TempDir(), "sdjoin-"+strconv.Itoa(uid), name+".sock")
 }
 
+// controlSocket is the agent's listening control socket. Close removes
+// the socket file, unless another agent has replaced it meanwhile.
+type controlSocket struct {
+	*net.UnixListener
+	path  string
+	ino   uint64
+	close sync.Once
+}
+
+func (s *controlSocket) Close() error {
+	var err error
+	s.close.Do(func() {
+		err = s.UnixListener.Close()
+		if fi, lerr := os.Lstat(s.path); lerr == nil && inode(fi) == s.ino {
+			os.Remove(s.path)
+		}
+	})
+	return err
+}
+
 // listenControl listens on the control socket at path. With checkDir its
 // directory (the default one) is created with mode 0700 and refused when
 // another user owns it or others may use it. A live agent on path is an
 // error; a stale socket is removed.
-func listenControl(path string, checkDir bool) (*net.UnixListener, error) {
+func listenControl(path string, checkDir bool) (*controlSocket, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("control socket path %s is %d bytes, limit %d: use a shorter --socket", path, len(path), maxSocketPath)
 	}
@@ -128,15 +159,45 @@ func listenControl(path string, checkDir bool) (*net.UnixListener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	return bindPrivate(path)
+}
+
+// bindPrivate binds a socket in a new 0700 directory next to path, makes
+// it 0600, then links it at path: whatever the umask and the directory,
+// nobody else can ever connect to it (binding at path, then chmod, would
+// leave it open in between).
+func bindPrivate(path string) (*controlSocket, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".sdjoin-")
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	defer os.RemoveAll(tmp)
+	p := filepath.Join(tmp, "s")
+	if len(p) > maxSocketPath {
+		return nil, fmt.Errorf("control socket directory %s: path too long to bind a socket in it (%d bytes, limit %d): use a --socket with a shorter directory", filepath.Dir(path), len(p), maxSocketPath)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(p, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	return ln, nil
+	if err := os.Link(p, path); err != nil {
+		ln.Close()
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("control socket %s appeared while starting: another sdjoin agent? stop it, or use another --name or --socket", path)
+		}
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &controlSocket{UnixListener: ln, path: path, ino: inode(fi)}, nil
 }
 
 // checkPrivateDir refuses a directory that is not ours alone.
@@ -146,15 +207,24 @@ func checkPrivateDir(dir string) error {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("control socket directory %s is not a directory", dir)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		return fmt.Errorf("control socket directory %s has mode %#o: chmod 700 %s", dir, m, dir)
+		return fmt.Errorf("control socket directory %s is not a directory: remove it, set XDG_RUNTIME_DIR or use --socket", dir)
 	}
 	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
-		return fmt.Errorf("control socket directory %s belongs to uid %d, not us: remove it or use --socket", dir, uid)
+		return fmt.Errorf("control socket directory %s belongs to %s, not you (%s): another user created it; have it removed (as root) or use --socket or XDG_RUNTIME_DIR", dir, userName(uid), userName(os.Getuid()))
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return fmt.Errorf("control socket directory %s has mode %#o, open to others: chmod 700 %s", dir, m, dir)
 	}
 	return nil
+}
+
+// userName names a uid as "user NAME (uid N)", or "uid N".
+func userName(uid int) string {
+	id := strconv.Itoa(uid)
+	if u, err := user.LookupId(id); err == nil {
+		return "user " + u.Username + " (uid " + id + ")"
+	}
+	return "uid " + id
 }
 
 // removeStale removes a socket nobody listens on, and refuses to start
@@ -185,23 +255,66 @@ func removeStale(path string) error {
 }
 
 // serve answers control connections until ln is closed; handlers end
-// when ctx is done.
-func (a *agent) serve(ctx context.Context, ln *net.UnixListener) {
+// when ctx is done. A failed Accept (out of file descriptors under a
+// connection flood) is retried after a growing pause, as net/http does;
+// beyond maxConns connections at once, a new one is told to retry.
+func (a *agent) serve(ctx context.Context, ln net.Listener) {
 	defer a.wg.Done()
+	slots := make(chan struct{}, maxConns)
+	var pause time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if !isClosedConn(err) {
-				a.log.Debug("control accept", "err", err)
+			if isClosedConn(err) || ctx.Err() != nil {
+				return
 			}
-			return
+			pause = acceptPause(pause)
+			if pause == minAcceptPause {
+				a.warnf("warning: control socket: %v; retrying", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			continue
+		}
+		pause = 0
+		select {
+		case slots <- struct{}{}:
+		default:
+			refuseBusy(c)
+			continue
 		}
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
+			defer func() { <-slots }()
 			a.handle(ctx, c)
 		}()
 	}
+}
+
+// Bounds of the accept loop.
+const (
+	maxConns       = 128 // control connections served at once
+	minAcceptPause = 5 * time.Millisecond
+	maxAcceptPause = time.Second
+)
+
+// acceptPause returns the pause after a failed Accept: doubling from
+// minAcceptPause up to maxAcceptPause.
+func acceptPause(last time.Duration) time.Duration {
+	return min(max(2*last, minAcceptPause), maxAcceptPause)
+}
+
+// refuseBusy answers a connection over maxConns with an error and closes
+// it.
+func refuseBusy(c net.Conn) {
+	b, _ := json.Marshal(reply{Error: fmt.Sprintf("agent busy: %d control connections open; retry later", maxConns), Code: cliutil.ExitFailure})
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c.Write(append(b, '\n'))
+	c.Close()
 }
 
 // handle answers one connection: one request, one reply (or a stream).

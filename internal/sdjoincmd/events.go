@@ -8,8 +8,13 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -55,30 +60,33 @@ func memberRecord(m tracker.Member) record {
 	return record{Node: m.Name, Addr: m.Addr, PrevNode: m.PrevName, Local: m.Local}
 }
 
-// metaText formats meta as a compact JSON object with sorted keys.
+// metaText formats meta as a compact JSON object with sorted keys, with
+// every control or non-printable character escaped.
 func metaText(m map[string]string) string {
 	if len(m) == 0 {
 		return "{}"
 	}
 	b, _ := json.Marshal(m)
-	return string(b)
+	return string(escapeJSON(b))
 }
 
-// text formats an event as one readable line (without newline).
+// text formats an event as one readable line (without newline). Names
+// and meta come from the network: they are escaped (see safe), so one
+// event is always one line with no control characters.
 func (r record) text() string {
 	switch r.Event {
 	case evJoin:
-		return fmt.Sprintf("join %s %s %s %s", r.Service, r.Node, r.Addr, metaText(r.Meta))
+		return fmt.Sprintf("join %s %s %s %s", safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 	case evLeave:
-		return fmt.Sprintf("leave %s %s", r.Service, r.Node)
+		return fmt.Sprintf("leave %s %s", safe(r.Service), safe(r.Node))
 	case evRename:
-		return fmt.Sprintf("rename %s -> %s", r.PrevNode, r.Node)
+		return fmt.Sprintf("rename %s -> %s", safe(r.PrevNode), safe(r.Node))
 	case evMemberJoin:
-		return fmt.Sprintf("member-join %s %s", r.Node, r.Addr)
+		return fmt.Sprintf("member-join %s %s", safe(r.Node), r.Addr)
 	case evMemberLeave:
-		return fmt.Sprintf("member-leave %s", r.Node)
+		return fmt.Sprintf("member-leave %s", safe(r.Node))
 	}
-	return fmt.Sprintf("%s %s %s %s %s", r.Event, r.Service, r.Node, r.Addr, metaText(r.Meta))
+	return fmt.Sprintf("%s %s %s %s %s", safe(r.Event), safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 }
 
 // writeRecord writes r as one line: JSON or readable.
@@ -88,7 +96,7 @@ func writeRecord(w io.Writer, r record, asJSON bool) error {
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(append(escapeJSON(b), '\n'))
 		return err
 	}
 	_, err := io.WriteString(w, r.text()+"\n")
@@ -97,8 +105,66 @@ func writeRecord(w io.Writer, r record, asJSON bool) error {
 
 // entryText formats an entry as "SERVICE NODE ADDR META".
 func entryText(r record) string {
-	return strings.Join([]string{r.Service, r.Node, r.Addr.String(), metaText(r.Meta)}, " ")
+	return strings.Join([]string{safe(r.Service), safe(r.Node), r.Addr.String(), metaText(r.Meta)}, " ")
 }
+
+// safe returns s as is when it is valid UTF-8 made of printable
+// characters other than space, else quoted with Go escapes
+// ("a\nb", "\x1b[2J"): a name received from the network can then neither
+// split a line, forge another one, nor drive the terminal.
+func safe(s string) string {
+	if s != "" && plain(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// plain reports whether s is valid UTF-8 of printable runes other than
+// space, the double quote and the backslash.
+func plain(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || r == ' ' || r == '"' || r == '\\' || !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeJSON escapes, in JSON encoded by encoding/json, the runes it
+// leaves raw but a terminal may act on: DEL, C1 controls and other
+// non-printable runes (json already escapes those below 0x20 and turns
+// invalid UTF-8 into U+FFFD). Outside strings JSON holds only ASCII
+// printables, so only string content changes.
+func escapeJSON(b []byte) []byte {
+	if !hasUnprintable(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for _, r := range string(b) {
+		switch {
+		case !unprintable(r):
+			out = utf8.AppendRune(out, r)
+		case r > 0xffff: // a surrogate pair, as JSON wants
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+func hasUnprintable(b []byte) bool {
+	for _, r := range string(b) {
+		if unprintable(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// unprintable reports a rune escapeJSON escapes.
+func unprintable(r rune) bool { return r >= 0x7f && !strconv.IsPrint(r) }
 
 // visKey identifies one visible entry.
 type visKey struct{ service, node, key string }
@@ -176,11 +242,13 @@ func sortRecords(rs []record) {
 }
 
 // asyncWriter writes to w from a goroutine of its own, so that a reader
-// that stops reading the agent's stdout (a paused pipe, Ctrl-S) never
-// blocks the agent. It holds up to cap(lines) writes; beyond that it drops
-// them and reports how many through dropped.
+// that stops reading the agent's stdout or stderr (a paused pipe, Ctrl-S)
+// never blocks the agent. It holds up to cap(lines) writes; beyond that,
+// and after Close, it drops them and reports how many through dropped.
 type asyncWriter struct {
 	w       io.Writer
+	mu      sync.Mutex // guards closing lines
+	closed  bool
 	lines   chan []byte
 	done    chan struct{}
 	lost    atomic.Int64
@@ -206,6 +274,11 @@ func newAsyncWriter(w io.Writer, depth int, dropped func(n int64)) *asyncWriter 
 
 // Write queues a copy of p; it never blocks.
 func (a *asyncWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return len(p), nil
+	}
 	select {
 	case a.lines <- bytes.Clone(p):
 	default:
@@ -214,9 +287,23 @@ func (a *asyncWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close writes what is queued and stops the goroutine. Writes after Close
-// panic, so call it once nothing writes any more.
-func (a *asyncWriter) Close() {
-	close(a.lines)
-	<-a.done
+// Close stops accepting writes and waits up to timeout for the queued
+// ones to be written. It reports whether they were; if not, the writing
+// goroutine is left blocked on w (the process is about to exit). Close is
+// idempotent.
+func (a *asyncWriter) Close(timeout time.Duration) bool {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.lines)
+	}
+	a.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-a.done:
+		return true
+	case <-t.C:
+		return false
+	}
 }

@@ -160,7 +160,9 @@ func TestAsyncWriterNeverBlocks(t *testing.T) {
 		t.Fatal("Write blocked behind a stalled reader")
 	}
 	close(bw.release)
-	w.Close()
+	if !w.Close(5 * time.Second) {
+		t.Fatal("Close did not flush after the reader resumed")
+	}
 	lines := bw.buf.lines()
 	if len(lines) < 2 || int64(len(lines))+dropped.Load() != 10 || lines[0] != "line 0" {
 		t.Errorf("wrote %q, dropped %d: want every line written or counted", lines, dropped.Load())

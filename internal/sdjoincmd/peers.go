@@ -2,6 +2,7 @@ package sdjoincmd
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -17,8 +18,10 @@ import (
 // peersFromHosts turns hostfile entries into peer addresses HOST:PORT, in
 // file order without duplicates: "host" and "name@host" get the default
 // port, "host:port" keeps its port. Entries that are self are left out.
+// It takes time linear in len(hosts).
 func peersFromHosts(hosts []hostfile.Host, self func(netip.AddrPort) bool) []string {
 	var out []string
+	seen := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		port := h.Port
 		if port == 0 {
@@ -38,7 +41,8 @@ func peersFromHosts(hosts []hostfile.Host, self func(netip.AddrPort) bool) []str
 			continue
 		}
 		p := net.JoinHostPort(host, strconv.Itoa(int(port)))
-		if !slices.Contains(out, p) {
+		if !seen[p] {
+			seen[p] = true
 			out = append(out, p)
 		}
 	}
@@ -82,10 +86,16 @@ type fileState struct {
 	mtime time.Time
 }
 
+// statFile returns the state of the hostfile at path; one that is not a
+// regular file (a FIFO would block the agent, /dev/zero never end) is an
+// error.
 func statFile(path string) fileState {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fileState{path: path, err: err.Error()}
+	}
+	if !fi.Mode().IsRegular() {
+		return fileState{path: path, err: fmt.Sprintf("%s is not a regular file (%s)", path, fi.Mode().Type())}
 	}
 	return fileState{path: path, ino: inode(fi), size: fi.Size(), mtime: fi.ModTime()}
 }

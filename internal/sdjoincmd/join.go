@@ -1,0 +1,116 @@
+package sdjoincmd
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// Joining hostfile peers. memberlist joins a peer over TCP with a 2 s
+// timeout, and tracker.Join runs 32 at a time: a hostfile with 1000 dead
+// or firewalled entries before a live one would delay it by a minute. So
+// every peer is first probed with a plain TCP connect, up to probeTimeout,
+// many at once, and only the peers that answer are joined.
+const (
+	probeTimeout = time.Second
+	maxProbes    = 1024 // probes at once, at most; see probeWorkers
+	minProbes    = 16
+)
+
+// joinPeers probes peers with up to workers TCP connects at once and
+// joins those that answer, skipping the ones that became members
+// meanwhile (gossip from the first join usually brings in the rest). It
+// returns how many were joined. It returns early when ctx is done.
+func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int) (int, error) {
+	jobs := make(chan string)
+	answered := make(chan string, len(peers))
+	var wg sync.WaitGroup
+	for range min(workers, len(peers)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				if probe(ctx, p) {
+					answered <- p
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(answered)
+		defer wg.Wait()
+		defer close(jobs)
+		for _, p := range peers {
+			select {
+			case jobs <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return joinAnswered(ctx, t, answered)
+}
+
+// joinAnswered joins the peers arriving on answered, in batches of those
+// that arrived meanwhile, until it is closed or ctx is done.
+func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan string) (int, error) {
+	var n int
+	var lastErr error
+	for p := range answered {
+		batch := []string{p}
+		for more := true; more; {
+			select {
+			case q, ok := <-answered:
+				if !ok {
+					more = false
+				} else {
+					batch = append(batch, q)
+				}
+			default:
+				more = false
+			}
+		}
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if batch = notMembers(t, batch); len(batch) == 0 {
+			continue
+		}
+		k, err := t.Join(batch)
+		n += k
+		if err != nil {
+			lastErr = err
+		}
+	}
+	if n == 0 {
+		return 0, lastErr
+	}
+	return n, nil
+}
+
+// probe reports whether peer (HOST:PORT) accepts a TCP connection within
+// probeTimeout.
+func probe(ctx context.Context, peer string) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", peer)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// probeWorkers returns how many probes run at once: maxProbes, or fewer
+// under a low limit on open files (a quarter of it), so probing never
+// starves the control socket and gossip of descriptors.
+func probeWorkers() int {
+	if lim, ok := fileLimit(); ok {
+		return int(min(max(lim/4, minProbes), maxProbes))
+	}
+	return maxProbes
+}
