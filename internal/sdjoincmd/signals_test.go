@@ -165,3 +165,26 @@ func TestBinarySIGHUPReloads(t *testing.T) {
 	}
 	t.Logf("SIGTERM after reloads: exited in %v", took.Round(time.Millisecond))
 }
+
+// TestBinaryHostfileNotRegular: a FIFO or /dev/zero as hostfile is
+// refused with a warning (not read: the FIFO would block the agent,
+// /dev/zero fill its memory), and SIGTERM still ends the agent promptly.
+func TestBinaryHostfileNotRegular(t *testing.T) {
+	t.Parallel()
+	fifo := filepath.Join(t.TempDir(), "hosts")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			a := startBinAgent(t, nil, "--hostfile", path, "--track", "svc")
+			waitFor(t, 5*time.Second, "a warning about the hostfile", func() bool {
+				return strings.Contains(a.stderr.String(), "is not a regular file")
+			})
+			took := a.exitWithin(t, a.signal(t, syscall.SIGTERM), 10*time.Second)
+			if took > shutdownBound || a.cmd.ProcessState.ExitCode() != 0 {
+				t.Errorf("exited %v (%v) after SIGTERM, want 0 within %v", took, a.cmd.ProcessState, shutdownBound)
+			}
+		})
+	}
+}
