@@ -109,7 +109,9 @@ type agent struct {
 }
 
 func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
-	errw := newAsyncWriter(stderr, 256, func(int64) {})
+	errw := newAsyncWriter(stderr, 1024, func(n int64) {
+		fmt.Fprintf(stderr, "sdjoin: warning: stderr is not being read fast enough: %d messages dropped\n", n)
+	})
 	a := &agent{
 		opt:         opt,
 		out:         stdout,
@@ -132,15 +134,20 @@ func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
 	return a
 }
 
-// warnf prints one diagnostic line on stderr.
+// warnf prints one diagnostic line on stderr, with any control or
+// non-printable character in it escaped (it may quote a hostfile line or
+// a name from the network).
 func (a *agent) warnf(format string, args ...any) {
-	fmt.Fprintf(a.errw, "sdjoin: "+format+"\n", args...)
+	fmt.Fprintf(a.errw, "sdjoin: %s\n", printable(fmt.Sprintf(format, args...)))
 }
 
 // run runs the agent until ctx is done, then leaves the cluster. Leaving
 // is bounded by shutdownTimeout, writing the last output by flushTimeout.
 func (a *agent) run(ctx context.Context) error {
 	defer a.errw.Close(flushTimeout)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ln, err := listenControl(a.opt.socket, a.opt.defaultDir)
 	if err != nil {
 		return err
@@ -171,9 +178,6 @@ func (a *agent) run(ctx context.Context) error {
 	if w != nil {
 		changes = w.Changes()
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	a.loop(ctx, changes, hup)
 	stopSrv()
 	ln.Close()
@@ -520,8 +524,8 @@ func (a *agent) rejoin(peers []string) {
 		}
 		join = append(join, p)
 	}
-	if len(join) > 0 {
-		if _, err := t.Join(join); err != nil {
+	if len(join) > 0 { // probed first: some may have died meanwhile
+		if _, err := joinPeers(context.Background(), t, join, probeWorkers()); err != nil {
 			a.log.Debug("rejoin", "err", err)
 		}
 	}
@@ -558,12 +562,7 @@ func (a *agent) pollHostfile() bool {
 		a.warnf("warning: hostfile %s: %v (polling it)", path, err)
 		return false
 	}
-	for _, e := range bad {
-		if msg := e.Error(); !a.warnedLines[msg] {
-			a.warnedLines[msg] = true
-			a.warnf("warning: skipped %s", msg)
-		}
-	}
+	a.warnBadLines(path, bad)
 	a.mu.Lock()
 	self := a.selfLocked()
 	a.mu.Unlock()
@@ -574,6 +573,28 @@ func (a *agent) pollHostfile() bool {
 	a.peers = peers
 	a.log.Debug("hostfile read", "path", path, "peers", len(peers))
 	return changed
+}
+
+// maxLineWarnings bounds the warnings about bad lines per hostfile read.
+const maxLineWarnings = 10
+
+// warnBadLines warns once about each bad line of the hostfile, at most
+// maxLineWarnings at a time, then counts the rest.
+func (a *agent) warnBadLines(path string, bad []error) {
+	n := 0
+	for _, e := range bad {
+		msg := e.Error()
+		if a.warnedLines[msg] {
+			continue
+		}
+		if n++; n <= maxLineWarnings {
+			a.warnedLines[msg] = true
+			a.warnf("warning: skipped %s", msg)
+		}
+	}
+	if n > maxLineWarnings {
+		a.warnf("warning: skipped %d more bad lines of %s", n-maxLineWarnings, path)
+	}
 }
 
 func (a *agent) kickJoin() {

@@ -119,6 +119,26 @@ func safe(s string) string {
 	return strconv.Quote(s)
 }
 
+// printable returns s with every control or non-printable rune, and
+// invalid UTF-8, escaped as Go does in quoted strings.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !strconv.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[:n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
 // plain reports whether s is valid UTF-8 of printable runes other than
 // space, the double quote and the backslash.
 func plain(s string) bool {

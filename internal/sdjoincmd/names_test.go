@@ -3,6 +3,7 @@ package sdjoincmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strconv"
@@ -124,4 +125,44 @@ func allValid(ss ...string) bool {
 		}
 	}
 	return true
+}
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain text: ok", "plain text: ok"},
+		{"a\nb", `a\nb`},
+		{"\x1b[2J", `\x1b[2J`},
+		{"bad \xff byte", `bad \xff byte`},
+		{"c1 \u009b", `c1 \u009b`},
+		{"naïve", "naïve"},
+	} {
+		if got := printable(tc.in); got != tc.want {
+			t.Errorf("printable(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestAgentWarningsPrintable: warnings quoting hostfile lines hold no
+// control characters, and a file of many bad lines gives at most
+// maxLineWarnings of them and a count.
+func TestAgentWarningsPrintable(t *testing.T) {
+	t.Parallel()
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, "\x1b[2J bad %d\r\n", i)
+	}
+	writeFile(t, hosts, b.String())
+	a := startAgent(t, "n1", freePort(t), hosts)
+	waitFor(t, 5*time.Second, "the count of bad lines", func() bool {
+		return strings.Contains(a.stderr.String(), "more bad lines")
+	})
+	a.stop(t)
+	errs := a.stderr.String()
+	if strings.ContainsFunc(errs, func(r rune) bool { return r != '\n' && !strconv.IsPrint(r) }) {
+		t.Errorf("stderr holds control characters: %q", errs)
+	}
+	if n := strings.Count(errs, "warning: skipped hostfile"); n != maxLineWarnings {
+		t.Errorf("%d bad-line warnings, want %d:\n%s", n, maxLineWarnings, errs)
+	}
 }
