@@ -1,18 +1,12 @@
 package sdjoincmd
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -185,145 +179,3 @@ func hasUnprintable(b []byte) bool {
 
 // unprintable reports a rune escapeJSON escapes.
 func unprintable(r rune) bool { return r >= 0x7f && !strconv.IsPrint(r) }
-
-// visKey identifies one visible entry.
-type visKey struct{ service, node, key string }
-
-// visible is the set of entries the agent has reported as joined. It
-// turns the diffs of successive trackers (see agent.reidentify) into one
-// consistent stream: a join already reported is not repeated, a leave of
-// an entry never reported is dropped.
-type visible map[visKey]tracker.Presence
-
-// apply records d and returns its events: leaves, then a rename per
-// renamed node, then joins.
-func (v visible) apply(d tracker.Diff) []record {
-	var out []record
-	for _, p := range d.Leaves {
-		k := visKey{p.Service, p.Node, p.Key}
-		if _, ok := v[k]; !ok {
-			continue
-		}
-		delete(v, k)
-		out = append(out, eventRecord(evLeave, p))
-	}
-	renamed := map[string]bool{}
-	for _, p := range d.Joins {
-		k := visKey{p.Service, p.Node, p.Key}
-		if old, ok := v[k]; ok && old.Ref == p.Ref {
-			continue
-		}
-		if p.PrevNode != "" && !renamed[p.PrevNode] {
-			renamed[p.PrevNode] = true
-			out = append(out, record{Event: evRename, Service: p.Service, Node: p.Node, PrevNode: p.PrevNode})
-		}
-		v[k] = p
-		out = append(out, eventRecord(evJoin, p))
-	}
-	return out
-}
-
-// reconcile reports as left the entries missing from now (every entry a
-// tracker shows), after a tracker was replaced.
-func (v visible) reconcile(now []tracker.Presence) []record {
-	seen := make(map[visKey]bool, len(now))
-	for _, p := range now {
-		seen[visKey{p.Service, p.Node, p.Key}] = true
-	}
-	var out []record
-	for k, p := range v {
-		if !seen[k] {
-			delete(v, k)
-			out = append(out, eventRecord(evLeave, p))
-		}
-	}
-	sortRecords(out)
-	return out
-}
-
-// snapshot returns the entries of service ("" for all) as join events,
-// sorted.
-func (v visible) snapshot(service string) []record {
-	var out []record
-	for k, p := range v {
-		if service == "" || k.service == service {
-			out = append(out, eventRecord(evJoin, p))
-		}
-	}
-	sortRecords(out)
-	return out
-}
-
-// sortRecords sorts by service, node and key.
-func sortRecords(rs []record) {
-	slices.SortFunc(rs, func(a, b record) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Key, b.Key))
-	})
-}
-
-// asyncWriter writes to w from a goroutine of its own, so that a reader
-// that stops reading the agent's stdout or stderr (a paused pipe, Ctrl-S)
-// never blocks the agent. It holds up to cap(lines) writes; beyond that,
-// and after Close, it drops them and reports how many through dropped.
-type asyncWriter struct {
-	w       io.Writer
-	mu      sync.Mutex // guards closing lines
-	closed  bool
-	lines   chan []byte
-	done    chan struct{}
-	lost    atomic.Int64
-	dropped func(n int64)
-}
-
-func newAsyncWriter(w io.Writer, depth int, dropped func(n int64)) *asyncWriter {
-	a := &asyncWriter{w: w, lines: make(chan []byte, depth), done: make(chan struct{}), dropped: dropped}
-	go func() {
-		defer close(a.done)
-		for p := range a.lines {
-			if n := a.lost.Swap(0); n > 0 {
-				a.dropped(n)
-			}
-			a.w.Write(p)
-		}
-		if n := a.lost.Swap(0); n > 0 {
-			a.dropped(n)
-		}
-	}()
-	return a
-}
-
-// Write queues a copy of p; it never blocks.
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return len(p), nil
-	}
-	select {
-	case a.lines <- bytes.Clone(p):
-	default:
-		a.lost.Add(1)
-	}
-	return len(p), nil
-}
-
-// Close stops accepting writes and waits up to timeout for the queued
-// ones to be written. It reports whether they were; if not, the writing
-// goroutine is left blocked on w (the process is about to exit). Close is
-// idempotent.
-func (a *asyncWriter) Close(timeout time.Duration) bool {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.lines)
-	}
-	a.mu.Unlock()
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-a.done:
-		return true
-	case <-t.C:
-		return false
-	}
-}

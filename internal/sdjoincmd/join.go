@@ -2,6 +2,7 @@ package sdjoincmd
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -19,6 +20,67 @@ const (
 	maxProbes    = 1024 // probes at once, at most; see probeWorkers
 	minProbes    = 16
 )
+
+// kickJoin wakes joinLoop.
+func (c *core) kickJoin() {
+	select {
+	case c.joinKick <- struct{}{}:
+	default:
+	}
+}
+
+// joinLoop joins the missing peers whenever kicked, until ctx is done.
+func (c *core) joinLoop(ctx context.Context) {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.joinKick:
+		}
+		c.joinMissing(ctx)
+	}
+}
+
+// joinMissing joins the hostfile peers that are not members (see
+// joinPeers).
+func (c *core) joinMissing(ctx context.Context) {
+	c.mu.Lock()
+	t, peers := c.t, c.peers
+	c.mu.Unlock()
+	if t == nil {
+		return
+	}
+	missing := notMembers(t, peers)
+	if len(missing) == 0 {
+		return
+	}
+	n, err := joinPeers(ctx, t, missing, probeWorkers())
+	c.log.Debug("join", "tried", len(missing), "reached", n, "err", err)
+	switch {
+	case ctx.Err() != nil || errors.Is(err, tracker.ErrClosed):
+	case n == 0 && !c.joinWarned:
+		c.joinWarned = true
+		c.warn("no peer reachable yet (%d tried); retrying every %s", len(missing), c.opt.retry)
+	case n > 0:
+		c.joinWarned = false
+	}
+}
+
+// notMembers returns the peers that are not members of t.
+func notMembers(t *tracker.Tracker, peers []string) []string {
+	have := map[string]bool{}
+	for _, m := range t.Members() {
+		have[m.Addr.String()] = true
+	}
+	var out []string
+	for _, p := range peers {
+		if !have[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // joinPeers probes peers with up to workers TCP connects at once and
 // joins those that answer, skipping the ones that became members
