@@ -118,6 +118,30 @@
 // the source (flags and socket). Startup messages and warnings go to stderr.
 // Neither output blocks the agent when nobody reads it.
 //
+// # Architecture
+//
+// The agent is three parts, after hashicorp/serf's agent. The core (core.go)
+// owns the tracker and the node's identity: starting, retiring, renaming,
+// losing and regaining the address, reloading the key all run on one
+// goroutine, its loop (other goroutines ask through onLoop); it also owns
+// the entries this node tracks, keyed by service and key, and the hostfile's
+// peers (peers.go, join.go). The hub (hub.go) is the agent's view of the
+// cluster and the one way out for events: every consumer registers a
+// handler (the stdout printer, each control-socket watch) and gets the
+// current state, then every change, in order. Front-ends only translate:
+// the control socket (control.go, protocol.go, socket.go) turns requests
+// into core calls and watches into hub handlers; SIGHUP becomes a reload.
+//
+// Planned consumers fit the same shape: HTTP/SSE, DNS, metrics and an mDNS
+// publisher are hub handlers plus a listener. An entry owned by a
+// control-socket session gets the session's own key (untracking all of a
+// session's entries when its connection closes is untracking one key); a
+// health check withdraws an entry by untracking it from the tracker while
+// the core keeps it, marked withdrawn, in its entries, and restores it by
+// tracking it again. The core is not an importable package yet: its API
+// will change with those features; once they have landed it can move to
+// a package of its own with the hub.
+//
 // # Signals
 //
 // SIGINT and SIGTERM make the agent leave the cluster (at most about 1.5 s)
