@@ -107,7 +107,7 @@ func (a *agent) run(ctx context.Context) error {
 	}
 	defer ln.Close()
 	out := newAsyncWriter(a.stdout, 4096, func(n int64) {
-		a.warnf("stdout is not being read: %d events dropped", n)
+		a.warnf("warning: stdout is not being read: %d events dropped", n)
 	})
 	defer out.Close(flushTimeout)
 	a.hub.register("", func(int) handler { return &printer{w: out, json: a.opt.json} })

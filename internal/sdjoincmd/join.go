@@ -85,7 +85,8 @@ func notMembers(t *tracker.Tracker, peers []string) []string {
 // joinPeers probes peers with up to workers TCP connects at once and
 // joins those that answer, skipping the ones that became members
 // meanwhile (gossip from the first join usually brings in the rest). It
-// returns how many were joined. It returns early when ctx is done.
+// returns how many were reached: joined, or members by then. It returns
+// early when ctx is done.
 func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int) (int, error) {
 	jobs := make(chan string)
 	answered := make(chan string, len(peers))
@@ -138,7 +139,11 @@ func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan strin
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if batch = notMembers(t, batch); len(batch) == 0 {
+		answeredN := len(batch)
+		if batch = notMembers(t, batch); len(batch) < answeredN {
+			n += answeredN - len(batch) // reached through gossip already
+		}
+		if len(batch) == 0 {
 			continue
 		}
 		k, err := t.Join(batch)
