@@ -16,6 +16,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, the default action again: a second one
+	// ends the process at once, whatever the agent is waiting for.
+	context.AfterFunc(ctx, stop)
 	code := cliutil.Run(ctx, sdjoincmd.App(os.Stdout, os.Stderr), os.Args)
 	stop()
 	os.Exit(code)

@@ -60,7 +60,10 @@ Encrypt with a shared 32-byte key and keep clusters apart with a label:
 
 The control socket is $XDG_RUNTIME_DIR/sdjoin/NAME.sock, or
 /tmp/sdjoin-UID/NAME.sock (mode 0600 in a 0700 directory).
-SIGINT or SIGTERM makes the agent leave the cluster and exit 0.
+SIGINT or SIGTERM makes the agent leave the cluster (waiting at most
+about 1.5 s) and exit 0; a second one exits at once. SIGHUP re-reads the
+hostfile and the key file; with a new key the node leaves and joins again
+with it.
 
 Exit codes: 0 success, 1 failure (also: no agent running), 2 usage error,
 3 nothing found (pick or list with no provider).`
@@ -124,8 +127,8 @@ type trackValue trackList
 func (v *trackValue) String() string { return "" }
 
 func (v *trackValue) Set(s string) error {
-	if s == "" {
-		return fmt.Errorf("empty service name")
+	if err := checkService(s); err != nil {
+		return err
 	}
 	v.specs = append(v.specs, trackSpec{service: s})
 	return nil
@@ -156,7 +159,7 @@ func (v *metaValue) Set(s string) error {
 
 // checkName checks the NAME of NAME@IP.
 func checkName(n string) error {
-	if n == "" || strings.ContainsAny(n, "@/ \t\n#") || len(n) > tracker.MaxNameLen-len("@255.255.255.255") {
+	if n == "" || strings.ContainsAny(n, "@/ \t\n#") || len(n) > tracker.MaxNameLen-len("@255.255.255.255") || checkText("--name", n) != nil {
 		return cliutil.Usagef("bad --name %q: want the name part of NAME@IP, such as node1", n)
 	}
 	return nil
@@ -187,6 +190,11 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 	o.renameGrace = c.Duration("rename-grace")
 	if err := checkName(o.name); err != nil {
 		return nil, err
+	}
+	for _, ts := range o.tracks {
+		if err := checkMeta(ts.service, ts.meta); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	if o.bind, err = parseBind(c.String("bind")); err != nil {
@@ -219,6 +227,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		if o.key, err = readKeyFile(kf); err != nil {
 			return nil, err
 		}
+		o.keyFile = kf
 	}
 	if len(o.label) > 255 {
 		return nil, cliutil.Usagef("bad --cluster: %d bytes, limit 255", len(o.label))

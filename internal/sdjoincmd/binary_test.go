@@ -3,6 +3,7 @@ package sdjoincmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -82,4 +83,92 @@ func TestBinaryTwoAgents(t *testing.T) {
 		t.Errorf("node1 after SIGINT: %v", err)
 	}
 	t.Logf("node1 stdout:\n%s", n1.stdout)
+}
+
+// binAgent is a real sdjoin agent process on loopback.
+type binAgent struct {
+	cmd    *exec.Cmd
+	port   int
+	sock   string
+	stderr *syncBuffer
+	exited chan struct{} // closed when Wait returned
+	took   time.Time     // when it exited
+}
+
+// startBinAgent runs the sdjoin binary with args plus --socket (in a new
+// directory) and --bind 127.0.0.1:PORT (a free port), with stdout going
+// to stdout (a *syncBuffer when nil), and waits for its control socket.
+// It is killed when the test ends.
+func startBinAgent(t *testing.T, stdout io.Writer, args ...string) *binAgent {
+	t.Helper()
+	return startBinCmd(t, stdout, "", args...)
+}
+
+// startBinCmd is startBinAgent, run through `sh -c 'SHELL; exec sdjoin
+// ...'` when shell is not empty (to set limits first).
+func startBinCmd(t *testing.T, stdout io.Writer, shell string, args ...string) *binAgent {
+	t.Helper()
+	bin := buildBinary(t)
+	a := &binAgent{port: freePort(t), sock: filepath.Join(t.TempDir(), "a.sock"), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	argv := append([]string{"--socket", a.sock, "--bind", fmt.Sprintf("127.0.0.1:%d", a.port)}, args...)
+	if shell != "" {
+		argv = append([]string{"-c", shell + ` && exec "$0" "$@"`, bin}, argv...)
+		a.cmd = exec.Command("sh", argv...)
+	} else {
+		a.cmd = exec.Command(bin, argv...)
+	}
+	if stdout == nil {
+		stdout = &syncBuffer{}
+	}
+	a.cmd.Stdout, a.cmd.Stderr = stdout, a.stderr
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		a.cmd.Wait()
+		a.took = time.Now()
+		close(a.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-a.exited:
+		default:
+			a.cmd.Process.Kill()
+			<-a.exited
+		}
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", a.stderr)
+		}
+	})
+	waitFor(t, 10*time.Second, "the agent's control socket", func() bool {
+		select {
+		case <-a.exited:
+			t.Fatalf("agent exited: %v\n%s", a.cmd.ProcessState, a.stderr)
+		default:
+		}
+		return listening(a.sock)
+	})
+	return a
+}
+
+// signal sends sig to the agent.
+func (a *binAgent) signal(t *testing.T, sig syscall.Signal) time.Time {
+	t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	return time.Now()
+}
+
+// exitWithin waits up to d for the agent to exit and returns how long it
+// took since from; it fails the test if it did not exit.
+func (a *binAgent) exitWithin(t *testing.T, from time.Time, d time.Duration) time.Duration {
+	t.Helper()
+	select {
+	case <-a.exited:
+		return a.took.Sub(from)
+	case <-time.After(d):
+		t.Fatalf("agent still running %v after the signal", d)
+		return 0
+	}
 }

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -21,16 +24,65 @@ const dialTimeout = 2 * time.Second
 
 // client talks to the agent on one control socket.
 type client struct {
-	path string
+	path       string
+	defaultDir bool // path is in the default directory: it must be ours alone
 }
 
-// dial connects to the agent, or explains how to start one.
+// dial connects to the agent, or explains how to start one. It refuses a
+// socket another user could have planted (see checkSocket) and, where the
+// system tells, an agent run by another user.
 func (cl client) dial() (net.Conn, error) {
+	if err := checkSocket(cl.path, cl.defaultDir); err != nil {
+		return nil, err
+	}
 	c, err := net.DialTimeout("unix", cl.path, dialTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("no sdjoin agent at %s: start one with `sdjoin --track NAME`", cl.path)
+		return nil, dialError(cl.path, err)
+	}
+	if uid, ok := peerUID(c); ok && uid != os.Getuid() {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s is served by %s, not you: refusing to talk to it (run the command as that user)", cl.path, userName(uid))
 	}
 	return c, nil
+}
+
+// dialError explains a failed connection to the agent.
+func dialError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("control socket %s: permission denied: the agent runs as another user (run the command as that user)", path)
+	}
+	return fmt.Errorf("no sdjoin agent at %s: start one with `sdjoin --track NAME`", path)
+}
+
+// checkSocket refuses a control socket another user could have planted
+// to answer pick with their address and receive track's meta: the socket
+// must be ours and its directory ours alone (the default one, as the
+// agent checks it) or, given with --socket, owned by us or root and, if
+// others may write to it, sticky (so they cannot replace our socket). A
+// missing socket is left to dial to report.
+func checkSocket(path string, defaultDir bool) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("control socket %s belongs to %s, not you: refusing to talk to it (run the command as that user, or use your own --socket)", path, userName(uid))
+	}
+	dir := filepath.Dir(path)
+	if defaultDir {
+		return checkPrivateDir(dir)
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if uid, ok := fileOwner(di); ok && uid != os.Getuid() && uid != 0 {
+		return fmt.Errorf("control socket directory %s belongs to %s, not you: refusing a socket there (use a --socket in a directory of yours)", dir, userName(uid))
+	}
+	if di.Mode().Perm()&0o022 != 0 && di.Mode()&fs.ModeSticky == 0 {
+		return fmt.Errorf("control socket directory %s is writable by others (mode %#o) and not sticky: anyone could replace the socket; use a --socket in a directory of yours", dir, di.Mode().Perm())
+	}
+	return nil
 }
 
 // send writes req and returns the connection, positioned after the first
@@ -145,7 +197,7 @@ func clientFor(c *cli.Context) (client, error) {
 	if err := checkName(name); err != nil {
 		return client{}, err
 	}
-	return client{path: defaultSocketFor(name)}, nil
+	return client{path: defaultSocketFor(name), defaultDir: true}, nil
 }
 
 func clientCommands() []*cli.Command {
@@ -207,7 +259,7 @@ func listAction(c *cli.Context) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tNODE\tADDR\tMETA")
 	for _, r := range rep.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Service, r.Node, r.Addr, metaText(r.Meta))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 	}
 	return tw.Flush()
 }
@@ -231,9 +283,9 @@ func membersAction(c *cli.Context) error {
 		case r.Local:
 			note = "this agent"
 		case r.PrevNode != "":
-			note = "was " + r.PrevNode
+			note = "was " + safe(r.PrevNode)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Node, r.Addr, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", safe(r.Node), r.Addr, note)
 	}
 	return tw.Flush()
 }
@@ -271,6 +323,12 @@ func trackAction(c *cli.Context) error {
 	}
 	meta, err := cliutil.ParseMeta(c.StringSlice("meta"))
 	if err != nil {
+		return err
+	}
+	if err := checkService(first(args)); err != nil {
+		return err
+	}
+	if err := checkMeta(first(args), meta); err != nil {
 		return err
 	}
 	_, err = callAgent(c, request{Op: opTrack, Service: first(args), Meta: meta})

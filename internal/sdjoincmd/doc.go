@@ -57,7 +57,10 @@
 // The hostfile is polled every 2 s (inode, size and modification time) and
 // re-read when it changes, so a cron-run ipfinder adds peers. Every 30 s the
 // agent tries again the hostfile peers that are not members, so partitions
-// heal and late nodes are found. Bad lines are skipped with one warning each.
+// heal and late nodes are found. Bad lines are skipped with one warning each;
+// a hostfile that is not a regular file is not read. Each peer is first
+// probed with a TCP connect (1 s, up to 1024 at once) and only the peers
+// that answer are joined, so dead entries never delay live ones.
 //
 // # Control socket
 //
@@ -65,9 +68,12 @@
 // $XDG_RUNTIME_DIR/sdjoin/NAME.sock, or /tmp/sdjoin-UID/NAME.sock without
 // XDG_RUNTIME_DIR, where NAME is --name: client commands given the same
 // --name (or none) find the agent. The default directory is created with mode
-// 0700 and refused when another user owns it or others may write to it. A
-// live agent on the socket stops a second one from starting; a stale socket
-// (nobody listening) is removed.
+// 0700 and refused when another user owns it or others may write to it. The
+// socket is bound in a private directory and linked into place, so it is
+// never connectable by others. A live agent on the socket stops a second one
+// from starting; a stale socket (nobody listening) is removed. Client
+// commands refuse a socket another user owns or could have replaced (see
+// checkSocket). At most 128 connections are served at once.
 //
 // The protocol is JSON lines. The client sends one request line and reads
 // one reply line:
@@ -95,7 +101,8 @@
 // --key-file names a file holding a 32-byte AES-256 key: exactly 32 raw
 // bytes, or 64 hex digits, or base64 of 32 bytes (white space around the
 // text is ignored). Make one with `head -c32 /dev/urandom | base64 > key`.
-// The file must not be readable by others (chmod 600). Nodes without the key
+// The file must be a regular file of at most 4 KB, not readable by others
+// (chmod 600). Nodes without the key
 // can neither join nor read anything. --cluster sets memberlist's label, which
 // keeps clusters sharing a network apart. Without a key the agent warns once
 // that gossip is unencrypted.
@@ -105,7 +112,39 @@
 // The agent writes events to stdout, one per line: "join SERVICE NODE ADDR
 // META", "leave SERVICE NODE", "rename OLD -> NEW", "member-join NODE ADDR"
 // and "member-leave NODE", where META is the entry's meta as a JSON object;
-// with --json, one JSON EVENT per line. Startup messages and warnings go to
-// stderr. SIGINT and SIGTERM make the agent leave the cluster gracefully and
-// exit 0.
+// with --json, one JSON EVENT per line. Names and meta that are not plain
+// printable text are escaped (Go-quoted in text, \u escapes in JSON), so an
+// event is always one line; names with control characters are refused at
+// the source (flags and socket). Startup messages and warnings go to stderr.
+// Neither output blocks the agent when nobody reads it.
+//
+// # Architecture
+//
+// The agent is three parts, after hashicorp/serf's agent. The core (core.go)
+// owns the tracker and the node's identity: starting, retiring, renaming,
+// losing and regaining the address, reloading the key all run on one
+// goroutine, its loop (other goroutines ask through onLoop); it also owns
+// the entries this node tracks, keyed by service and key, and the hostfile's
+// peers (peers.go, join.go). The hub (hub.go) is the agent's view of the
+// cluster and the one way out for events: every consumer registers a
+// handler (the stdout printer, each control-socket watch) and gets the
+// current state, then every change, in order. Front-ends only translate:
+// the control socket (control.go, protocol.go, socket.go) turns requests
+// into core calls and watches into hub handlers; SIGHUP becomes a reload.
+//
+// Planned consumers fit the same shape: HTTP/SSE, DNS, metrics and an mDNS
+// publisher are hub handlers plus a listener. An entry owned by a
+// control-socket session gets the session's own key (untracking all of a
+// session's entries when its connection closes is untracking one key); a
+// health check withdraws an entry by untracking it from the tracker while
+// the core keeps it, marked withdrawn, in its entries, and restores it by
+// tracking it again. The core is not an importable package yet: its API
+// will change with those features; once they have landed it can move to
+// a package of its own with the hub.
+//
+// # Signals
+//
+// SIGINT and SIGTERM make the agent leave the cluster (at most about 1.5 s)
+// and exit 0; a second signal ends it at once. SIGHUP re-reads the hostfile
+// and the key file; with a new key the node leaves and joins again with it.
 package sdjoincmd

@@ -1,15 +1,14 @@
 package sdjoincmd
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
+	"strconv"
 	"strings"
-	"sync/atomic"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -55,30 +54,33 @@ func memberRecord(m tracker.Member) record {
 	return record{Node: m.Name, Addr: m.Addr, PrevNode: m.PrevName, Local: m.Local}
 }
 
-// metaText formats meta as a compact JSON object with sorted keys.
+// metaText formats meta as a compact JSON object with sorted keys, with
+// every control or non-printable character escaped.
 func metaText(m map[string]string) string {
 	if len(m) == 0 {
 		return "{}"
 	}
 	b, _ := json.Marshal(m)
-	return string(b)
+	return string(escapeJSON(b))
 }
 
-// text formats an event as one readable line (without newline).
+// text formats an event as one readable line (without newline). Names
+// and meta come from the network: they are escaped (see safe), so one
+// event is always one line with no control characters.
 func (r record) text() string {
 	switch r.Event {
 	case evJoin:
-		return fmt.Sprintf("join %s %s %s %s", r.Service, r.Node, r.Addr, metaText(r.Meta))
+		return fmt.Sprintf("join %s %s %s %s", safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 	case evLeave:
-		return fmt.Sprintf("leave %s %s", r.Service, r.Node)
+		return fmt.Sprintf("leave %s %s", safe(r.Service), safe(r.Node))
 	case evRename:
-		return fmt.Sprintf("rename %s -> %s", r.PrevNode, r.Node)
+		return fmt.Sprintf("rename %s -> %s", safe(r.PrevNode), safe(r.Node))
 	case evMemberJoin:
-		return fmt.Sprintf("member-join %s %s", r.Node, r.Addr)
+		return fmt.Sprintf("member-join %s %s", safe(r.Node), r.Addr)
 	case evMemberLeave:
-		return fmt.Sprintf("member-leave %s", r.Node)
+		return fmt.Sprintf("member-leave %s", safe(r.Node))
 	}
-	return fmt.Sprintf("%s %s %s %s %s", r.Event, r.Service, r.Node, r.Addr, metaText(r.Meta))
+	return fmt.Sprintf("%s %s %s %s %s", safe(r.Event), safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 }
 
 // writeRecord writes r as one line: JSON or readable.
@@ -88,7 +90,7 @@ func writeRecord(w io.Writer, r record, asJSON bool) error {
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(append(escapeJSON(b), '\n'))
 		return err
 	}
 	_, err := io.WriteString(w, r.text()+"\n")
@@ -97,126 +99,83 @@ func writeRecord(w io.Writer, r record, asJSON bool) error {
 
 // entryText formats an entry as "SERVICE NODE ADDR META".
 func entryText(r record) string {
-	return strings.Join([]string{r.Service, r.Node, r.Addr.String(), metaText(r.Meta)}, " ")
+	return strings.Join([]string{safe(r.Service), safe(r.Node), r.Addr.String(), metaText(r.Meta)}, " ")
 }
 
-// visKey identifies one visible entry.
-type visKey struct{ service, node, key string }
-
-// visible is the set of entries the agent has reported as joined. It
-// turns the diffs of successive trackers (see agent.reidentify) into one
-// consistent stream: a join already reported is not repeated, a leave of
-// an entry never reported is dropped.
-type visible map[visKey]tracker.Presence
-
-// apply records d and returns its events: leaves, then a rename per
-// renamed node, then joins.
-func (v visible) apply(d tracker.Diff) []record {
-	var out []record
-	for _, p := range d.Leaves {
-		k := visKey{p.Service, p.Node, p.Key}
-		if _, ok := v[k]; !ok {
-			continue
-		}
-		delete(v, k)
-		out = append(out, eventRecord(evLeave, p))
+// safe returns s as is when it is valid UTF-8 made of printable
+// characters other than space, else quoted with Go escapes
+// ("a\nb", "\x1b[2J"): a name received from the network can then neither
+// split a line, forge another one, nor drive the terminal.
+func safe(s string) string {
+	if s != "" && plain(s) {
+		return s
 	}
-	renamed := map[string]bool{}
-	for _, p := range d.Joins {
-		k := visKey{p.Service, p.Node, p.Key}
-		if old, ok := v[k]; ok && old.Ref == p.Ref {
-			continue
+	return strconv.Quote(s)
+}
+
+// printable returns s with every control or non-printable rune, and
+// invalid UTF-8, escaped as Go does in quoted strings.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || !strconv.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[:n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[:n])
 		}
-		if p.PrevNode != "" && !renamed[p.PrevNode] {
-			renamed[p.PrevNode] = true
-			out = append(out, record{Event: evRename, Service: p.Service, Node: p.Node, PrevNode: p.PrevNode})
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// plain reports whether s is valid UTF-8 of printable runes other than
+// space, the double quote and the backslash.
+func plain(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || r == ' ' || r == '"' || r == '\\' || !strconv.IsPrint(r) {
+			return false
 		}
-		v[k] = p
-		out = append(out, eventRecord(evJoin, p))
+	}
+	return true
+}
+
+// escapeJSON escapes, in JSON encoded by encoding/json, the runes it
+// leaves raw but a terminal may act on: DEL, C1 controls and other
+// non-printable runes (json already escapes those below 0x20 and turns
+// invalid UTF-8 into U+FFFD). Outside strings JSON holds only ASCII
+// printables, so only string content changes.
+func escapeJSON(b []byte) []byte {
+	if !hasUnprintable(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for _, r := range string(b) {
+		switch {
+		case !unprintable(r):
+			out = utf8.AppendRune(out, r)
+		case r > 0xffff: // a surrogate pair, as JSON wants
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
 	}
 	return out
 }
 
-// reconcile reports as left the entries missing from now (every entry a
-// tracker shows), after a tracker was replaced.
-func (v visible) reconcile(now []tracker.Presence) []record {
-	seen := make(map[visKey]bool, len(now))
-	for _, p := range now {
-		seen[visKey{p.Service, p.Node, p.Key}] = true
-	}
-	var out []record
-	for k, p := range v {
-		if !seen[k] {
-			delete(v, k)
-			out = append(out, eventRecord(evLeave, p))
+func hasUnprintable(b []byte) bool {
+	for _, r := range string(b) {
+		if unprintable(r) {
+			return true
 		}
 	}
-	sortRecords(out)
-	return out
+	return false
 }
 
-// snapshot returns the entries of service ("" for all) as join events,
-// sorted.
-func (v visible) snapshot(service string) []record {
-	var out []record
-	for k, p := range v {
-		if service == "" || k.service == service {
-			out = append(out, eventRecord(evJoin, p))
-		}
-	}
-	sortRecords(out)
-	return out
-}
-
-// sortRecords sorts by service, node and key.
-func sortRecords(rs []record) {
-	slices.SortFunc(rs, func(a, b record) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Key, b.Key))
-	})
-}
-
-// asyncWriter writes to w from a goroutine of its own, so that a reader
-// that stops reading the agent's stdout (a paused pipe, Ctrl-S) never
-// blocks the agent. It holds up to cap(lines) writes; beyond that it drops
-// them and reports how many through dropped.
-type asyncWriter struct {
-	w       io.Writer
-	lines   chan []byte
-	done    chan struct{}
-	lost    atomic.Int64
-	dropped func(n int64)
-}
-
-func newAsyncWriter(w io.Writer, depth int, dropped func(n int64)) *asyncWriter {
-	a := &asyncWriter{w: w, lines: make(chan []byte, depth), done: make(chan struct{}), dropped: dropped}
-	go func() {
-		defer close(a.done)
-		for p := range a.lines {
-			if n := a.lost.Swap(0); n > 0 {
-				a.dropped(n)
-			}
-			a.w.Write(p)
-		}
-		if n := a.lost.Swap(0); n > 0 {
-			a.dropped(n)
-		}
-	}()
-	return a
-}
-
-// Write queues a copy of p; it never blocks.
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	select {
-	case a.lines <- bytes.Clone(p):
-	default:
-		a.lost.Add(1)
-	}
-	return len(p), nil
-}
-
-// Close writes what is queued and stops the goroutine. Writes after Close
-// panic, so call it once nothing writes any more.
-func (a *asyncWriter) Close() {
-	close(a.lines)
-	<-a.done
-}
+// unprintable reports a rune escapeJSON escapes.
+func unprintable(r rune) bool { return r >= 0x7f && !strconv.IsPrint(r) }

@@ -117,8 +117,8 @@ func TestVisibleApply(t *testing.T) {
 	}
 }
 
-func TestWatcherAdmit(t *testing.T) {
-	w := &watcher{service: "test"}
+func TestSubscriberAdmit(t *testing.T) {
+	w := &subscriber{service: "test"}
 	rename := record{Event: evRename, Service: "test", Node: "n@192.0.2.3", PrevNode: "n@192.0.2.2"}
 	if !w.admit(rename) || w.admit(rename) {
 		t.Error("a rename is not shown exactly once")
@@ -126,7 +126,7 @@ func TestWatcherAdmit(t *testing.T) {
 	if w.admit(record{Event: evMemberJoin, Node: "x"}) || w.admit(record{Event: evJoin, Service: "other"}) {
 		t.Error("a service watcher admits other events")
 	}
-	all := &watcher{}
+	all := &subscriber{}
 	if !all.admit(record{Event: evMemberJoin, Node: "x"}) {
 		t.Error("a watcher of everything refuses a member event")
 	}
@@ -160,7 +160,9 @@ func TestAsyncWriterNeverBlocks(t *testing.T) {
 		t.Fatal("Write blocked behind a stalled reader")
 	}
 	close(bw.release)
-	w.Close()
+	if !w.Close(5 * time.Second) {
+		t.Fatal("Close did not flush after the reader resumed")
+	}
 	lines := bw.buf.lines()
 	if len(lines) < 2 || int64(len(lines))+dropped.Load() != 10 || lines[0] != "line 0" {
 		t.Errorf("wrote %q, dropped %d: want every line written or counted", lines, dropped.Load())

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 )
 
 // keyLen is the size of an AES-256 key.
@@ -30,19 +30,35 @@ func parseKey(b []byte) ([]byte, error) {
 	return nil, errors.New("want a 32-byte key: 32 raw bytes, 64 hex digits or base64 (make one with `head -c32 /dev/urandom | base64`)")
 }
 
+// maxKeyFile bounds what is read of a key file: a key in any of its
+// encodings, with white space, is far smaller.
+const maxKeyFile = 4 << 10
+
 // readKeyFile reads and decodes the key file at path, refusing one that
-// others may read.
+// others may read, one that is not a regular file (a FIFO would block,
+// /dev/zero never end) and one over maxKeyFile bytes.
 func readKeyFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	f, err := openNonBlocking(path)
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("key file %s is not a regular file (%s): give a file holding the key", path, fi.Mode().Type())
 	}
 	if m := fi.Mode().Perm(); m&0o007 != 0 {
 		return nil, fmt.Errorf("key file %s is accessible by others (mode %#o): chmod 600 %s", path, m, path)
 	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("key file %s is over %d bytes: it should hold one 32-byte key", path, maxKeyFile)
 	}
 	k, err := parseKey(b)
 	if err != nil {

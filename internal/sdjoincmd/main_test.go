@@ -16,8 +16,13 @@ var (
 )
 
 // TestMain builds cmd/sdjoin once for the tests that run the real binary
-// (see buildBinary).
+// (see buildBinary). SDJOIN_TEST_BIN=PATH runs them against another
+// build instead, for example to measure the figures before a fix.
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("SDJOIN_TEST_BIN"); bin != "" {
+		sdjoinBin = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "sdjoin-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -10,3 +10,9 @@ func inode(os.FileInfo) uint64 { return 0 }
 
 // fileOwner is not available on this platform.
 func fileOwner(os.FileInfo) (int, bool) { return 0, false }
+
+// openNonBlocking opens path for reading.
+func openNonBlocking(path string) (*os.File, error) { return os.Open(path) }
+
+// fileLimit is not available on this platform.
+func fileLimit() (uint64, bool) { return 0, false }

@@ -23,3 +23,18 @@ func fileOwner(fi os.FileInfo) (int, bool) {
 	}
 	return 0, false
 }
+
+// openNonBlocking opens path for reading without waiting for a writer
+// when it is a FIFO.
+func openNonBlocking(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// fileLimit returns the soft limit on open files.
+func fileLimit() (uint64, bool) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, false
+	}
+	return uint64(r.Cur), true
+}

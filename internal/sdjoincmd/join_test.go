@@ -1,0 +1,49 @@
+package sdjoincmd
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// newLoopbackTracker starts a tracker on a free loopback port, closed
+// when the test ends.
+func newLoopbackTracker(t *testing.T, name string) *tracker.Tracker {
+	t.Helper()
+	tr, err := tracker.New(&tracker.Config{Name: name + "@127.0.0.1", BindAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// TestJoinPeers: among peers that refuse connections, the live one is
+// joined, and counted once as reached; with ctx done, nothing is tried.
+func TestJoinPeers(t *testing.T) {
+	t.Parallel()
+	a, b := newLoopbackTracker(t, "a"), newLoopbackTracker(t, "b")
+	var peers []string
+	for i := range 50 {
+		peers = append(peers, fmt.Sprintf("127.0.%d.%d:1", 9, i+1)) // nobody listens on port 1
+	}
+	peers = append(peers, b.Addr().String())
+	n, err := joinPeers(t.Context(), a, peers, 8)
+	if n != 1 || err != nil {
+		t.Errorf("joinPeers = %d, %v; want 1 reached", n, err)
+	}
+	waitFor(t, 5*time.Second, "b a member of a", func() bool { return len(a.Members()) == 2 })
+	if n, err := joinPeers(t.Context(), a, []string{b.Addr().String()}, 8); n != 1 || err != nil {
+		t.Errorf("joinPeers of a member = %d, %v; want it counted as reached", n, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start := time.Now()
+	if n, _ := joinPeers(ctx, a, peers, 8); n != 0 || time.Since(start) > time.Second {
+		t.Errorf("joinPeers with ctx done = %d after %v, want 0 at once", n, time.Since(start))
+	}
+}
