@@ -1,7 +1,9 @@
 package tracker
 
 import (
-	"sort"
+	"cmp"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -179,15 +181,7 @@ func sortedPresences(m map[presKey]Presence) []Presence {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make([]Presence, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Node != out[j].Node {
-			return out[i].Node < out[j].Node
-		}
-		return out[i].Key < out[j].Key
+	return slices.SortedFunc(maps.Values(m), func(a, b Presence) int {
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Key, b.Key))
 	})
-	return out
 }
