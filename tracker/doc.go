@@ -84,6 +84,9 @@
 // service and batch, leaves before joins, from the subscription's own
 // goroutine (never inside memberlist callbacks). A slow reader never
 // blocks the tracker: undelivered changes are coalesced per entry.
+// SubscribeMembers also delivers every membership change (Diff.Member),
+// taken from memberlist's join and leave callbacks, never coalesced and
+// in order with the entry changes.
 //
 // # Limits
 //

@@ -461,6 +461,10 @@ func (t *Tracker) Services() []string {
 func (t *Tracker) Members() []Member {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.membersLocked()
+}
+
+func (t *Tracker) membersLocked() []Member {
 	out := []Member{{Name: t.name, Addr: t.v.selfAddr, PrevName: t.prevName, Boot: t.boot, Local: true}}
 	for name, m := range t.v.members {
 		if m.Alive {

@@ -26,10 +26,22 @@ func (d *delta) stamp() stamp      { return stamp{d.Boot, d.Version} }
 func (r *record) stamp() stamp     { return stamp{r.Boot, r.Version} }
 func (it digestItem) stamp() stamp { return stamp{it.Boot, it.Version} }
 
-// change is one presence appearing (join) or disappearing (leave).
+// change is one presence appearing (join) or disappearing (leave), or,
+// with M set, a membership change.
 type change struct {
 	Leave bool
 	P     Presence
+	M     *MemberEvent
+}
+
+// memberChange is the change of node m joining or leaving the view.
+func memberChange(node string, m *member, leave, graceful bool) change {
+	e := &MemberEvent{
+		Member:   Member{Name: node, Addr: m.Addr, PrevName: m.PrevName, Boot: m.Boot},
+		Leave:    leave,
+		Graceful: leave && graceful,
+	}
+	return change{Leave: leave, M: e}
 }
 
 // member is what the view knows of a memberlist node.
@@ -162,6 +174,9 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		if r := v.nodes[p]; r != nil {
 			out = v.drop(out, p)
 		}
+		if pm := v.members[p]; pm != nil && pm.Alive {
+			out = append(out, memberChange(p, pm, true, true))
+		}
 		delete(v.members, p)
 	}
 	was := v.visible(node)
@@ -171,6 +186,10 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		out = v.all(out, node, true)
 		was = false
 	}
+	changed := !cameBack && (m.Boot != meta.Boot || m.Addr != addr || m.PrevName != meta.PrevName)
+	if changed { // the old member leaves, the new one joins
+		out = append(out, memberChange(node, m, true, false))
+	}
 	if r != nil && r.Boot < meta.Boot { // restarted: old entries are obsolete
 		delete(v.nodes, node)
 		r = nil
@@ -179,6 +198,9 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		delete(v.tombs, node)
 	}
 	v.members[node] = &member{Addr: addr, Boot: meta.Boot, PrevName: meta.PrevName, Alive: true}
+	if cameBack || changed {
+		out = append(out, memberChange(node, v.members[node], false, false))
+	}
 	if !was && v.visible(node) {
 		out = v.all(out, node, false)
 	}
@@ -205,6 +227,7 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 	if v.visible(node) {
 		out = v.all(out, node, true)
 	}
+	wasAlive := m.Alive
 	if m.Alive || m.Since.IsZero() {
 		m.Since = now
 	}
@@ -215,6 +238,9 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 			boot = r.Boot
 		}
 		out = v.forget(out, node, boot, now)
+	}
+	if wasAlive {
+		out = append(out, memberChange(node, m, true, left))
 	}
 	return out
 }
@@ -231,6 +257,7 @@ func (v *view) leave(node string, boot uint64, now time.Time) []change {
 	if m := v.members[node]; m != nil && m.Boot == boot {
 		if m.Alive {
 			m.Since = now
+			out = append(out, memberChange(node, m, true, true))
 		}
 		m.Alive, m.Left = false, true
 	}
