@@ -242,8 +242,8 @@ func TestClusterLimits(t *testing.T) {
 	if _, err := n.Track("http", "web", nil); !errors.Is(err, ErrAlreadyTracked) {
 		t.Errorf("second Track: %v, want ErrAlreadyTracked", err)
 	}
-	if _, err := n.Update("http", "nope", nil); !errors.Is(err, ErrNotTracked) {
-		t.Errorf("Update of untracked: %v, want ErrNotTracked", err)
+	if _, err := n.Update("http", "nope", nil); !errors.Is(err, errNotTracked) {
+		t.Errorf("Update of untracked: %v, want errNotTracked", err)
 	}
 	if _, err := New(&Config{Name: "x@127.0.0.1", PreviousName: long}); err == nil {
 		t.Error("New accepted a previous name over the limit")

@@ -107,21 +107,31 @@ func (t *Tracker) handleDelta(b []byte) error {
 	if err != nil {
 		return err
 	}
+	t.withView(func(now time.Time) []change {
+		if !t.v.fromMember(m.Node, m.Boot) {
+			return nil
+		}
+		if t.v.observe(&m) {
+			t.enqueue(b)
+		}
+		ch, vd := t.v.applyDelta(&m, now)
+		if vd == deltaGap {
+			t.syncs.want(m.Node, m.Node, m.Boot, m.Version, gapWait)
+		}
+		return ch
+	})
+	return nil
+}
+
+// withView runs fn with t.mu held, unless the tracker is closed, and
+// hands the changes fn returns to the subscribers, in order.
+func (t *Tracker) withView(fn func(now time.Time) []change) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || !t.v.fromMember(m.Node, m.Boot) {
-		return nil
+	if !t.closed {
+		t.publishLocked(fn(now))
 	}
-	if t.v.observe(&m) {
-		t.enqueue(b)
-	}
-	ch, vd := t.v.applyDelta(&m, now)
-	t.publishLocked(ch)
-	if vd == deltaGap {
-		t.syncs.want(m.Node, m.Node, m.Boot, m.Version, gapWait)
-	}
-	return nil
 }
 
 // handleLeave drops a writer that announced its leave and passes the
@@ -131,28 +141,25 @@ func (t *Tracker) handleLeave(b []byte) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed || !t.v.fromMember(m.Node, m.Boot) {
-		return nil
-	}
-	t.enqueue(b)
-	t.publishLocked(t.v.leave(m.Node, m.Boot, now))
+	t.withView(func(now time.Time) []change {
+		if !t.v.fromMember(m.Node, m.Boot) {
+			return nil
+		}
+		t.enqueue(b)
+		return t.v.leave(m.Node, m.Boot, now)
+	})
 	return nil
 }
 
 // mergeRecords merges records received from a peer.
 func (t *Tracker) mergeRecords(rs []record) {
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	for i := range rs {
-		t.publishLocked(t.v.mergeRecord(&rs[i], now))
-	}
+	t.withView(func(now time.Time) []change {
+		var ch []change
+		for i := range rs {
+			ch = append(ch, t.v.mergeRecord(&rs[i], now)...)
+		}
+		return ch
+	})
 }
 
 func (d *delegate) LocalState(join bool) []byte {
@@ -179,22 +186,17 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 		t.log.Debug("tracker: bad push/pull state", "err", err)
 		return
 	}
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	for i := range s.Records {
-		t.publishLocked(t.v.mergeRecord(&s.Records[i], now))
-	}
-	for _, n := range t.v.behind(s.Digest) {
-		for _, it := range s.Digest {
-			if it.Node == n {
-				t.syncs.want(n, s.From, it.Boot, it.Version, 0)
+	t.mergeRecords(s.Records)
+	t.withView(func(time.Time) []change {
+		for _, n := range t.v.behind(s.Digest) {
+			for _, it := range s.Digest {
+				if it.Node == n {
+					t.syncs.want(n, s.From, it.Boot, it.Version, 0)
+				}
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // isMember reports whether node is a live member.
@@ -220,14 +222,10 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	if n.Name == t.name || t.gate.release(n.Name) {
 		return
 	}
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	t.publishLocked(t.v.memberDown(n.Name, n.State == memberlist.StateLeft, now))
-	t.countAliveLocked()
+	t.withView(func(now time.Time) []change {
+		defer t.countAliveLocked()
+		return t.v.memberDown(n.Name, n.State == memberlist.StateLeft, now)
+	})
 }
 
 func (t *Tracker) memberUp(n *memberlist.Node) {
@@ -242,17 +240,14 @@ func (t *Tracker) memberUp(n *memberlist.Node) {
 	if a, ok := netip.AddrFromSlice(n.Addr); ok {
 		addr = netip.AddrPortFrom(a.Unmap(), n.Port)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return
-	}
-	ch, need := t.v.memberUp(n.Name, addr, meta)
-	t.publishLocked(ch)
-	t.countAliveLocked()
-	if need {
-		t.syncs.want(n.Name, n.Name, meta.Boot, 0, 0)
-	}
+	t.withView(func(time.Time) []change {
+		defer t.countAliveLocked()
+		ch, need := t.v.memberUp(n.Name, addr, meta)
+		if need {
+			t.syncs.want(n.Name, n.Name, meta.Boot, 0, 0)
+		}
+		return ch
+	})
 }
 
 func (t *Tracker) countAliveLocked() {

@@ -84,6 +84,9 @@
 // service and batch, leaves before joins, from the subscription's own
 // goroutine (never inside memberlist callbacks). A slow reader never
 // blocks the tracker: undelivered changes are coalesced per entry.
+// SubscribeMembers also delivers every membership change (Diff.Member),
+// taken from memberlist's join and leave callbacks, never coalesced and
+// in order with the entry changes.
 //
 // # Limits
 //
@@ -96,28 +99,15 @@
 //
 // # Timing profile
 //
-// LANMemberlistConfig (used by DefaultConfig and a nil Config) retunes
-// memberlist's DefaultLANConfig for fast crash detection on a LAN:
-// ProbeInterval 400 ms, ProbeTimeout 200 ms, SuspicionMult 2 (suspicion
-// timeout 2*log10(n)*400ms: 1.4 s at 50 nodes), GossipInterval 100 ms,
-// GossipNodes 4, PushPullInterval 10 s, DeadNodeReclaimTime 5 s,
-// HandoffQueueDepth 4096.
-// Lifeguard's awareness (AwarenessMaxMultiplier 8) stretches probe
+// LANMemberlistConfig (used when Config.Memberlist is nil) retunes
+// memberlist's DefaultLANConfig for fast crash detection on a LAN; its
+// source comments every knob. Lifeguard's awareness stretches probe
 // timeouts on a node that is itself slow, and TCP fallback pings stop
 // UDP loss from causing false suspicions. Set Config.Memberlist to a
 // memberlist config of your own to change any knob (its identity,
-// addresses, keys and delegates are overwritten).
-//
-// Measured with bench/tracker on loopback (2 cores, all nodes in one
-// process), this profile vs DefaultLANConfig: at 50 nodes a crashed
-// node's entries are hidden everywhere in 2.0-3.0 s (vs 8.5-10.2 s), a
-// graceful leave is seen everywhere in about 0.2 s (vs 0.6-0.7 s), a new
-// entry reaches every node in under 0.3 s (p99); 100 nodes with 100
-// entries each converge 1.6-1.7 s after the last join; idle gossip is
-// about 0.5 KB/s per node; 20 nodes under 5% UDP loss for 3 minutes saw
-// no false down. Crash detection at 50 nodes has little margin under
-// the 3 s target on a loaded machine: a shorter ProbeInterval buys it at
-// the price of more probes and a higher risk of false suspicions.
+// addresses, keys and delegates are overwritten). go run ./bench/tracker
+// measures this profile beside DefaultLANConfig; the README lists the
+// results.
 //
 // # Security
 //

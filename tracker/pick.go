@@ -1,11 +1,12 @@
 package tracker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strconv"
 )
 
@@ -112,5 +113,5 @@ func pick(list []Presence, p Policy, n uint64) Presence {
 }
 
 func sortMembers(ms []Member) {
-	sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
 }

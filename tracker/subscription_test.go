@@ -1,8 +1,10 @@
 package tracker
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestSubscriptionCoalesces(t *testing.T) {
@@ -25,13 +27,12 @@ func TestSubscriptionCoalesces(t *testing.T) {
 		{"other_service_filtered", []change{{P: Presence{Service: "other", Key: "x"}}}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Subscription{service: "s", pending: map[string]*batch{}, kick: make(chan struct{}, 1)}
+			s := &Subscription{service: "s", kick: make(chan struct{}, 1)}
 			for _, c := range tc.in {
 				s.push([]change{c})
 			}
 			var gotL, gotJ []string
-			if b := s.pending["s"]; b != nil {
-				d, _ := b.diff("s")
+			for _, d := range diffs(s.pending) {
 				for _, x := range d.Leaves {
 					gotL = append(gotL, x.Key+":"+x.Meta["v"])
 				}
@@ -44,6 +45,59 @@ func TestSubscriptionCoalesces(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSubscriptionOrdersMemberEvents(t *testing.T) {
+	m := &member{Addr: netip.MustParseAddrPort("192.0.2.1:7946"), Boot: 7, Alive: true}
+	in := []change{
+		memberChange("n@192.0.2.1", m, false, false),
+		{P: Presence{Service: "s", Node: "n@192.0.2.1", Key: "a"}},
+		memberChange("n@192.0.2.1", m, true, true),
+		memberChange("n@192.0.2.1", m, false, false),
+		{P: Presence{Service: "s", Node: "n@192.0.2.1", Key: "b"}},
+	}
+	for _, tc := range []struct {
+		name    string
+		members bool
+		want    []string
+	}{
+		{"with_members", true, []string{"+n@192.0.2.1", "s+a", "-n@192.0.2.1 graceful", "+n@192.0.2.1", "s+b"}},
+		{"without_members", false, []string{"s+a+b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Subscription{members: tc.members, kick: make(chan struct{}, 1)}
+			for _, c := range in {
+				s.push([]change{c}) // one at a time: a slow reader
+			}
+			var got []string
+			for _, d := range diffs(s.pending) {
+				got = append(got, diffString(d))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("diffs %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// diffString renders a Diff as "+node" / "-node graceful" for a member
+// event, or "service-key+key" for entries.
+func diffString(d Diff) string {
+	if e := d.Member; e != nil {
+		s := map[bool]string{false: "+", true: "-"}[e.Leave] + e.Member.Name
+		if e.Graceful {
+			s += " graceful"
+		}
+		return s
+	}
+	s := d.Service
+	for _, p := range d.Leaves {
+		s += "-" + p.Key
+	}
+	for _, p := range d.Joins {
+		s += "+" + p.Key
+	}
+	return s
 }
 
 func TestPick(t *testing.T) {
@@ -75,4 +129,55 @@ func TestPick(t *testing.T) {
 			t.Error("no pick")
 		}
 	})
+}
+
+// nextDiffs reads n diffs from s, rendered by diffString.
+func nextDiffs(t *testing.T, s *Subscription, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		out = append(out, diffString(recv(t, s)))
+	}
+	return out
+}
+
+// Issue 9 item 2: membership changes come from memberlist's callbacks,
+// in order with the entry changes, and a member that joins and leaves
+// while the reader is not reading is still reported twice.
+func TestClusterSubscribeMembers(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	sub := nodes[0].SubscribeMembers("")
+	defer sub.Close()
+	if got, want := nextDiffs(t, sub, 2), []string{"+node0@127.0.0.1", "+node1@127.0.0.1"}; !slices.Equal(got, want) {
+		t.Fatalf("initial diffs %q, want %q", got, want)
+	}
+
+	brief := startNode(t, "brief", 0, nil)
+	if _, err := brief.Track("http", "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := brief.Join([]string{nodes[0].addr()}); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, nodes, "http", []string{"brief@127.0.0.1/web"}, 5*time.Second)
+	if err := brief.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, nodes, "http", nil, 5*time.Second)
+	want := []string{"+brief@127.0.0.1", "http+web", "http-web", "-brief@127.0.0.1 graceful"}
+	if got := nextDiffs(t, sub, 4); !slices.Equal(got, want) {
+		t.Errorf("diffs for a short-lived member %q, want %q", got, want)
+	}
+
+	crashed := startNode(t, "crashed", 0, nil)
+	if _, err := crashed.Join([]string{nodes[0].addr()}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := nextDiffs(t, sub, 1), []string{"+crashed@127.0.0.1"}; !slices.Equal(got, want) {
+		t.Fatalf("diffs %q, want %q", got, want)
+	}
+	crashed.Close()
+	if got, want := nextDiffs(t, sub, 1), []string{"-crashed@127.0.0.1"}; !slices.Equal(got, want) {
+		t.Errorf("diffs after a crash %q, want %q", got, want)
+	}
 }

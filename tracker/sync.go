@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sync timing.
@@ -18,11 +19,11 @@ const (
 
 // want is a record we know to be behind and will ask a peer for.
 type want struct {
-	ask           string // peer to ask: the writer itself, or who told us
-	boot, version uint64 // what we must reach
-	due, first    time.Time
-	sent          time.Time
-	force         bool // send once even if we seem up to date
+	ask        string // peer to ask: the writer itself, or who told us
+	at         stamp  // what we must reach
+	due, first time.Time
+	sent       time.Time
+	force      bool // send once even if we seem up to date
 }
 
 // syncer owns the goroutine that sends sync requests and answers with
@@ -54,8 +55,8 @@ func (s *syncer) want(node, ask string, boot, version uint64, wait time.Duration
 		w = &want{first: now, due: now.Add(wait)}
 		s.wants[node] = w
 	}
-	if boot > w.boot || boot == w.boot && version > w.version {
-		w.boot, w.version = boot, version
+	if s := (stamp{boot, version}); s.Compare(w.at) > 0 {
+		w.at = s
 	}
 	if w.ask == "" || ask == node {
 		w.ask = ask
@@ -129,7 +130,7 @@ func (s *syncer) round(now time.Time) {
 	ask := make(map[string][]string)
 	for n, w := range s.wants {
 		r := t.v.nodes[n]
-		done := t.v.blocked(n, w.boot) || r != nil && (r.Boot > w.boot || r.Boot == w.boot && r.Version >= w.version)
+		done := t.v.blocked(n, w.at.Boot) || r != nil && r.stamp().Compare(w.at) >= 0
 		if done && !w.force || now.Sub(w.first) > syncGiveUp {
 			delete(s.wants, n)
 			continue
@@ -164,25 +165,22 @@ func (s *syncer) send(msgs map[string][][]byte) {
 		}
 	}
 	t.mu.Unlock()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxInFlight)
+	var g errgroup.Group
+	g.SetLimit(maxInFlight)
 	for peer, bs := range msgs {
 		n := nodes[peer]
 		if n == nil {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			for _, b := range bs {
 				if err := t.ml.SendReliable(n, b); err != nil {
 					t.log.Debug("tracker: sync send failed", "peer", peer, "err", err)
-					return
+					return nil
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"golang.org/x/sync/errgroup"
 )
 
 // Errors callers may branch on.
@@ -23,9 +24,10 @@ var (
 	ErrClosed = errors.New("tracker: closed")
 	// ErrAlreadyTracked is returned by Track for a key already tracked here.
 	ErrAlreadyTracked = errors.New("tracker: already tracked")
-	// ErrNotTracked is returned by Update for a key not tracked here.
-	ErrNotTracked = errors.New("tracker: not tracked")
 )
+
+// errNotTracked is returned by Update for a key not tracked here.
+var errNotTracked = errors.New("tracker: not tracked")
 
 // A node re-announces its version every noticeInterval for noticeWindow
 // after its last change, so a peer that missed the last delta (lost, or
@@ -142,10 +144,11 @@ func newBoot() uint64 {
 }
 
 // New starts a tracker node: it binds the gossip sockets and runs alone
-// until Join. A nil cfg applies DefaultConfig.
+// until Join. A nil cfg applies the defaults: gossip on 0.0.0.0:7946
+// with LANMemberlistConfig timing.
 func New(cfg *Config) (*Tracker, error) {
 	if cfg == nil {
-		cfg = DefaultConfig()
+		cfg = defaultConfig()
 	}
 	t := &Tracker{
 		log:      cfg.Logger,
@@ -255,14 +258,11 @@ func (t *Tracker) joinEach(addrs []string) (int, error) {
 		mu   sync.Mutex
 		n    int
 		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 32)
+		g    errgroup.Group
 	)
+	g.SetLimit(32)
 	for _, a := range addrs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			k, err := t.joinAddr(a)
 			mu.Lock()
 			defer mu.Unlock()
@@ -270,9 +270,10 @@ func (t *Tracker) joinEach(addrs []string) (int, error) {
 			if err != nil {
 				errs = append(errs, err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait()
 	if n == 0 && len(errs) > 0 {
 		return 0, errors.Join(errs...)
 	}
@@ -354,8 +355,8 @@ func (t *Tracker) Track(service, key string, meta map[string]string) (Ref, error
 }
 
 // Update replaces the meta of a key tracked on this node; watchers see a
-// leave of the old version and a join of the new one. It fails with
-// ErrNotTracked if the key is not tracked.
+// leave of the old version and a join of the new one. It fails if the
+// key is not tracked.
 func (t *Tracker) Update(service, key string, meta map[string]string) (Ref, error) {
 	return t.put(service, key, meta, true)
 }
@@ -374,7 +375,7 @@ func (t *Tracker) put(service, key string, meta map[string]string, update bool) 
 	exists := r.svcs[service][key] != nil
 	switch {
 	case update && !exists:
-		return Ref{}, fmt.Errorf("%w: %s/%s", ErrNotTracked, service, key)
+		return Ref{}, fmt.Errorf("%w: %s/%s", errNotTracked, service, key)
 	case !update && exists:
 		return Ref{}, fmt.Errorf("%w: %s/%s", ErrAlreadyTracked, service, key)
 	case !exists && r.n >= MaxEntries:
@@ -460,6 +461,10 @@ func (t *Tracker) Services() []string {
 func (t *Tracker) Members() []Member {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.membersLocked()
+}
+
+func (t *Tracker) membersLocked() []Member {
 	out := []Member{{Name: t.name, Addr: t.v.selfAddr, PrevName: t.prevName, Boot: t.boot, Local: true}}
 	for name, m := range t.v.members {
 		if m.Alive {

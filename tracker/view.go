@@ -1,16 +1,47 @@
 package tracker
 
 import (
+	"cmp"
 	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"time"
 )
 
-// change is one presence appearing (join) or disappearing (leave).
+// stamp orders the copies of one writer's record, and its changes: a
+// larger boot is newer, and within a boot a larger version.
+type stamp struct{ Boot, Version uint64 }
+
+// Compare returns -1, 0 or +1 as s is older than, the same as or newer
+// than o.
+func (s stamp) Compare(o stamp) int {
+	if c := cmp.Compare(s.Boot, o.Boot); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.Version, o.Version)
+}
+
+func (r *nodeRec) stamp() stamp    { return stamp{r.Boot, r.Version} }
+func (d *delta) stamp() stamp      { return stamp{d.Boot, d.Version} }
+func (r *record) stamp() stamp     { return stamp{r.Boot, r.Version} }
+func (it digestItem) stamp() stamp { return stamp{it.Boot, it.Version} }
+
+// change is one presence appearing (join) or disappearing (leave), or,
+// with M set, a membership change.
 type change struct {
 	Leave bool
 	P     Presence
+	M     *MemberEvent
+}
+
+// memberChange is the change of node m joining or leaving the view.
+func memberChange(node string, m *member, leave, graceful bool) change {
+	e := &MemberEvent{
+		Member:   Member{Name: node, Addr: m.Addr, PrevName: m.PrevName, Boot: m.Boot},
+		Leave:    leave,
+		Graceful: leave && graceful,
+	}
+	return change{Leave: leave, M: e}
 }
 
 // member is what the view knows of a memberlist node.
@@ -143,6 +174,9 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		if r := v.nodes[p]; r != nil {
 			out = v.drop(out, p)
 		}
+		if pm := v.members[p]; pm != nil && pm.Alive {
+			out = append(out, memberChange(p, pm, true, true))
+		}
 		delete(v.members, p)
 	}
 	was := v.visible(node)
@@ -152,6 +186,10 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		out = v.all(out, node, true)
 		was = false
 	}
+	changed := !cameBack && (m.Boot != meta.Boot || m.Addr != addr || m.PrevName != meta.PrevName)
+	if changed { // the old member leaves, the new one joins
+		out = append(out, memberChange(node, m, true, false))
+	}
 	if r != nil && r.Boot < meta.Boot { // restarted: old entries are obsolete
 		delete(v.nodes, node)
 		r = nil
@@ -160,6 +198,9 @@ func (v *view) memberUp(node string, addr netip.AddrPort, meta nodeMeta) ([]chan
 		delete(v.tombs, node)
 	}
 	v.members[node] = &member{Addr: addr, Boot: meta.Boot, PrevName: meta.PrevName, Alive: true}
+	if cameBack || changed {
+		out = append(out, memberChange(node, v.members[node], false, false))
+	}
 	if !was && v.visible(node) {
 		out = v.all(out, node, false)
 	}
@@ -186,6 +227,7 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 	if v.visible(node) {
 		out = v.all(out, node, true)
 	}
+	wasAlive := m.Alive
 	if m.Alive || m.Since.IsZero() {
 		m.Since = now
 	}
@@ -196,6 +238,9 @@ func (v *view) memberDown(node string, left bool, now time.Time) []change {
 			boot = r.Boot
 		}
 		out = v.forget(out, node, boot, now)
+	}
+	if wasAlive {
+		out = append(out, memberChange(node, m, true, left))
 	}
 	return out
 }
@@ -212,6 +257,7 @@ func (v *view) leave(node string, boot uint64, now time.Time) []change {
 	if m := v.members[node]; m != nil && m.Boot == boot {
 		if m.Alive {
 			m.Since = now
+			out = append(out, memberChange(node, m, true, true))
 		}
 		m.Alive, m.Left = false, true
 	}
@@ -260,8 +306,7 @@ func (v *view) fromMember(node string, boot uint64) bool {
 // observe records that a delta was seen and reports whether it is new
 // (and so worth gossiping on).
 func (v *view) observe(d *delta) bool {
-	s, ok := v.seen[d.Node]
-	if ok && (s.Boot > d.Boot || s.Boot == d.Boot && s.Version >= d.Version) {
+	if s, ok := v.seen[d.Node]; ok && s.stamp().Compare(d.stamp()) >= 0 {
 		return false
 	}
 	v.seen[d.Node] = digestItem{Node: d.Node, Boot: d.Boot, Version: d.Version}
@@ -276,7 +321,7 @@ func classify(r *nodeRec, d *delta) verdict {
 			return deltaApplied
 		}
 		return deltaGap
-	case r.Boot > d.Boot || d.Version <= r.Version:
+	case d.stamp().Compare(r.stamp()) <= 0:
 		return deltaStale
 	case d.Version == r.Version+1 && d.Op != opNotice:
 		return deltaApplied
@@ -323,7 +368,7 @@ func (v *view) hold(d *delta) {
 		return
 	}
 	for _, x := range p {
-		if x.Boot == d.Boot && x.Version == d.Version {
+		if x.stamp() == d.stamp() {
 			return
 		}
 	}
@@ -337,7 +382,7 @@ func (v *view) drain(out []change, node string, now time.Time) []change {
 		p, r := v.pending[node], v.nodes[node]
 		keep, next := p[:0], -1
 		for _, x := range p {
-			if r != nil && (x.Boot < r.Boot || x.Boot == r.Boot && x.Version <= r.Version) {
+			if r != nil && x.stamp().Compare(r.stamp()) <= 0 {
 				continue
 			}
 			if next < 0 && classify(r, &x) == deltaApplied {
@@ -404,7 +449,7 @@ func (v *view) mergeRecord(in *record, now time.Time) []change {
 		return nil
 	}
 	old := v.nodes[in.Node]
-	if old != nil && (old.Boot > in.Boot || old.Boot == in.Boot && old.Version >= in.Version) {
+	if old != nil && old.stamp().Compare(in.stamp()) >= 0 {
 		return nil
 	}
 	r := &nodeRec{Boot: in.Boot, Version: in.Version, svcs: make(map[string]map[string]*entry)}
@@ -424,7 +469,7 @@ func (v *view) mergeRecord(in *record, now time.Time) []change {
 	if r.hiddenSince.IsZero() {
 		r.hiddenSince = now
 	}
-	if s := v.seen[in.Node]; s.Boot < in.Boot || s.Boot == in.Boot && s.Version < in.Version {
+	if s := v.seen[in.Node]; s.stamp().Compare(in.stamp()) < 0 {
 		v.seen[in.Node] = digestItem{Node: in.Node, Boot: in.Boot, Version: in.Version}
 	}
 	var out []change
@@ -460,7 +505,7 @@ func (v *view) behind(dig []digestItem) []string {
 			continue
 		}
 		r := v.nodes[it.Node]
-		if r == nil || r.Boot < it.Boot || r.Boot == it.Boot && r.Version < it.Version {
+		if r == nil || r.stamp().Compare(it.stamp()) < 0 {
 			out = append(out, it.Node)
 		}
 	}
@@ -587,25 +632,10 @@ func eachEntry(r *nodeRec, fn func(*entry)) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func sortedIDs(m map[entryID]*entry) []entryID {
-	out := make([]entryID, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Service != out[j].Service {
-			return out[i].Service < out[j].Service
-		}
-		return out[i].Key < out[j].Key
+	return slices.SortedFunc(maps.Keys(m), func(a, b entryID) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Key, b.Key))
 	})
-	return out
 }

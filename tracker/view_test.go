@@ -61,18 +61,18 @@ func TestViewLifecycle(t *testing.T) {
 		steps []step
 	}{
 		{"join_then_entries", []step{
-			{up: up(1), list: nil},
+			{up: up(1), want: []string{"+@"}, list: nil},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
 		}},
 		{"entries_before_member_dropped", []step{
 			{rec: []string{"a"}, boot: 1},
 			{put: "b", boot: 1},
 			{left: true, boot: 1},
-			{up: up(1)}, // fetched from the node, not taken from hearsay
+			{up: up(1), want: []string{"+@"}}, // fetched from the node, not taken from hearsay
 			{rec: []string{"c"}, boot: 1, want: []string{"+c"}, list: []string{"c"}},
 		}},
 		{"other_boot_than_memberlist_ignored", []step{
-			{up: up(5)},
+			{up: up(5), want: []string{"+@"}},
 			{put: "a", boot: 5, want: []string{"+a"}, list: []string{"a"}},
 			{put: "x", boot: 1 << 63, list: []string{"a"}},
 			{rec: []string{"x"}, boot: 1 << 63, list: []string{"a"}},
@@ -81,45 +81,45 @@ func TestViewLifecycle(t *testing.T) {
 			{put: "b", boot: 5, want: []string{"+b"}, list: []string{"a", "b"}},
 		}},
 		{"crash_hides_keeps", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{down: true, want: []string{"-a"}},
-			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+			{down: true, want: []string{"-a", "-@"}},
+			{up: up(1), want: []string{"+@", "+a"}, list: []string{"a"}},
 		}},
 		{"restart_drops_old", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{down: true, want: []string{"-a"}},
-			{up: up(2)},
+			{down: true, want: []string{"-a", "-@"}},
+			{up: up(2), want: []string{"+@"}},
 			{rec: []string{"a"}, boot: 1}, // stale copy of the old boot
 			{put: "b", boot: 2, want: []string{"+b"}, list: []string{"b"}},
 		}},
 		{"restart_while_alive", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{up: up(2), want: []string{"-a"}},
+			{up: up(2), want: []string{"-a", "-@", "+@"}},
 		}},
 		{"graceful_leave_blocks_stale_copies", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{left: true, boot: 1, want: []string{"-a"}},
+			{left: true, boot: 1, want: []string{"-a", "-@left"}},
 			{rec: []string{"a", "b"}, boot: 1},
 			{down: true},
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 		}},
 		{"permdown_purges", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{down: true, want: []string{"-a"}},
+			{down: true, want: []string{"-a", "-@"}},
 			{purge: 2 * time.Minute},
-			{up: up(1)}, // record gone: nothing to show
+			{up: up(1), want: []string{"+@"}}, // record gone: nothing to show
 		}},
 		{"short_down_not_purged", []step{
-			{up: up(1)},
+			{up: up(1), want: []string{"+@"}},
 			{put: "a", boot: 1, want: []string{"+a"}, list: []string{"a"}},
-			{down: true, want: []string{"-a"}},
+			{down: true, want: []string{"-a", "-@"}},
 			{purge: 30 * time.Second},
-			{up: up(1), want: []string{"+a"}, list: []string{"a"}},
+			{up: up(1), want: []string{"+@", "+a"}, list: []string{"a"}},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +152,7 @@ func TestViewLifecycle(t *testing.T) {
 				}
 				var got []string
 				for _, c := range ch {
-					got = append(got, map[bool]string{true: "-", false: "+"}[c.Leave]+c.P.Key)
+					got = append(got, changeString(c))
 				}
 				if !slices.Equal(got, s.want) {
 					t.Errorf("step %d: changes %v, want %v", i, got, s.want)
@@ -168,6 +168,19 @@ func TestViewLifecycle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// changeString renders an entry change as "+key" / "-key" and a member
+// change as "+@" / "-@" ("-@left" for a graceful leave).
+func changeString(c change) string {
+	sign := map[bool]string{true: "-", false: "+"}[c.Leave]
+	if c.M == nil {
+		return sign + c.P.Key
+	}
+	if c.M.Graceful {
+		return sign + "@left"
+	}
+	return sign + "@"
 }
 
 func TestViewGapHeldAndDrained(t *testing.T) {

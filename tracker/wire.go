@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // Wire message kinds. Every payload this package hands to memberlist
@@ -103,11 +104,7 @@ func (e *encoder) string(s string) { e.uint(uint64(len(s))); e.b = append(e.b, s
 
 // meta writes a map in sorted key order so equal maps encode equally.
 func (e *encoder) meta(m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	e.uint(uint64(len(keys)))
 	for _, k := range keys {
 		e.string(k)
