@@ -188,7 +188,7 @@ func TestAttackForeignDeltaFlood(t *testing.T) {
 	if got := keysOf(target, "http"); !slices.Equal(got, []string{"node1@127.0.0.1/web"}) {
 		t.Errorf("target lists %v, want only node1's web", got)
 	}
-	if grew > 64<<20 {
+	if grew > 16<<20 {
 		t.Errorf("heap grew %d MB", grew>>20)
 	}
 }
