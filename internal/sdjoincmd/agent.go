@@ -23,7 +23,6 @@ const trackKey = "sdjoin"
 const (
 	defaultRetryInterval = 30 * time.Second
 	defaultHostfilePoll  = 2 * time.Second
-	defaultMemberPoll    = 100 * time.Millisecond
 	leaveTimeout         = time.Second
 	// shutdownTimeout bounds leaving at exit; what has not finished by
 	// then (a leave or join stuck on a dead peer) is abandoned.
@@ -55,7 +54,6 @@ type agentOptions struct {
 	verbose    bool
 	retry      time.Duration
 	poll       time.Duration
-	memberPoll time.Duration
 	// rename follows the address as it changes (see follow.go): on when
 	// the address was not fixed (no --advertise, unspecified --bind) and
 	// --no-rename was not given.

@@ -111,7 +111,6 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.DurationFlag{Name: "rename-grace", Hidden: true},
 		&cli.DurationFlag{Name: "retry-interval", Value: defaultRetryInterval, Hidden: true},
 		&cli.DurationFlag{Name: "hostfile-poll", Value: defaultHostfilePoll, Hidden: true},
-		&cli.DurationFlag{Name: "member-poll", Value: defaultMemberPoll, Hidden: true},
 	}
 }
 
@@ -176,15 +175,14 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		return nil, cliutil.Usagef("unexpected argument %q (did you mean --track %s?)", c.Args().First(), c.Args().First())
 	}
 	o := &agentOptions{
-		name:       c.String("name"),
-		tracks:     tl.specs,
-		socket:     c.String("socket"),
-		label:      c.String("cluster"),
-		json:       c.Bool("json"),
-		verbose:    c.Bool("verbose"),
-		retry:      c.Duration("retry-interval"),
-		poll:       c.Duration("hostfile-poll"),
-		memberPoll: c.Duration("member-poll"),
+		name:    c.String("name"),
+		tracks:  tl.specs,
+		socket:  c.String("socket"),
+		label:   c.String("cluster"),
+		json:    c.Bool("json"),
+		verbose: c.Bool("verbose"),
+		retry:   c.Duration("retry-interval"),
+		poll:    c.Duration("hostfile-poll"),
 	}
 	o.renameDebounce = c.Duration("rename-debounce")
 	o.renameGrace = c.Duration("rename-grace")
@@ -206,7 +204,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		}
 	}
 	o.rename = !c.Bool("no-rename") && !o.advertise.IsValid() && o.bind.Addr().IsUnspecified()
-	if o.retry <= 0 || o.poll <= 0 || o.memberPoll <= 0 {
+	if o.retry <= 0 || o.poll <= 0 {
 		return nil, cliutil.Usagef("intervals must be positive")
 	}
 	if h := c.String("hostfile"); h != "" {

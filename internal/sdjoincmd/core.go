@@ -129,7 +129,7 @@ func (c *core) onLoop(f func() error) error {
 	}
 }
 
-// loop polls the hostfile and the members, retries missing peers,
+// loop polls the hostfile, retries missing peers,
 // follows the address changes and runs the work of onLoop until ctx is
 // done.
 func (c *core) loop(ctx context.Context) {
@@ -139,8 +139,6 @@ func (c *core) loop(ctx context.Context) {
 	defer poll.Stop()
 	retry := time.NewTicker(c.opt.retry)
 	defer retry.Stop()
-	members := time.NewTicker(c.opt.memberPoll)
-	defer members.Stop()
 	var changes <-chan rename.Change
 	if c.watcher != nil {
 		changes = c.watcher.Changes()
@@ -161,8 +159,6 @@ func (c *core) loop(ctx context.Context) {
 				pending = c.applyChange(rename.Change{New: pending})
 			}
 			c.kickJoin()
-		case <-members.C:
-			c.pollMembers()
 		case f := <-c.calls:
 			f()
 		case ch, ok := <-changes:
@@ -221,7 +217,7 @@ func (c *core) startTracker(bind, adv netip.AddrPort, prev string) error {
 		bind = netip.AddrPortFrom(bind.Addr(), t.Addr().Port())
 		adv = netip.AddrPortFrom(adv.Addr(), t.Addr().Port())
 	}
-	sub := t.Subscribe("")
+	sub := t.SubscribeMembers("")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range sortedIDs(c.tracked) {
@@ -241,7 +237,8 @@ func (c *core) startTracker(bind, adv netip.AddrPort, prev string) error {
 	return nil
 }
 
-// consume hands the diffs of one tracker to the hub until it closes.
+// consume hands the diffs of one tracker, membership changes included,
+// to the hub until it closes.
 func (c *core) consume(sub *tracker.Subscription, drained chan struct{}) {
 	defer c.wg.Done()
 	defer close(drained)
@@ -385,6 +382,7 @@ func (c *core) rejoin(peers []string) {
 		now = append(now, t.List(svc)...)
 	}
 	c.hub.reconcile(now)
+	c.hub.resyncMembers(t.Members)
 }
 
 // selfLocked returns the matcher of this agent's addresses. c.mu is held.
@@ -429,22 +427,6 @@ func (c *core) reloadFiles() {
 		}
 		c.warn("SIGHUP: new key: rejoined the cluster with it")
 	}
-}
-
-// pollMembers reports the nodes that joined or left since the last poll.
-// It runs on the loop.
-func (c *core) pollMembers() {
-	c.mu.Lock()
-	t := c.t
-	c.mu.Unlock()
-	if t == nil { // offline
-		return
-	}
-	ms := t.Members()
-	if ms == nil { // closed: being replaced
-		return
-	}
-	c.hub.setMembers(ms)
 }
 
 // announce prints where the agent gossips and listens.

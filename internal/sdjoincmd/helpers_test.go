@@ -20,7 +20,7 @@ import (
 )
 
 // fastKnobs shorten the agent's timers for tests.
-var fastKnobs = []string{"--retry-interval", "150ms", "--hostfile-poll", "50ms", "--member-poll", "50ms"}
+var fastKnobs = []string{"--retry-interval", "150ms", "--hostfile-poll", "50ms"}
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {

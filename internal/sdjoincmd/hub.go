@@ -62,11 +62,30 @@ func (h *hub) register(service string, mk func(replay int) handler) (unregister 
 	}
 }
 
-// applyDiff reports a diff of the current tracker.
+// applyDiff reports a diff of the current tracker: entry changes, or a
+// membership change (the local node's is skipped; a join of a node
+// already shown and a leave of one not shown are dropped, as a tracker
+// replacing another reports the members again).
 func (h *hub) applyDiff(d tracker.Diff) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.publishLocked(h.vis.apply(d))
+	if d.Member == nil {
+		h.publishLocked(h.vis.apply(d))
+		return
+	}
+	m := d.Member.Member
+	_, shown := h.members[m.Name]
+	switch {
+	case m.Local:
+	case d.Member.Leave && shown:
+		delete(h.members, m.Name)
+		h.publishLocked([]record{{Event: evMemberLeave, Node: m.Name, Addr: m.Addr}})
+	case !d.Member.Leave && !shown:
+		h.members[m.Name] = m
+		r := memberRecord(m)
+		r.Event = evMemberJoin
+		h.publishLocked([]record{r})
+	}
 }
 
 // reconcile reports as left the entries a new tracker does not show (now
@@ -107,11 +126,15 @@ func (h *hub) dropAll() {
 	h.publishLocked(gone)
 }
 
-// setMembers reports the nodes that joined or left since the last call;
-// ms is every member (the local one is skipped).
-func (h *hub) setMembers(ms []tracker.Member) {
+// resyncMembers reports the nodes that joined or left as members lists
+// them (the local one is skipped), after a tracker replaced another: the
+// new one never reports the old one's members it does not know. members
+// is called with the hub's lock held, so no membership event of the
+// tracker falls between its answer and the hub's state.
+func (h *hub) resyncMembers(members func() []tracker.Member) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	ms := members()
 	now := make(map[string]tracker.Member, len(ms))
 	var events []record
 	for _, m := range ms {

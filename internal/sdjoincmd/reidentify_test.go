@@ -17,14 +17,13 @@ import (
 func startInternalAgent(t *testing.T, name string, port int, hostfile string) (*agent, *syncBuffer, string) {
 	t.Helper()
 	opt := &agentOptions{
-		name:       name,
-		bind:       netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
-		tracks:     []trackSpec{{service: "test", meta: map[string]string{"load": "1"}}},
-		hostfiles:  []string{hostfile},
-		socket:     filepath.Join(t.TempDir(), name+".sock"),
-		retry:      150 * time.Millisecond,
-		poll:       50 * time.Millisecond,
-		memberPoll: 50 * time.Millisecond,
+		name:      name,
+		bind:      netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)),
+		tracks:    []trackSpec{{service: "test", meta: map[string]string{"load": "1"}}},
+		hostfiles: []string{hostfile},
+		socket:    filepath.Join(t.TempDir(), name+".sock"),
+		retry:     150 * time.Millisecond,
+		poll:      50 * time.Millisecond,
 	}
 	var stdout, stderr syncBuffer
 	a := newAgent(opt, &stdout, &stderr)

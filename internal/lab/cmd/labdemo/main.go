@@ -181,7 +181,6 @@ func cluster(ctx context.Context, l *lab.Lab, bin string) error {
 	if err := waitFor(ctx, me, bin, sock, "db", 1); err != nil {
 		return err
 	}
-	time.Sleep(time.Second) // the agent polls membership: let it print its member-join lines first
 	step("sdjoin list (asked on %s)", me.Addr)
 	if err := tool(ctx, me, filepath.Join(bin, "sdjoin"), "list", "--socket", sock); err != nil {
 		return err
