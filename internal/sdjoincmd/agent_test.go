@@ -298,3 +298,27 @@ func TestMissingHostfileWarnsOnceThenIsRead(t *testing.T) {
 		return slices.Equal(nodes(n1.list(t, "test")), []string{n1.node(), n2.node()})
 	})
 }
+
+// TestMemberEventsOrdered: membership comes from the tracker's events,
+// in order with the entries: a node's member-join before its entries'
+// joins, their leaves before its member-leave.
+func TestMemberEventsOrdered(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	hosts := hostfileOf(t, p1, p2)
+	n1 := startAgent(t, "node1", p1, hosts, "--track", "test")
+	n2 := startAgent(t, "node2", p2, hosts, "--track", "test")
+	memberJoin := fmt.Sprintf("member-join %s 127.0.0.1:%d", n2.node(), p2)
+	join := fmt.Sprintf("join test %s 127.0.0.1:%d {}", n2.node(), p2)
+	waitFor(t, 5*time.Second, "node1 printing node2's join", func() bool { return hasLine(n1.stdout.String(), join) })
+	if code := n2.stop(t); code != 0 {
+		t.Fatalf("node2 exit %d", code)
+	}
+	leave, memberLeave := "leave test "+n2.node(), "member-leave "+n2.node()
+	waitFor(t, 5*time.Second, "node1 printing node2's member-leave", func() bool { return hasLine(n1.stdout.String(), memberLeave) })
+	lines := n1.stdout.lines()
+	at := func(l string) int { return slices.Index(lines, l) }
+	if !(at(memberJoin) >= 0 && at(memberJoin) < at(join) && at(join) < at(leave) && at(leave) < at(memberLeave)) {
+		t.Errorf("node1's output, want %q, %q, %q, %q in that order:\n%s", memberJoin, join, leave, memberLeave, strings.Join(lines, "\n"))
+	}
+}
