@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 )
 
 // trackKey is the key of the agent's own entries (--track and the
@@ -79,7 +81,7 @@ func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
 	a := &agent{hub: newHub(), stdout: stdout, errw: errw}
 	log := slog.New(slog.DiscardHandler)
 	if opt.verbose {
-		log = slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log = slog.New(cliutil.NewLogHandler(errw, "sdjoin", slog.LevelDebug))
 	}
 	a.core = newCore(opt, a.hub, a.warnf, log)
 	return a

@@ -6,10 +6,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ipfinder-go/ipfinder/hostfile"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -156,10 +156,11 @@ func (v *metaValue) Set(s string) error {
 	return nil
 }
 
-// checkName checks the NAME of NAME@IP.
+// checkName checks the NAME of NAME@IP with hostfile.CheckNodeName, the
+// rule ipfinder --name follows too.
 func checkName(n string) error {
-	if n == "" || strings.ContainsAny(n, "@/ \t\n#") || len(n) > tracker.MaxNameLen-len("@255.255.255.255") || checkText("--name", n) != nil {
-		return cliutil.Usagef("bad --name %q: want the name part of NAME@IP, such as node1", n)
+	if hostfile.CheckNodeName(n) != nil {
+		return cliutil.Usagef("bad --name %q: want ASCII letters, digits, '_', '-' and '.' (at most 209), such as node1", n)
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func clientCommands() []*cli.Command {
 }
 
 func listAction(c *cli.Context) error {
-	args, err := positional(c, 0, 1)
+	args, err := cliutil.Positional(c, 0, 1)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func listAction(c *cli.Context) error {
 }
 
 func membersAction(c *cli.Context) error {
-	if _, err := positional(c, 0, 0); err != nil {
+	if _, err := cliutil.Positional(c, 0, 0); err != nil {
 		return err
 	}
 	rep, err := callAgent(c, request{Op: opMembers})
@@ -291,7 +291,7 @@ func membersAction(c *cli.Context) error {
 }
 
 func pickAction(c *cli.Context) error {
-	args, err := positional(c, 1, 1)
+	args, err := cliutil.Positional(c, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func pickAction(c *cli.Context) error {
 }
 
 func trackAction(c *cli.Context) error {
-	args, err := positional(c, 1, 1)
+	args, err := cliutil.Positional(c, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -336,7 +336,7 @@ func trackAction(c *cli.Context) error {
 }
 
 func untrackAction(c *cli.Context) error {
-	args, err := positional(c, 1, 1)
+	args, err := cliutil.Positional(c, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -347,7 +347,7 @@ func untrackAction(c *cli.Context) error {
 // watchAction streams events until interrupted (exit 0) or the agent
 // goes away (exit 1).
 func watchAction(c *cli.Context) error {
-	args, err := positional(c, 0, 1)
+	args, err := cliutil.Positional(c, 0, 1)
 	if err != nil {
 		return err
 	}

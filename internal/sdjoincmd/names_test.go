@@ -166,3 +166,28 @@ func TestAgentWarningsPrintable(t *testing.T) {
 		t.Errorf("%d bad-line warnings, want %d:\n%s", n, maxLineWarnings, errs)
 	}
 }
+
+// TestNameRule: --name follows hostfile.CheckNodeName, as ipfinder's, for
+// the agent and the client commands.
+func TestNameRule(t *testing.T) {
+	none := filepath.Join(t.TempDir(), "none")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"agent_non_ascii", []string{"--name", "nöde", "--track", "web", "--hostfile", none, "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
+		{"agent_space", []string{"--name", "a b", "--track", "web", "--hostfile", none, "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
+		{"client_non_ascii", []string{"list", "--name", "nöde"}, cliutil.ExitUsage},
+		{"client_after_argument", []string{"list", "web", "--name", "a:b"}, cliutil.ExitUsage},
+		{"client_ok_no_agent", []string{"list", "web", "--name", "node-1.a_b", "--socket", none}, cliutil.ExitFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second) // were it accepted, the agent would run
+			defer cancel()
+			if code, _, errs := runCLI(ctx, tc.args...); code != tc.want {
+				t.Errorf("sdjoin %q: exit %d (%s), want %d", tc.args, code, errs, tc.want)
+			}
+		})
+	}
+}
