@@ -17,57 +17,6 @@ import (
 // defaultName is the NAME of NAME@IP without --name.
 const defaultName = "sdjoin"
 
-const description = `sdjoin runs a service discovery agent: it joins the peers listed in a
-hostfile, tracks the services given with --track and prints the joins and
-leaves of every service and node as they happen. Other commands ask a
-running agent through its control socket.
-
-A node is named NAME@IP (--name, default sdjoin; IP is the advertised
-address: --advertise, the --bind address, or with 0.0.0.0 this
-machine's IPv4 address on the default route's interface, else its first
-usable one; with --no-rename, the first private IPv4 address, as memberlist
-picks it). Peers come from --hostfile
-(default ~/.hosts, else ~/.hosts.erlang) in any hostfile format: "host" and
-"name@host" mean port 7946, "host:port" that port. The file is polled
-every 2 s and re-read when it changes (so a cron-run ipfinder adds peers),
-and missing peers are retried every 30 s.
-
-Unless --advertise or a specific --bind fixes the address, the agent
-follows it: when DHCP moves this machine to a new address, the node leaves
-the cluster as NAME@OLD and joins again as NAME@NEW with the same services,
-and peers report one rename (watch prints "rename OLD -> NEW"). With the
-address lost and none in its place, the agent leaves and waits, then joins
-again when an address returns. --no-rename turns this off.
-
-Two agents on one machine (each in its own terminal):
-
-   printf '127.0.0.1:7946\n127.0.0.1:7947\n' > hosts
-   sdjoin --name node1 --bind 127.0.0.1:7946 --hostfile hosts --track test
-   sdjoin --name node2 --bind 127.0.0.1:7947 --hostfile hosts --track test
-
-Asking an agent (--name finds its socket):
-
-   sdjoin list test --name node1
-   sdjoin pick test --policy least:load
-   sdjoin watch --json
-   sdjoin track db --meta port=5432 --meta load=3
-   sdjoin untrack db
-
-Encrypt with a shared 32-byte key and keep clusters apart with a label:
-
-   head -c32 /dev/urandom | base64 > key && chmod 600 key
-   sdjoin --key-file key --cluster lab --track test
-
-The control socket is $XDG_RUNTIME_DIR/sdjoin/NAME.sock, or
-/tmp/sdjoin-UID/NAME.sock (mode 0600 in a 0700 directory).
-SIGINT or SIGTERM makes the agent leave the cluster (waiting at most
-about 1.5 s) and exit 0; a second one exits at once. SIGHUP re-reads the
-hostfile and the key file; with a new key the node leaves and joins again
-with it.
-
-Exit codes: 0 success, 1 failure (also: no agent running), 2 usage error,
-3 nothing found (pick or list with no provider).`
-
 // App returns the sdjoin command writing data to stdout and diagnostics
 // to stderr.
 func App(stdout, stderr io.Writer) *cli.App {
@@ -77,7 +26,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 		Usage: "join a hostfile's peers, track services, print joins and leaves",
 		UsageText: "sdjoin [--track NAME [--meta k=v ...]]... [options]\n" +
 			"sdjoin list|members|pick|watch|track|untrack [options] [SERVICE]",
-		Description:     description,
+		Description:     manual,
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,

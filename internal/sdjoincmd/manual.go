@@ -1,0 +1,81 @@
+package sdjoincmd
+
+// manual is sdjoin's manual, shown by --help. It is the one full
+// description of the command's behaviour: doc.go covers the
+// implementation, the README walks through examples.
+const manual = `sdjoin runs a service discovery agent: it joins the peers listed in a
+hostfile, tracks the services given with --track and prints the joins and
+leaves of every service and node as they happen. Other commands ask a
+running agent through its control socket.
+
+Two agents on one machine (each in its own terminal), then questions:
+
+   printf '127.0.0.1:7946\n127.0.0.1:7947\n' > hosts
+   sdjoin --name node1 --bind 127.0.0.1:7946 --hostfile hosts --track test
+   sdjoin --name node2 --bind 127.0.0.1:7947 --hostfile hosts --track test
+   sdjoin list test --name node1
+   sdjoin pick test --policy least:load
+   sdjoin watch --json
+   sdjoin track db --meta port=5432 --meta load=3
+   sdjoin untrack db
+
+NODE NAMES. A node is NAME@IP: --name (default sdjoin; ASCII letters,
+digits, '_', '-' and '.', as ipfinder --name) and the advertised address:
+--advertise, else the --bind address, else (--bind 0.0.0.0, the default)
+this machine's IPv4 address on the default route's interface, else its
+first usable one. Service names and --meta keys and values may hold any
+printable characters, not control characters or invalid UTF-8.
+
+ADDRESS CHANGES. Unless --advertise or a specific --bind fixes the
+address, the agent follows it: 2 s after the address changes (a DHCP
+renewal that keeps it changes nothing) the node leaves the cluster as
+NAME@OLD and joins again as NAME@NEW with the same services, and peers
+report one rename (watch prints "rename OLD -> NEW"). An address lost with
+none in its place (after 5 s more) makes the agent leave and wait
+offline (list finds nothing, track is kept for later) until one returns.
+--no-rename turns this off; the address is then the first private IPv4
+address, as memberlist picks it.
+
+PEERS. Peers come from --hostfile (default ~/.hosts, else
+~/.hosts.erlang) in any hostfile format: "host" and "name@host" mean port
+7946, "host:port" that port. The file is polled every 2 s and re-read when
+it changes (so a cron-run ipfinder adds peers); it must be a regular file.
+Peers that are not members are tried at start, on every change and every
+30 s: each is first probed with a TCP connect (1 s, up to 1024 at once)
+and only those that answer are joined, so dead entries never delay live
+ones.
+
+CONTROL SOCKET. $XDG_RUNTIME_DIR/sdjoin/NAME.sock, else
+/tmp/sdjoin-UID/NAME.sock, or --socket PATH: mode 0600, bound in a private
+directory and then moved into place, so nobody else can ever connect. The
+default directory is created 0700 and refused if another user owns it or
+others may use it. Client commands refuse a socket another user owns, a
+default directory that is not theirs alone, and a --socket directory
+another user owns or may write to without the sticky bit. The agent
+serves at most 128 connections at once.
+
+SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
+bytes, 64 hex digits or base64; a regular file of at most 4 KB, not
+readable by others); nodes without it can neither join nor read anything:
+
+   head -c32 /dev/urandom | base64 > key && chmod 600 key
+   sdjoin --key-file key --cluster lab --track test
+
+--cluster LABEL keeps clusters sharing a network apart.
+
+OUTPUT. One event per line on stdout: "join SERVICE NODE ADDR META",
+"leave SERVICE NODE", "rename OLD -> NEW", "member-join NODE ADDR" and
+"member-leave NODE" (a node's member-join comes before its entries' joins,
+its member-leave after their leaves); with --json, JSON lines. A name that
+is not plain printable text is printed Go-quoted ("a\nb"), so an event is
+always one line. Messages go to stderr, "sdjoin: ..." and
+"sdjoin: warning: ...". Neither output blocks the agent when nobody reads
+it (events are then dropped and counted).
+
+SIGNALS. SIGINT or SIGTERM makes the agent leave the cluster (waiting at
+most about 1.5 s) and exit 0; a second one ends it at once. SIGHUP
+re-reads the hostfile and the key file; with a new key the node leaves
+and joins again with it.
+
+EXIT CODES. 0 success, 1 failure (also: no agent running), 2 usage error,
+3 nothing found (pick or list with no provider).`
