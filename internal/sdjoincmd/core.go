@@ -129,9 +129,8 @@ func (c *core) onLoop(f func() error) error {
 	}
 }
 
-// loop polls the hostfile, retries missing peers,
-// follows the address changes and runs the work of onLoop until ctx is
-// done.
+// loop polls the hostfile, retries missing peers, follows the address
+// changes and runs the work of onLoop until ctx is done.
 func (c *core) loop(ctx context.Context) {
 	defer c.wg.Done()
 	defer close(c.stopped)
