@@ -1,7 +1,8 @@
 // Package cliutil holds what ipfinder and sdjoin share on the command line:
 // exit codes mapped in one place, flags accepted after positional arguments
-// (Positional), key=value flag parsing, and one-line diagnostics in one
-// style (NewLogHandler: "NAME: warning: ...").
+// (Positional), key=value flag parsing, one-line diagnostics in one style
+// (NewLogHandler: "NAME: warning: ...") and the TTY check for progress lines
+// (IsTerminal).
 package cliutil
 
 import (
