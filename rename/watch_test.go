@@ -23,7 +23,7 @@ type fakeSource struct {
 	closed      bool
 }
 
-func (f *fakeSource) set(addrs ...Addr) {
+func (f *fakeSource) set(addrs ...ifaceAddr) {
 	f.mu.Lock()
 	f.snap = snapshot{addrs: addrs}
 	f.mu.Unlock()
@@ -243,7 +243,7 @@ func TestWatcherClose(t *testing.T) {
 
 func TestConfigFamily(t *testing.T) {
 	snap := snapshot{
-		addrs:    []Addr{addr(2, "192.0.2.10/24", 0), addr(3, "2001:db8::10/64", 0), addr(4, "198.51.100.4/24", 0)},
+		addrs:    []ifaceAddr{addr(2, "192.0.2.10/24", 0), addr(3, "2001:db8::10/64", 0), addr(4, "198.51.100.4/24", 0)},
 		default4: 4,
 		default6: 3,
 	}
