@@ -17,7 +17,7 @@ import (
 
 // Exit codes shared by every command.
 const (
-	ExitOK       = 0 // success
+	exitOK       = 0 // success
 	ExitFailure  = 1 // runtime failure
 	ExitUsage    = 2 // bad flags or arguments
 	ExitNotFound = 3 // ran fine, found nothing
@@ -46,7 +46,7 @@ func NotFoundf(format string, a ...any) error {
 // or NotFoundf error, and 1 otherwise.
 func Code(err error) int {
 	if err == nil {
-		return ExitOK
+		return exitOK
 	}
 	var e *exitError
 	if errors.As(err, &e) {
