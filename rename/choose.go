@@ -31,8 +31,6 @@ const (
 const (
 	// scopeGlobal is a routable address (RT_SCOPE_UNIVERSE).
 	scopeGlobal uint8 = 0
-	// scopeLink is valid only on its link.
-	scopeLink uint8 = 253
 	// scopeHost is valid only on this machine.
 	scopeHost uint8 = 254
 )
