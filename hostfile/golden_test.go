@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/hostfile")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-const goldenDir = "../testdata/hostfile"
+const goldenDir = "testdata"
 
 // TestGolden parses each hand-written input leniently and checks the
 // reported bad lines and the hosts written back in every format against

@@ -101,8 +101,9 @@ func TestErlangInterop(t *testing.T) {
 
 // parseCharList parses an Erlang list of character codes, "[97,98]".
 func parseCharList(s string) (string, error) {
-	body, ok := strings.CutPrefix(s, "[")
-	if body, ok = strings.CutSuffix(body, "]"); !ok {
+	body, open := strings.CutPrefix(s, "[")
+	body, closed := strings.CutSuffix(body, "]")
+	if !open || !closed {
 		return "", fmt.Errorf("not a list")
 	}
 	var b strings.Builder
@@ -221,20 +222,78 @@ func TestDnsmasqInterop(t *testing.T) {
 	}
 }
 
+// TestDnsmasqPortTaken: when another DNS server takes the picked port
+// before dnsmasq binds it, startDnsmasq moves on to another port rather than
+// hand out the other server's.
+func TestDnsmasqPortTaken(t *testing.T) {
+	dnsmasq := needTool(t, "dnsmasq")
+	decoy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: decoy, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		w.WriteMsg(m.SetRcode(r, dns.RcodeNameError))
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	taken := decoy.LocalAddr().(*net.UDPAddr).Port
+	picked := false
+	pick := func() (int, error) { // the decoy's port first, as if it won the race
+		if !picked {
+			picked = true
+			return taken, nil
+		}
+		return freePort()
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(path, []byte("192.0.2.7 seven.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := startDnsmasqPicking(t, dnsmasq, dir, path, pick)
+	if port == taken {
+		t.Fatalf("startDnsmasq returned port %d, which the decoy holds", port)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("seven.example.", dns.TypeA)
+	r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil || !answers(r, "192.0.2.7") {
+		t.Errorf("seven.example on port %d: %v %v, want 192.0.2.7", port, r, err)
+	}
+}
+
 // startDnsmasq starts dnsmasq serving hostsFile on a free loopback port,
 // waits until it answers and stops it in t.Cleanup.
 func startDnsmasq(t *testing.T, dnsmasq, dir, hostsFile string) int {
 	t.Helper()
+	return startDnsmasqPicking(t, dnsmasq, dir, hostsFile, freePort)
+}
+
+// startDnsmasqPicking is startDnsmasq with the port chooser pick. A port
+// free when picked may be taken before dnsmasq binds it (dnsmasq cannot take
+// a bound socket), so dnsmasq failing with EADDRINUSE means another try on
+// another port, and the port counts as dnsmasq's only once it answers a
+// name that only this dnsmasq serves.
+func startDnsmasqPicking(t *testing.T, dnsmasq, dir, hostsFile string, pick func() (int, error)) int {
+	t.Helper()
+	probe := filepath.Join(dir, "probe.hosts")
+	name := fmt.Sprintf("probe-%d-%d.dnsmasq.test.", os.Getpid(), time.Now().UnixNano())
+	if err := os.WriteFile(probe, []byte(probeAddr+" "+name+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var lastErr error
-	for range 5 { // another process may take the port between probe and bind
-		port, err := freePort()
+	for range 5 {
+		port, err := pick()
 		if err != nil {
 			t.Fatal(err)
 		}
 		var stderr bytes.Buffer
 		cmd := exec.Command(dnsmasq,
 			"--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-			"--addn-hosts="+hostsFile, "--listen-address=127.0.0.1", "--bind-interfaces",
+			"--addn-hosts="+hostsFile, "--addn-hosts="+probe,
+			"--listen-address=127.0.0.1", "--bind-interfaces",
 			"--port="+strconv.Itoa(port), "--user=root",
 			"--pid-file="+filepath.Join(dir, "dnsmasq.pid"))
 		cmd.Stderr = &stderr
@@ -244,10 +303,13 @@ func startDnsmasq(t *testing.T, dnsmasq, dir, hostsFile string) int {
 		}
 		exited := make(chan struct{}) // closed when dnsmasq has exited
 		go func() { cmd.Wait(); close(exited) }()
-		if err := waitDNS(port, exited); err != nil {
+		if err := waitDNS(port, name, exited); err != nil {
 			cmd.Process.Kill()
 			<-exited
-			lastErr = fmt.Errorf("%v: %s", err, stderr.String())
+			lastErr = fmt.Errorf("port %d: %v: %s", port, err, bytes.TrimSpace(stderr.Bytes()))
+			if !strings.Contains(stderr.String(), "in use") {
+				break // not a lost race: another port will not help
+			}
 			continue
 		}
 		t.Cleanup(func() {
@@ -260,6 +322,9 @@ func startDnsmasq(t *testing.T, dnsmasq, dir, hostsFile string) int {
 	return 0
 }
 
+// probeAddr is the address of startDnsmasqPicking's probe name.
+const probeAddr = "198.51.100.53"
+
 // freePort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func freePort() (int, error) {
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -270,12 +335,12 @@ func freePort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-// waitDNS polls the DNS server on port until it answers, it exits, or 10
-// seconds pass.
-func waitDNS(port int, exited <-chan struct{}) error {
+// waitDNS polls the DNS server on port until it answers name with
+// probeAddr, dnsmasq exits, or 10 seconds pass.
+func waitDNS(port int, name string, exited <-chan struct{}) error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
-	m.SetQuestion("probe.invalid.", dns.TypeA)
+	m.SetQuestion(name, dns.TypeA)
 	server := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -284,9 +349,23 @@ func waitDNS(port int, exited <-chan struct{}) error {
 			return fmt.Errorf("dnsmasq exited")
 		default:
 		}
-		if _, _, err := c.Exchange(m, server); err == nil {
+		r, _, err := c.Exchange(m, server)
+		if err == nil && answers(r, probeAddr) {
 			return nil
+		}
+		if err == nil {
+			time.Sleep(10 * time.Millisecond) // someone else answers: wait for dnsmasq to exit
 		}
 	}
 	return fmt.Errorf("dnsmasq did not answer on port %d", port)
+}
+
+// answers reports whether r has the A record addr.
+func answers(r *dns.Msg, addr string) bool {
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok && a.A.String() == addr {
+			return true
+		}
+	}
+	return false
 }

@@ -58,17 +58,17 @@ func (s *netlinkSource) read() (snapshot, error) {
 	if err != nil {
 		return snapshot{}, fmt.Errorf("rename: list addresses: %w", err)
 	}
-	snap := snapshot{addrs: make([]Addr, 0, len(list))}
+	snap := snapshot{addrs: make([]ifaceAddr, 0, len(list))}
 	for _, a := range list {
 		p, ok := prefixOf(a.IPNet)
 		if !ok {
 			continue
 		}
-		snap.addrs = append(snap.addrs, Addr{
+		snap.addrs = append(snap.addrs, ifaceAddr{
 			Ifindex: a.LinkIndex,
 			Ifname:  names[a.LinkIndex],
 			Prefix:  p,
-			Flags:   Flags(a.Flags),
+			Flags:   addrFlags(a.Flags),
 			Scope:   uint8(a.Scope),
 		})
 	}

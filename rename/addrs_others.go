@@ -11,7 +11,7 @@ import (
 )
 
 // interfacesSource polls net.Interfaces: there are no address events,
-// flags or default routes here, so Choose sees every address as primary
+// flags or default routes here, so chooseAddr sees every address as primary
 // and falls back to the interface order.
 type interfacesSource struct{}
 
@@ -46,7 +46,7 @@ func (interfacesSource) read() (snapshot, error) {
 				continue
 			}
 			ones, _ := n.Mask.Size()
-			snap.addrs = append(snap.addrs, Addr{
+			snap.addrs = append(snap.addrs, ifaceAddr{
 				Ifindex: ifi.Index,
 				Ifname:  ifi.Name,
 				Prefix:  netip.PrefixFrom(ip.Unmap(), ones),

@@ -5,72 +5,70 @@ import (
 	"slices"
 )
 
-// Flags are the kernel's address flags (IFA_F_* in linux/if_addr.h), with the
+// addrFlags are the kernel's address flags (IFA_F_* in linux/if_addr.h), with the
 // same values, so a netlink address's flags convert by a plain cast.
-type Flags uint32
+type addrFlags uint32
 
-// The address flags that Choose looks at.
+// The address flags that chooseAddr looks at.
 const (
-	// FlagSecondary marks a secondary IPv4 address: one more address in a
+	// flagSecondary marks a secondary IPv4 address: one more address in a
 	// subnet that the interface already has a primary address in.
-	FlagSecondary Flags = 0x01
-	// FlagTemporary marks an IPv6 privacy address (RFC 8981). The kernel
-	// uses the same bit as FlagSecondary.
-	FlagTemporary Flags = 0x01
-	// FlagDADFailed marks an IPv6 address whose duplicate address
+	flagSecondary addrFlags = 0x01
+	// flagTemporary marks an IPv6 privacy address (RFC 8981). The kernel
+	// uses the same bit as flagSecondary.
+	flagTemporary addrFlags = 0x01
+	// flagDADFailed marks an IPv6 address whose duplicate address
 	// detection found another owner.
-	FlagDADFailed Flags = 0x08
-	// FlagDeprecated marks an address whose preferred lifetime ran out.
-	FlagDeprecated Flags = 0x20
-	// FlagTentative marks an IPv6 address still in duplicate address
+	flagDADFailed addrFlags = 0x08
+	// flagDeprecated marks an address whose preferred lifetime ran out.
+	flagDeprecated addrFlags = 0x20
+	// flagTentative marks an IPv6 address still in duplicate address
 	// detection.
-	FlagTentative Flags = 0x40
+	flagTentative addrFlags = 0x40
 )
 
 // Scopes of an address (RT_SCOPE_* in linux/rtnetlink.h).
 const (
-	// ScopeGlobal is a routable address (RT_SCOPE_UNIVERSE).
-	ScopeGlobal uint8 = 0
-	// ScopeLink is valid only on its link.
-	ScopeLink uint8 = 253
-	// ScopeHost is valid only on this machine.
-	ScopeHost uint8 = 254
+	// scopeGlobal is a routable address (RT_SCOPE_UNIVERSE).
+	scopeGlobal uint8 = 0
+	// scopeHost is valid only on this machine.
+	scopeHost uint8 = 254
 )
 
-// Addr is one address configured on this machine.
-type Addr struct {
+// ifaceAddr is one address configured on this machine.
+type ifaceAddr struct {
 	Ifindex int          // interface index
 	Ifname  string       // interface name, "eth0"
 	Prefix  netip.Prefix // the address and its subnet length
-	Flags   Flags
-	Scope   uint8 // ScopeGlobal for a routable address
+	Flags   addrFlags
+	Scope   uint8 // scopeGlobal for a routable address
 }
 
 // usable reports whether a can be the identity: a global unicast address
 // that is not loopback or link-local, and not tentative, failed,
 // deprecated or an IPv6 privacy address. A secondary IPv4 address is
-// usable (Choose ranks it after the primaries).
-func (a Addr) usable() bool {
+// usable (chooseAddr ranks it after the primaries).
+func (a ifaceAddr) usable() bool {
 	ip := a.Prefix.Addr()
 	switch {
 	case !ip.IsValid(), ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast(),
-		ip.IsLinkLocalUnicast(), a.Scope != ScopeGlobal:
+		ip.IsLinkLocalUnicast(), a.Scope != scopeGlobal:
 		return false
-	case a.Flags&(FlagTentative|FlagDADFailed|FlagDeprecated) != 0:
+	case a.Flags&(flagTentative|flagDADFailed|flagDeprecated) != 0:
 		return false
-	case ip.Is6() && a.Flags&FlagTemporary != 0:
+	case ip.Is6() && a.Flags&flagTemporary != 0:
 		return false
 	}
 	return true
 }
 
-// Choose picks the identity address among addrs; it returns the zero
+// chooseAddr picks the identity address among addrs; it returns the zero
 // netip.Addr when none is usable. defaultRouteIfindex is the interface of
 // the IPv4 default route, else of the IPv6 default route, else 0.
 //
 // Usable addresses are global unicast ones; loopback, link-local,
 // tentative, DAD-failed, deprecated and IPv6 temporary (privacy)
-// addresses are skipped. Among the usable ones Choose prefers, in order:
+// addresses are skipped. Among the usable ones chooseAddr prefers, in order:
 //
 //  1. an address on the default route's interface;
 //  2. IPv4 over IPv6;
@@ -79,8 +77,8 @@ func (a Addr) usable() bool {
 //  5. the lower address.
 //
 // So the result depends only on the set of addresses, not on their order.
-func Choose(addrs []Addr, defaultRouteIfindex int) netip.Addr {
-	var best *Addr
+func chooseAddr(addrs []ifaceAddr, defaultRouteIfindex int) netip.Addr {
+	var best *ifaceAddr
 	for i := range addrs {
 		a := &addrs[i]
 		if !a.usable() {
@@ -97,13 +95,13 @@ func Choose(addrs []Addr, defaultRouteIfindex int) netip.Addr {
 }
 
 // rank orders a before b (negative) when a is the better identity.
-func rank(a, b *Addr, defIndex int) int {
-	key := func(x *Addr) []int {
+func rank(a, b *ifaceAddr, defIndex int) int {
+	key := func(x *ifaceAddr) []int {
 		ip := x.Prefix.Addr().Unmap()
 		return []int{
 			b2i(defIndex == 0 || x.Ifindex != defIndex),
 			b2i(!ip.Is4()),
-			b2i(ip.Is4() && x.Flags&FlagSecondary != 0),
+			b2i(ip.Is4() && x.Flags&flagSecondary != 0),
 			x.Ifindex,
 		}
 	}

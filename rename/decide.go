@@ -7,7 +7,7 @@ import (
 
 // decider turns address events and fresh reads of the addresses into
 // Changes. It is pure: the caller passes the time and the identity that
-// Choose picked from a read, so tests drive it with a fake clock.
+// chooseAddr picked from a read, so tests drive it with a fake clock.
 //
 // An event only marks the addresses as dirty: they are read again once no
 // event came for debounce, so a remove and re-add of the same address (a

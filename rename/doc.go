@@ -1,8 +1,8 @@
 // Package rename follows this machine's identity address as DHCP moves it.
 //
-// Watch chooses one address (see Choose) and reports each change of it as
-// a Change{Old, New} on a channel, so that a service announcing its
-// address (sdjoin) can announce the new one:
+// Watch chooses one address (see Choosing the identity below) and reports
+// each change of it as a Change{Old, New} on a channel, so that a service
+// announcing its address (sdjoin) can announce the new one:
 //
 //	w, err := rename.Watch(ctx, nil)
 //	if err != nil {

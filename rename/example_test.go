@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 
 	"github.com/ipfinder-go/ipfinder/rename"
 )
@@ -34,18 +33,4 @@ func ExampleWatch() {
 		}
 	}()
 	// ... run until done, then cancel.
-}
-
-func ExampleChoose() {
-	addrs := []rename.Addr{
-		{Ifindex: 1, Ifname: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8"), Scope: rename.ScopeHost},
-		{Ifindex: 2, Ifname: "eth0", Prefix: netip.MustParsePrefix("2001:db8::5/64")},
-		{Ifindex: 2, Ifname: "eth0", Prefix: netip.MustParsePrefix("2001:db8::1/64"), Flags: rename.FlagTemporary},
-		{Ifindex: 3, Ifname: "wlan0", Prefix: netip.MustParsePrefix("192.0.2.7/24")},
-	}
-	fmt.Println(rename.Choose(addrs, 2)) // the default route is on eth0
-	fmt.Println(rename.Choose(addrs, 0)) // no default route: IPv4 first
-	// Output:
-	// 2001:db8::5
-	// 192.0.2.7
 }

@@ -2,6 +2,7 @@ package rename_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -130,18 +131,14 @@ func TestLabIPv6PrivacyAndTentative(t *testing.T) {
 	lab.Shell(t, h, "sysctl -qw net.ipv6.conf.eth0.use_tempaddr=2 && ip -6 addr add "+stable.String()+"/64 dev eth0 mngtmpaddr")
 	took := expectChange(t, w, rename.Change{New: stable}, start, 5*time.Second)
 	t.Logf("stable IPv6 after DAD: change after %v", took)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	lab.Eventually(t, 10*time.Second, "a privacy address", func() error {
 		out := lab.Shell(t, h, "ip -6 addr show dev eth0 temporary -tentative")
-		if strings.Contains(out, "2001:db8:1:") {
-			t.Logf("privacy address:\n%s", out)
-			break
+		if !strings.Contains(out, "2001:db8:1:") {
+			return fmt.Errorf("none in:\n%s", lab.Shell(t, h, "ip -6 addr show dev eth0"))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no privacy address:\n%s", lab.Shell(t, h, "ip -6 addr show dev eth0"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		t.Logf("privacy address:\n%s", out)
+		return nil
+	})
 	expectNoChange(t, w, labDebounce+labMargin)
 
 	// With a 30 s DAD retransmit time, a new address stays tentative.

@@ -34,7 +34,7 @@ func TestNetlinkSourceKeepsNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(snap.addrs, func(a Addr) bool { return a.Prefix.Addr() == h.Addr })
+	i := slices.IndexFunc(snap.addrs, func(a ifaceAddr) bool { return a.Prefix.Addr() == h.Addr })
 	if i < 0 {
 		t.Fatalf("lab address %v not read: %+v", h.Addr, snap.addrs)
 	}

@@ -28,7 +28,7 @@ type Config struct {
 	Interface string
 
 	// Family pins the identity to IPv4 (4) or IPv6 (6). Zero allows both
-	// and prefers IPv4 (see Choose).
+	// and prefers IPv4 (see the package doc).
 	Family int
 
 	// Debounce is the quiet time after the last address event before the
@@ -95,9 +95,9 @@ func (c *Config) settings() (settings, error) {
 	return s, nil
 }
 
-// choose applies the Interface and Family restrictions, then Choose.
+// choose applies the Interface and Family restrictions, then chooseAddr.
 func (s *settings) choose(snap snapshot) netip.Addr {
-	addrs := make([]Addr, 0, len(snap.addrs))
+	addrs := make([]ifaceAddr, 0, len(snap.addrs))
 	for _, a := range snap.addrs {
 		ip := a.Prefix.Addr().Unmap()
 		if (s.iface != "" && a.Ifname != s.iface) ||
@@ -113,12 +113,12 @@ func (s *settings) choose(snap snapshot) netip.Addr {
 	if s.family == 4 {
 		def = snap.default4
 	}
-	return Choose(addrs, def)
+	return chooseAddr(addrs, def)
 }
 
 // snapshot is one read of this machine's addresses.
 type snapshot struct {
-	addrs              []Addr
+	addrs              []ifaceAddr
 	default4, default6 int // interface index of the default route, 0 if none
 }
 
@@ -156,8 +156,8 @@ type Watcher struct {
 	current netip.Addr
 }
 
-// Watch reads this machine's addresses, chooses the identity (see Choose)
-// and follows it until ctx is done or Close is called.
+// Watch reads this machine's addresses, chooses the identity (see the
+// package doc) and follows it until ctx is done or Close is called.
 //
 // Watch opens its netlink sockets in the network namespace of the calling
 // OS thread and keeps using that namespace: to watch another namespace,

@@ -3,10 +3,13 @@ package rename
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // fakeSource serves addresses set by the test, and address events the
@@ -20,7 +23,7 @@ type fakeSource struct {
 	closed      bool
 }
 
-func (f *fakeSource) set(addrs ...Addr) {
+func (f *fakeSource) set(addrs ...ifaceAddr) {
 	f.mu.Lock()
 	f.snap = snapshot{addrs: addrs}
 	f.mu.Unlock()
@@ -109,15 +112,13 @@ func waitChange(t *testing.T, w *Watcher, within time.Duration) Change {
 	return Change{}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
+// current is a condition for lab.Eventually: w's current address is want.
+func current(w *Watcher, want netip.Addr) func() error {
+	return func() error {
+		if got := w.Current(); got != want {
+			return fmt.Errorf("Current = %v", got)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
 	}
 }
 
@@ -152,7 +153,7 @@ func TestWatcherCoalescesForSlowReader(t *testing.T) {
 		src.set(addr(2, next, 0))
 		src.event()
 		want := netip.MustParsePrefix(next).Addr()
-		eventually(t, 2*time.Second, "Current "+want.String(), func() bool { return w.Current() == want })
+		lab.Eventually(t, 2*time.Second, "Current "+want.String(), current(w, want))
 	}
 	if c := waitChange(t, w, time.Second); c != (Change{Old: ipA, New: ipC}) {
 		t.Fatalf("change = %+v, want {%v %v}", c, ipA, ipC)
@@ -160,10 +161,10 @@ func TestWatcherCoalescesForSlowReader(t *testing.T) {
 	// Back and forth while unread cancels out.
 	src.set(addr(2, "192.0.2.20/24", 0))
 	src.event()
-	eventually(t, 2*time.Second, "Current B", func() bool { return w.Current() == ipB })
+	lab.Eventually(t, 2*time.Second, "Current B", current(w, ipB))
 	src.set(addr(2, "192.0.2.30/24", 0))
 	src.event()
-	eventually(t, 2*time.Second, "Current C", func() bool { return w.Current() == ipC })
+	lab.Eventually(t, 2*time.Second, "Current C", current(w, ipC))
 	select {
 	case c := <-w.Changes():
 		t.Fatalf("unexpected change %+v", c)
@@ -179,7 +180,12 @@ func TestWatcherResubscribes(t *testing.T) {
 	hints := src.hints
 	src.mu.Unlock()
 	src.end(hints)
-	eventually(t, 2*time.Second, "a second subscription", func() bool { return src.subscriptions() == 2 })
+	lab.Eventually(t, 2*time.Second, "a second subscription", func() error {
+		if n := src.subscriptions(); n != 2 {
+			return fmt.Errorf("%d subscriptions", n)
+		}
+		return nil
+	})
 	src.set(addr(2, "192.0.2.20/24", 0))
 	src.event()
 	if c := waitChange(t, w, 2*time.Second); c != (Change{Old: ipA, New: ipB}) {
@@ -237,7 +243,7 @@ func TestWatcherClose(t *testing.T) {
 
 func TestConfigFamily(t *testing.T) {
 	snap := snapshot{
-		addrs:    []Addr{addr(2, "192.0.2.10/24", 0), addr(3, "2001:db8::10/64", 0), addr(4, "198.51.100.4/24", 0)},
+		addrs:    []ifaceAddr{addr(2, "192.0.2.10/24", 0), addr(3, "2001:db8::10/64", 0), addr(4, "198.51.100.4/24", 0)},
 		default4: 4,
 		default6: 3,
 	}

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"slices"
 	"testing"
@@ -33,19 +34,15 @@ func TestEPMDNamesLab(t *testing.T) {
 		return got, err
 	}
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	lab.Eventually(t, 20*time.Second, "EPMDNames(node) = [app]", func() error { // erl boots
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
 		got, err := names(ctx, node)
-		cancel()
-		if err == nil && slices.Equal(got, []string{"app"}) {
-			break
+		if err == nil && !slices.Equal(got, []string{"app"}) {
+			err = fmt.Errorf("EPMDNames(%v) = %q", node.Addr, got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("EPMDNames(%v) = %q, %v after 20 s; want [app]", node.Addr, got, err)
-		}
-		time.Sleep(100 * time.Millisecond) // poll interval while erl boots
-	}
+		return err
+	})
 
 	start := time.Now()
 	got, err := names(t.Context(), bare)

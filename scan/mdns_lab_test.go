@@ -227,20 +227,16 @@ func TestBrowseMDNSLab(t *testing.T) {
 func waitForResponders(t *testing.T, h *lab.Host, want []MDNSHost) {
 	t.Helper()
 	job := mdnsChildJob{Iface: h.Iface, Addr: h.Addr, Runs: 1}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	lab.Eventually(t, 15*time.Second, "every avahi responder", func() error {
 		var res mdnsChildResult
 		if err := json.Unmarshal(runChild(t, h, "TestMDNSLabChild", mdnsChildEnv, childMarker, job), &res); err != nil {
 			t.Fatal(err)
 		}
-		diff := cmp.Diff(want, res.Hosts[0], cmpAddr)
-		if diff == "" {
-			return
+		if diff := cmp.Diff(want, res.Hosts[0], cmpAddr); diff != "" {
+			return fmt.Errorf("(-want +got):\n%s", diff)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("avahi responders not all found after 15 s (-want +got):\n%s", diff)
-		}
-	}
+		return nil
+	})
 }
 
 // TestBrowseMDNSLabOtherInterface browses on a second interface of lab

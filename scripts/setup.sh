@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh installs what the tests, benchmarks and the lab demo need on a
-# fresh Debian machine: Debian packages (when root) and Go modules.
+# fresh Debian machine: Debian packages (when root), Go modules and
+# staticcheck (into .tools/, where test.sh runs it from).
 # Daemons installed here are never started on this machine's own network:
 # policy-rc.d blocks service starts during the install, and the lab runs its
 # own avahi-daemon and dnsmasq inside network namespaces only.
@@ -37,3 +38,11 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 go mod download
+
+# staticcheck, pinned, built from the module proxy into .tools/ so that it
+# leaves any other staticcheck on this machine alone.
+staticcheck=v0.8.2
+if ! .tools/staticcheck -version 2>/dev/null | grep -qF "(${staticcheck#v})"; then
+	echo "setup: installing staticcheck $staticcheck into .tools/" >&2
+	GOBIN="$PWD/.tools" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck"
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test.sh runs every test: formatting, vet, unit tests with the race
-# detector, and (as root) the lab and interop tests against real avahi-daemon,
-# erl, dnsmasq and memberlist nodes inside throwaway network namespaces.
+# test.sh runs every test: formatting, vet, staticcheck, unit tests with the
+# race detector, and (as root) the lab and interop tests against real
+# avahi-daemon, erl, dnsmasq and memberlist nodes inside throwaway network
+# namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,4 +15,5 @@ if [[ -n $unformatted ]]; then
 	exit 1
 fi
 go vet ./...
+.tools/staticcheck ./...
 go test -race -count=1 -timeout 9m ./...

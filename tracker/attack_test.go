@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/memberlist"
 )
@@ -108,7 +110,7 @@ func waitMarkerFor(t *testing.T, writer *node, readers []*node, key string, time
 	if _, err := writer.Track("marker", key, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, timeout, func() error {
+	lab.Eventually(t, timeout, "marker "+key+" on every reader", func() error {
 		for _, r := range readers {
 			if !slices.Contains(keysOf(r, "marker"), writer.LocalNode()+"/"+key) {
 				return fmt.Errorf("%s does not list marker %s", r.LocalNode(), key)

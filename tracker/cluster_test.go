@@ -8,12 +8,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // seenEverywhere waits until every node lists exactly want for service.
 func seenEverywhere(t *testing.T, nodes []*node, service string, want []string, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, func() error {
+	lab.Eventually(t, timeout, service+" listed alike everywhere", func() error {
 		for _, n := range nodes {
 			if got := keysOf(n, service); !slices.Equal(got, want) {
 				return fmt.Errorf("%s lists %v, want %v", n.LocalNode(), got, want)
@@ -37,7 +39,7 @@ func TestClusterTrackUpdateUntrack(t *testing.T) {
 	if ref2 == ref {
 		t.Fatalf("Update kept ref %v", ref)
 	}
-	eventually(t, 3*time.Second, func() error {
+	lab.Eventually(t, 3*time.Second, "the update everywhere", func() error {
 		for _, n := range nodes {
 			l := n.List("http")
 			if len(l) != 1 || l[0].Meta["load"] != "2" || l[0].Ref != ref2 {
@@ -167,7 +169,7 @@ func TestClusterPermdownPurge(t *testing.T) {
 	}
 	seenEverywhere(t, nodes, "http", []string{"node2@127.0.0.1/web"}, 3*time.Second)
 	nodes[2].Close()
-	eventually(t, 8*time.Second, func() error {
+	lab.Eventually(t, 8*time.Second, "the closed node's entries gone", func() error {
 		for _, n := range nodes[:2] {
 			n.mu.Lock()
 			_, kept := n.v.nodes["node2@127.0.0.1"]

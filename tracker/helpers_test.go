@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+
 	"github.com/hashicorp/memberlist"
 )
 
@@ -140,7 +142,7 @@ func startCluster(tb testing.TB, n int, mod func(*Config)) []*node {
 			}
 		}
 	}
-	eventually(tb, 10*time.Second, func() error {
+	lab.Eventually(tb, 10*time.Second, "full membership", func() error {
 		for _, nd := range nodes {
 			if got := len(nd.Members()); got != n {
 				return fmt.Errorf("%s sees %d members, want %d", nd.LocalNode(), got, n)
@@ -149,22 +151,6 @@ func startCluster(tb testing.TB, n int, mod func(*Config)) []*node {
 		return nil
 	})
 	return nodes
-}
-
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(tb testing.TB, timeout time.Duration, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // keysOf lists node/key of a service's entries as seen by n.

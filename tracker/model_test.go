@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // TestModel runs random tracks, updates, untracks, crashes, restarts,
@@ -118,7 +120,7 @@ func TestModel(t *testing.T) {
 	}()
 	start, lastLog := time.Now(), time.Now()
 	defer func() { t.Logf("converged %v after heal", time.Since(start)) }()
-	eventually(t, 25*time.Second, func() error {
+	lab.Eventually(t, 25*time.Second, "convergence after heal", func() error {
 		for _, i := range live() {
 			got := map[string]string{}
 			for _, p := range nodes[i].List("svc") {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // fakeClock is a clock that moves only when Advance is called.
@@ -71,7 +73,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // waitTimers waits until n timers are set to fire at exactly at.
 func (c *fakeClock) waitTimers(t *testing.T, at time.Time, n int) {
 	t.Helper()
-	poll(t, fmt.Sprintf("%d timers at %s", n, at.Format(time.StampMilli)), func() bool {
+	lab.Eventually(t, 10*time.Second, fmt.Sprintf("%d timers at %s", n, at.Format(time.StampMilli)), func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		count := 0
@@ -80,18 +82,9 @@ func (c *fakeClock) waitTimers(t *testing.T, at time.Time, n int) {
 				count++
 			}
 		}
-		return count == n
-	})
-}
-
-// poll waits up to 10 s for cond, failing the test with what otherwise.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+		if count != n {
+			return fmt.Errorf("%d set", count)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
 }

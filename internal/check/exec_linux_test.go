@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 func TestExecCheck(t *testing.T) {
@@ -75,10 +77,13 @@ func TestExecCheckLeavesNothingBehind(t *testing.T) {
 func readPIDs(t *testing.T, file string) []int {
 	t.Helper()
 	var pids []int
-	poll(t, "pid file "+file, func() bool {
+	lab.Eventually(t, 10*time.Second, "pid file "+file, func() error {
 		b, err := os.ReadFile(file)
-		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
-			return false
+		if err != nil {
+			return err
+		}
+		if !bytes.HasSuffix(b, []byte("\n")) {
+			return fmt.Errorf("no line yet: %q", b)
 		}
 		pids = nil
 		for _, f := range strings.Fields(string(b)) {
@@ -88,7 +93,7 @@ func readPIDs(t *testing.T, file string) []int {
 			}
 			pids = append(pids, pid)
 		}
-		return true
+		return nil
 	})
 	return pids
 }
@@ -97,13 +102,15 @@ func readPIDs(t *testing.T, file string) []int {
 // adopted it may not reap it).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	poll(t, fmt.Sprintf("process %d to exit", pid), func() bool {
+	lab.Eventually(t, 10*time.Second, fmt.Sprintf("process %d to exit", pid), func() error {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
-			return true
+			return nil
 		}
-		i := bytes.LastIndexByte(b, ')')
-		return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
+			return nil
+		}
+		return fmt.Errorf("running: %s", b)
 	})
 }
 
@@ -112,10 +119,13 @@ func waitGone(t *testing.T, pid int) {
 func TestRunnerMissingBinary(t *testing.T) {
 	r := startRunner(t, "exec:no-such-check-binary", time.Second)
 	c := waitState(t, r, Pending, `exec: "no-such-check-binary": executable file not found in $PATH`)
-	poll(t, "a second failure", func() bool {
+	lab.Eventually(t, 10*time.Second, "a second failure", func() error {
 		s, _ := r.Status("e")
 		c = s.Checks[0]
-		return c.Failures >= 2
+		if c.Failures < 2 {
+			return fmt.Errorf("%d failures", c.Failures)
+		}
+		return nil
 	})
 	if c.State != Pending || c.Time.IsZero() {
 		t.Fatalf("check: %+v", c)

@@ -3,6 +3,7 @@ package check
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -50,10 +51,13 @@ func startRunner(t *testing.T, spec string, timeout time.Duration) *Runner {
 func waitState(t *testing.T, r *Runner, want State, out string) CheckStatus {
 	t.Helper()
 	var last CheckStatus
-	poll(t, want.String()+" with output "+out, func() bool {
+	lab.Eventually(t, 10*time.Second, want.String()+" with output "+out, func() error {
 		s, _ := r.Status("e")
 		last = s.Checks[0]
-		return s.State == want && strings.Contains(last.Output, out)
+		if s.State != want || !strings.Contains(last.Output, out) {
+			return fmt.Errorf("%v with output %q", s.State, last.Output)
+		}
+		return nil
 	})
 	return last
 }

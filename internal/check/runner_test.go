@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 const (
@@ -248,7 +251,12 @@ func TestRunnerRemoveAndClose(t *testing.T) {
 	h.r.Remove("web") // no-op
 
 	h.add("web", spec) // the ID is free again; its run is in flight
-	poll(t, "the run to start", func() bool { return h.running.Load() == 1 })
+	lab.Eventually(t, 10*time.Second, "the run to start", func() error {
+		if n := h.running.Load(); n != 1 {
+			return fmt.Errorf("%d running", n)
+		}
+		return nil
+	})
 	h.r.Close()
 	if n := h.running.Load(); n != 0 {
 		t.Fatalf("Close returned with %d runs in flight", n)

@@ -91,7 +91,7 @@ func parseExec(cmdline string) (Spec, error) {
 		return Spec{}, fmt.Errorf("command: %w", err)
 	}
 	if len(argv) == 0 {
-		return Spec{}, fmt.Errorf("no command after exec:")
+		return Spec{}, errors.New(`no command after "exec:"`)
 	}
 	if err := execSupported(); err != nil {
 		return Spec{}, err

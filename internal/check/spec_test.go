@@ -54,8 +54,8 @@ func TestParseErrors(t *testing.T) {
 		{"http:/health", "no host in URL"},
 		{"http://127.0.0.1:99999/", `bad port "99999"`},
 		{"http://127.0.0.1:8080/%zz", "bad URL"},
-		{"exec:", "no command after exec:"},
-		{"exec:   ", "no command after exec:"},
+		{"exec:", `no command after "exec:"`},
+		{"exec:   ", `no command after "exec:"`},
 		{"exec:pgrep x | wc -l", `unquoted '|'`},
 	}
 	for _, tt := range tests {

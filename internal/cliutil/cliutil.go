@@ -1,7 +1,8 @@
 // Package cliutil holds what ipfinder and sdjoin share on the command line:
 // exit codes mapped in one place, flags accepted after positional arguments
-// (Positional), key=value flag parsing, and one-line diagnostics in one
-// style (NewLogHandler: "NAME: warning: ...").
+// (Positional), key=value flag parsing, one-line diagnostics in one style
+// (NewLogHandler: "NAME: warning: ...") and the TTY check for progress lines
+// (IsTerminal).
 package cliutil
 
 import (
@@ -16,7 +17,7 @@ import (
 
 // Exit codes shared by every command.
 const (
-	ExitOK       = 0 // success
+	exitOK       = 0 // success
 	ExitFailure  = 1 // runtime failure
 	ExitUsage    = 2 // bad flags or arguments
 	ExitNotFound = 3 // ran fine, found nothing
@@ -45,7 +46,7 @@ func NotFoundf(format string, a ...any) error {
 // or NotFoundf error, and 1 otherwise.
 func Code(err error) int {
 	if err == nil {
-		return ExitOK
+		return exitOK
 	}
 	var e *exitError
 	if errors.As(err, &e) {

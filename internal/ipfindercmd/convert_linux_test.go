@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,16 +40,6 @@ func startConvert(t *testing.T, stdin *os.File, out string, args ...string) (*ex
 		}
 	})
 	return cmd, &stderr
-}
-
-// poll calls cond until it is true, failing the test after a deadline.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // checkInterrupted sends sig to cmd and checks that it exits 1 within a
@@ -92,10 +83,10 @@ func TestConvertStopsOnSignal(t *testing.T) {
 		}
 		cmd, stderr := startConvert(t, nil, out, fifo)
 		var w *os.File
-		poll(t, "convert to open the FIFO", func() bool { // ENXIO until a reader has it open
+		lab.Eventually(t, 20*time.Second, "convert to open the FIFO", func() error { // ENXIO until a reader has it open
 			var err error
 			w, err = os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-			return err == nil
+			return err
 		})
 		defer w.Close()
 		if _, err := w.Write(partial); err != nil {
@@ -120,9 +111,12 @@ func TestConvertStopsOnSignal(t *testing.T) {
 		}
 		// Once convert has read what is in the pipe, it is past wiring
 		// its signals.
-		poll(t, "convert to read stdin", func() bool {
+		lab.Eventually(t, 20*time.Second, "convert to read stdin", func() error {
 			n, err := unix.IoctlGetInt(int(w.Fd()), unix.TIOCINQ) // FIONREAD
-			return err == nil && n == 0
+			if err == nil && n != 0 {
+				err = fmt.Errorf("%d bytes unread", n)
+			}
+			return err
 		})
 		checkInterrupted(t, cmd, stderr, syscall.SIGTERM, out)
 	})

@@ -3,11 +3,11 @@ package ipfindercmd
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 	"github.com/ipfinder-go/ipfinder/scan"
 )
 
@@ -25,24 +25,13 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, plans []scan.Plan) *progress {
-	p := &progress{w: w, start: time.Now(), off: !isTerminal(w)}
+	p := &progress{w: w, start: time.Now(), off: !cliutil.IsTerminal(w)}
 	for _, pl := range plans {
 		p.names = append(p.names, pl.Iface.Name)
 		p.done = append(p.done, 0)
 		p.total = append(p.total, len(pl.Targets))
 	}
 	return p
-}
-
-// isTerminal reports whether w is a terminal (a character device; under
-// cron stderr is a pipe or a file).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // link returns the ARP progress callback of the i-th plan.

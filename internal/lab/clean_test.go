@@ -5,6 +5,7 @@ package lab
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,14 +59,12 @@ func TestHelperCrashedLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	// `ip netns exec` enters the namespace a moment after it starts.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if pids, _ := nsPIDs([]string{l.Hosts[0].Name}); len(pids) > 0 {
-			break
+	Eventually(t, 5*time.Second, "sleep in the lab's namespace", func() error {
+		if pids, err := nsPIDs([]string{l.Hosts[0].Name}); err != nil || len(pids) == 0 {
+			return fmt.Errorf("no process (%v)", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("sleep never entered the lab's namespace")
-		}
-	}
+		return nil
+	})
 	os.Stdout.WriteString("LAB " + l.Name + "\n")
 	os.Exit(0)
 }

@@ -153,9 +153,10 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 //
 // Never run code under Do that opens sockets later or on other goroutines:
 // those land in the root namespace, on this machine's real network.
-// hashicorp/mdns (inside scan.BrowseMDNS), memberlist (inside tracker) and
-// the ipfinder and sdjoin commands all do; run them in a child process
-// through [Host.Command] instead.
+// memberlist (inside tracker) and the ipfinder and sdjoin commands all do;
+// run them in a child process through [Host.Command] instead. (scan's
+// DialMDNS and BrowseMDNS open their one socket before they return, and
+// only read from it on another goroutine.)
 func (h *Host) Do(fn func() error) error {
 	if !h.ns.IsOpen() {
 		return ErrClosed

@@ -155,19 +155,16 @@ func TestClose_kills_and_deletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Close finds strays by namespace: wait until `ip netns exec` entered it.
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	Eventually(t, 5*time.Second, "the stray command in the host's namespace", func() error {
 		pids, err := nsPIDs([]string{h.Name})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(pids, stray.Process.Pid) {
-			break
+		if !slices.Contains(pids, stray.Process.Pid) {
+			return fmt.Errorf("pid %d not among %v", stray.Process.Pid, pids)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("stray command never entered the host's namespace")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}

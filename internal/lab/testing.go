@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // SkipOrFail skips the test with msg, or fails it when the environment has
@@ -38,4 +39,23 @@ func Shell(tb testing.TB, h *Host, script string) string {
 		tb.Fatalf("%s: %q: %v\n%s", h.Name, script, err, out)
 	}
 	return string(out)
+}
+
+// Eventually calls cond until it returns nil, and fails the test with what
+// and cond's last error when it still fails after within. It polls at an
+// interval growing from 1 ms to 100 ms and never sleeps past the deadline.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			tb.Fatalf("timed out after %v waiting for %s: %v", within, what, err)
+		}
+		time.Sleep(min(wait, left))
+	}
 }

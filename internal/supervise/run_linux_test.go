@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // helperEnv makes the test binary act as the supervisor: it runs its
@@ -226,17 +228,15 @@ func readPID(t *testing.T, file string) int {
 // content.
 func readFile(t *testing.T, file string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(file)
-		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			return b
+	var b []byte
+	lab.Eventually(t, 10*time.Second, file+" written (the child died early?)", func() error {
+		var err error
+		if b, err = os.ReadFile(file); err == nil && !bytes.HasSuffix(b, []byte("\n")) {
+			err = fmt.Errorf("no line yet: %q", b)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never written (the child died early?)", file)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
+	return b
 }
 
 // gone reports whether process pid has exited (a zombie counts).
