@@ -66,7 +66,6 @@ func agentFlags(tl *trackList) []cli.Flag {
 // trackList collects --track and --meta in command-line order.
 type trackList struct {
 	specs []trackSpec
-	err   error // a --meta before any --track, or a bad one
 }
 
 // trackValue is the flag.Value of --track.
