@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // fastKnobs shorten the agent's timers for tests.
@@ -76,17 +78,18 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or the deadline passes (lab.Eventually).
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	lab.Eventually(t, timeout, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errNotYet
+	})
 }
+
+var errNotYet = errors.New("not yet")
 
 // listening reports whether an agent accepts connections on the control
 // socket path.
