@@ -3,13 +3,13 @@
 # fresh Debian machine: Debian packages (when root) and Go modules.
 # Daemons installed here are never started on this machine's own network:
 # policy-rc.d blocks service starts during the install, and the lab runs its
-# own avahi-daemon and dnsmasq inside network namespaces only.
+# own avahi-daemon, dnsmasq and nmbd (samba) inside network namespaces only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$PATH"
 packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
-	busybox dnsutils iproute2 procps time python3)
+	busybox dnsutils iproute2 procps time python3 samba nbtscan nmap)
 
 missing=()
 for p in "${packages[@]}"; do
