@@ -44,6 +44,7 @@ type Lab struct {
 	closed     bool
 	procs      []*proc
 	arps       []*slowARP
+	dirs       []string // removed at Close (/etc/netns/NAME)
 	partitions [][2][]*Host
 }
 
@@ -211,6 +212,18 @@ func (l *Lab) track(p *proc) error {
 	return nil
 }
 
+// trackDir registers dir to be removed at Close; it fails if the lab is
+// closed.
+func (l *Lab) trackDir(dir string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.dirs = append(l.dirs, dir)
+	return nil
+}
+
 // tempDir returns the lab's private directory, created on first use.
 func (l *Lab) tempDir() (string, error) {
 	l.tmpOnce.Do(func() {
@@ -230,8 +243,8 @@ func (l *Lab) Close() error {
 func (l *Lab) close() error {
 	l.mu.Lock()
 	l.closed = true
-	procs, arps := l.procs, l.arps
-	l.procs, l.arps = nil, nil
+	procs, arps, dirs := l.procs, l.arps, l.dirs
+	l.procs, l.arps, l.dirs = nil, nil, nil
 	l.mu.Unlock()
 
 	var errs []error
@@ -255,6 +268,9 @@ func (l *Lab) close() error {
 	}
 	for _, name := range l.nsNames {
 		errs = append(errs, deleteNS(name))
+	}
+	for _, d := range dirs {
+		errs = append(errs, os.RemoveAll(d))
 	}
 	l.tmpOnce.Do(func() { l.tmpErr = ErrClosed }) // no new directory from now on
 	if l.tmpDir != "" {
