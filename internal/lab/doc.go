@@ -16,7 +16,7 @@
 // test when not run as root, except when the environment variable CI=true,
 // where it fails instead. Some helpers need tools: avahi-daemon for
 // [Host.StartAvahi], nft for [Host.SetLoss] and [Lab.Partition], dnsmasq and
-// busybox for [Lab.StartDHCP] and [Host.StartDNS], nmbd (samba) for
+// busybox for [Lab.StartDHCP], dnsmasq for [Host.StartDNS], nmbd (samba) for
 // [Host.StartNMBD]. Tests check for them with [NeedTools], which
 // follows the same rule ([SkipOrFail]).
 //
