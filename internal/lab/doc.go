@@ -47,10 +47,11 @@
 //
 // # Names
 //
-// [Host.StartDNS] runs dnsmasq as a home router's DNS server that knows its
-// clients' names (A and PTR), [Host.UseResolver] gives a host's commands an
-// /etc/resolv.conf of their own (through /etc/netns/NAME, which `ip netns
-// exec` bind-mounts), and [Host.StartNMBD] runs Samba's nmbd so the host
+// Every host's commands get an /etc/resolv.conf of their own, without a DNS
+// server (through /etc/netns/NAME, which `ip netns exec` bind-mounts), so
+// nothing in a lab asks the machine's DNS servers. [Host.StartDNS] runs
+// dnsmasq as a home router's DNS server that knows its clients' names (A
+// and PTR), [Host.UseResolver] makes it a host's DNS server, and [Host.StartNMBD] runs Samba's nmbd so the host
 // answers NetBIOS name queries. None of them touches the machine's own
 // resolver, Samba config or services.
 //

@@ -44,7 +44,6 @@ type Lab struct {
 	closed     bool
 	procs      []*proc
 	arps       []*slowARP
-	dirs       []string // removed at Close (/etc/netns/NAME)
 	partitions [][2][]*Host
 }
 
@@ -212,18 +211,6 @@ func (l *Lab) track(p *proc) error {
 	return nil
 }
 
-// trackDir registers dir to be removed at Close; it fails if the lab is
-// closed.
-func (l *Lab) trackDir(dir string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	l.dirs = append(l.dirs, dir)
-	return nil
-}
-
 // tempDir returns the lab's private directory, created on first use.
 func (l *Lab) tempDir() (string, error) {
 	l.tmpOnce.Do(func() {
@@ -243,8 +230,8 @@ func (l *Lab) Close() error {
 func (l *Lab) close() error {
 	l.mu.Lock()
 	l.closed = true
-	procs, arps, dirs := l.procs, l.arps, l.dirs
-	l.procs, l.arps, l.dirs = nil, nil, nil
+	procs, arps := l.procs, l.arps
+	l.procs, l.arps = nil, nil
 	l.mu.Unlock()
 
 	var errs []error
@@ -269,8 +256,8 @@ func (l *Lab) close() error {
 	for _, name := range l.nsNames {
 		errs = append(errs, deleteNS(name))
 	}
-	for _, d := range dirs {
-		errs = append(errs, os.RemoveAll(d))
+	for _, h := range l.Hosts {
+		errs = append(errs, os.RemoveAll(h.etcDir()))
 	}
 	l.tmpOnce.Do(func() { l.tmpErr = ErrClosed }) // no new directory from now on
 	if l.tmpDir != "" {

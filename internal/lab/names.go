@@ -103,17 +103,14 @@ func (h *Host) poll(what string, try func(net.PacketConn) error) error {
 	}
 }
 
-// UseResolver gives the host's commands an /etc/resolv.conf of their own
-// naming server (nothing if server is invalid): `ip netns exec`, and so
-// [Host.Command], bind-mounts /etc/netns/NAME/resolv.conf over the
-// machine's. Without it, a command in a lab host reads the machine's
-// resolv.conf (whose servers the lab cannot reach). The file is removed
-// when the lab closes, or by [CleanStale].
+// UseResolver makes server the DNS server of the host's commands (none if
+// server is invalid, which is how every host starts): `ip netns exec`, and
+// so [Host.Command], bind-mounts /etc/netns/NAME/resolv.conf over the
+// machine's /etc/resolv.conf, so no lab command (nmap's reverse DNS, say)
+// ever asks the machine's own DNS servers. The file is removed when the
+// lab closes, or by [CleanStale].
 func (h *Host) UseResolver(server netip.Addr) error {
-	dir := filepath.Join(netnsEtc, h.Name)
-	if err := h.lab.trackDir(dir); err != nil {
-		return err
-	}
+	dir := h.etcDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
@@ -126,6 +123,9 @@ func (h *Host) UseResolver(server netip.Addr) error {
 	}
 	return nil
 }
+
+// etcDir is the host's /etc/netns directory.
+func (h *Host) etcDir() string { return filepath.Join(netnsEtc, h.Name) }
 
 // StartNMBD runs Samba's NetBIOS name server, nmbd, on the host with
 // netbios name name and workgroup workgroup, configured for eth0 only with

@@ -15,6 +15,10 @@ func TestStartDNS_UseResolver_StartNMBD(t *testing.T) {
 	NeedTools(t, "dnsmasq", "nmbd", "nslookup", "nbtscan")
 	l := New(t, Config{Hosts: 3})
 	router, client, samba := l.Hosts[0], l.Hosts[1], l.Hosts[2]
+	// Every host starts without a DNS server: not the machine's.
+	if out := Shell(t, client, "cat /etc/resolv.conf"); strings.Contains(out, "nameserver") {
+		t.Errorf("a new host's resolv.conf names a server:\n%s", out)
+	}
 	if err := router.StartDNS(map[string]netip.Addr{"client2.lan": client.Addr}); err != nil {
 		t.Fatal(err)
 	}
