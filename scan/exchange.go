@@ -57,7 +57,11 @@ func exchange(ctx context.Context, conn net.PacketConn, n int, t exchangeTiming,
 			return answered[i]
 		})
 	}()
-	unblock := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	unblocked := make(chan struct{})
+	unblock := context.AfterFunc(ctx, func() {
+		defer close(unblocked)
+		_ = conn.SetReadDeadline(time.Unix(1, 0))
+	})
 	err := readAnswers(conn, n, func(src net.Addr, b []byte) bool {
 		i, ok := recv(src, b)
 		if !ok || i < 0 || i >= n {
@@ -71,7 +75,9 @@ func exchange(ctx context.Context, conn net.PacketConn, n int, t exchangeTiming,
 	})
 	close(stop)
 	wg.Wait()
-	unblock()
+	if !unblock() {
+		<-unblocked // it ran or runs: let it finish before the deadline is cleared
+	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if ctx.Err() != nil {
 		return ctx.Err()

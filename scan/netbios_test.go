@@ -159,4 +159,10 @@ func TestNetBIOSQueryStopsWithContext(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Query took %v after its context ended", took)
 	}
+	// The end of the context leaves no read deadline behind.
+	a, _ := udpResponder(t, "127.0.0.2:0", nbstatReply("AFTER"))
+	got, err := c.Query(context.Background(), []netip.Addr{a.Addr()}, &NetBIOSConfig{Port: a.Port()})
+	if err != nil || len(got) != 1 || got[0].Name != "after" {
+		t.Errorf("Query after a cancelled one = %+v, %v; want host after", got, err)
+	}
 }
