@@ -29,6 +29,15 @@ if ((${#missing[@]})); then
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq >&2
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+		if [[ " ${missing[*]} " == *" samba "* ]]; then
+			# samba enables smbd, nmbd and samba-ad-dc at install: they would
+			# start on this machine's network at the next boot. The lab runs
+			# nmbd itself, inside its namespaces.
+			for unit in smbd nmbd samba-ad-dc; do
+				systemctl disable "$unit" >/dev/null 2>&1 || true
+				update-rc.d "$unit" disable >/dev/null 2>&1 || true
+			done
+		fi
 	fi
 fi
 
