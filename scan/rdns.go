@@ -158,7 +158,10 @@ func (c *RDNSClient) Lookup(ctx context.Context, addrs []netip.Addr, cfg *RDNSCo
 			return 0, false
 		}
 		i, n, err := parsePTRAnswer(b, qnames)
-		if err != nil || ids[i] != n.id {
+		if err == nil && ids[i] != n.id {
+			err = fmt.Errorf("ID %#04x, want %#04x", n.id, ids[i])
+		}
+		if err != nil {
 			log.Debug("reverse dns: ignored answer", "src", src, "err", err)
 			return 0, false
 		}

@@ -229,3 +229,22 @@ func FuzzParsePTRAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestRDNSLookupIgnoresAnswersWithAnotherID(t *testing.T) {
+	srv, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
+		var m dns.Msg
+		if m.Unpack(q) != nil {
+			return nil, nil
+		}
+		m.SetReply(&m)
+		m.Id ^= 0x5a5a // an off-path guess
+		m.Answer = []dns.RR{rr(t, "7.2.0.192.in-addr.arpa. 0 IN PTR evil.lan.")}
+		b, _ := m.Pack()
+		return b, nil
+	})
+	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
+		&RDNSConfig{Servers: []netip.AddrPort{srv}, Timeout: 300 * time.Millisecond})
+	if err != nil || len(got) != 0 {
+		t.Errorf("Lookup = %+v, %v; want no names: the answer has another ID", got, err)
+	}
+}
