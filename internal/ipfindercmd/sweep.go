@@ -156,10 +156,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 			cfg.Retries = -1 // scan treats 0 as the default
 		}
 		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, cfg)
-		addrs := make([]netip.Addr, len(res.arp))
-		for i, r := range res.arp {
-			addrs[i] = r.Addr
-		}
+		addrs := arpAddrs(res.arp)
 		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
 		if found != nil {
 			feed(found, done, res.arp)
@@ -180,6 +177,15 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		o.log.Warn(fmt.Sprintf("mDNS failed on %s, hosts are listed without names and services: %v", p.Iface.Name, mdnsErr))
 	}
 	return res, ctx.Err()
+}
+
+// arpAddrs returns the addresses of replies.
+func arpAddrs(replies []scan.ARPReply) []netip.Addr {
+	addrs := make([]netip.Addr, len(replies))
+	for i, r := range replies {
+		addrs[i] = r.Addr
+	}
+	return addrs
 }
 
 // mdnsTargets returns the addresses of the hosts mDNS found that are
