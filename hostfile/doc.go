@@ -38,7 +38,7 @@
 // "name@host". It carries what Erlang does, plus Port.
 //
 // JSON: an array of objects, indented, one per host, all keys always
-// present except last_seen:
+// present except last_seen, sources and workgroup:
 //
 //	[
 //	  {
@@ -47,6 +47,8 @@
 //	    "mac": "00:00:5e:00:53:01",   // "" when unknown
 //	    "vendor": "ICANN, IANA Department",
 //	    "names": ["alpha.local"],     // canonical first; never null
+//	    "sources": {"alpha.local": "mdns"}, // where each name came from; left out when unknown
+//	    "workgroup": "WORKGROUP",     // NetBIOS workgroup; left out when unknown
 //	    "node": "",                   // Erlang node "name@host", or ""
 //	    "services": ["_ssh._tcp"],    // mDNS service types; never null
 //	    "conflict": [],               // other MACs that answered for ip; never null

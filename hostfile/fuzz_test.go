@@ -19,6 +19,7 @@ var fuzzSeeds = []string{
 	`[{"ip":"192.0.2.1","port":1,"mac":"00:00:5e:00:53:01","vendor":"v","names":["a"],"node":"n@a",` +
 		`"services":["_ssh._tcp"],"conflict":["00:00:5e:00:53:02"],"last_seen":"2024-05-01T10:00:00Z","self":true}]`,
 	`[{"ip":"x"}, 1, null, {"names":["b"]}, {"port":70000}]`,
+	`[{"ip":"192.0.2.3","names":["pc3.lan","pc3"],"sources":{"pc3.lan":"dns","pc3":"netbios","x y":"z"},"workgroup":"WG"},{"ip":"192.0.2.4","sources":{},"workgroup":"\u0001"}]`,
 	"[\n{\"ip\":}]",
 	"[2001:db8::1]:7946\n[::1]:1\n",
 	"alpha.\nx@h.\n'q@h\n%p@h\n[b@h\n",

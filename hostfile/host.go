@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,16 +19,18 @@ import (
 //
 // A format stores only some fields; see the package documentation for which.
 type Host struct {
-	Addr     netip.Addr         // IP address; always valid in parsed output except for name-only plain/erlang entries
-	Port     uint16             // optional port (plain "host:port"); 0 means none
-	Names    []string           // host names, canonical first
-	Node     string             // optional Erlang node name, "name@host"
-	MAC      net.HardwareAddr   // hardware address, if known
-	Vendor   string             // vendor of MAC from the IEEE OUI registry, if known
-	Services []string           // mDNS service types published by the host, e.g. "_ssh._tcp"
-	Conflict []net.HardwareAddr // other MACs that answered for Addr (an IP conflict)
-	LastSeen time.Time          // when the host last answered; zero if unknown
-	Self     bool               // the host is this machine
+	Addr      netip.Addr         // IP address; always valid in parsed output except for name-only plain/erlang entries
+	Port      uint16             // optional port (plain "host:port"); 0 means none
+	Names     []string           // host names, canonical first
+	Sources   map[string]string  // where each name came from, by name: "mdns", "dns", "netbios", "self"; JSON only
+	Workgroup string             // NetBIOS workgroup or domain, if known; JSON only
+	Node      string             // optional Erlang node name, "name@host"
+	MAC       net.HardwareAddr   // hardware address, if known
+	Vendor    string             // vendor of MAC from the IEEE OUI registry, if known
+	Services  []string           // mDNS service types published by the host, e.g. "_ssh._tcp"
+	Conflict  []net.HardwareAddr // other MACs that answered for Addr (an IP conflict)
+	LastSeen  time.Time          // when the host last answered; zero if unknown
+	Self      bool               // the host is this machine
 }
 
 // maxName is the longest host name accepted, in bytes (the DNS limit).
@@ -184,6 +187,17 @@ func (h *Host) check() error {
 			return fmt.Errorf("hostfile: host %s: bad conflicting MAC address length %d", h.label(), len(c))
 		}
 	}
+	for n, src := range h.Sources {
+		if msg := checkName(n); msg != "" {
+			return fmt.Errorf("hostfile: host %s: source of %s", h.label(), msg)
+		}
+		if msg := checkName(src); msg != "" {
+			return fmt.Errorf("hostfile: host %s: bad source %s of name %s", h.label(), quote(src), quote(n))
+		}
+	}
+	if !utf8.ValidString(h.Workgroup) || strings.ContainsFunc(h.Workgroup, unicode.IsControl) {
+		return fmt.Errorf("hostfile: host %s: bad workgroup %s", h.label(), quote(h.Workgroup))
+	}
 	if !utf8.ValidString(h.Vendor) {
 		return fmt.Errorf("hostfile: host %s: vendor %s is not UTF-8", h.label(), quote(h.Vendor))
 	}
@@ -249,11 +263,27 @@ func compareHosts(a, b Host) int {
 		cmp.Compare(a.Port, b.Port),
 		compareMAC(a.MAC, b.MAC),
 		strings.Compare(a.Vendor, b.Vendor),
+		compareSources(a.Sources, b.Sources),
+		strings.Compare(a.Workgroup, b.Workgroup),
 		slices.Compare(a.Services, b.Services),
 		slices.CompareFunc(a.Conflict, b.Conflict, compareMAC),
 		a.LastSeen.Compare(b.LastSeen),
 		compareBool(a.Self, b.Self),
 	)
+}
+
+// compareSources orders name sources by their sorted names, then sources.
+func compareSources(a, b map[string]string) int {
+	ak, bk := slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))
+	if c := slices.Compare(ak, bk); c != 0 {
+		return c
+	}
+	for _, k := range ak {
+		if c := strings.Compare(a[k], b[k]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 func compareBool(a, b bool) int {

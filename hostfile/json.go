@@ -8,22 +8,27 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // jsonHost is one element of the JSON format; see the package
 // documentation for the schema.
 type jsonHost struct {
-	IP       string   `json:"ip"`
-	Port     uint16   `json:"port"`
-	MAC      string   `json:"mac"`
-	Vendor   string   `json:"vendor"`
-	Names    []string `json:"names"`
-	Node     string   `json:"node"`
-	Services []string `json:"services"`
-	Conflict []string `json:"conflict"`
-	LastSeen string   `json:"last_seen,omitempty"`
-	Self     bool     `json:"self"`
+	IP        string            `json:"ip"`
+	Port      uint16            `json:"port"`
+	MAC       string            `json:"mac"`
+	Vendor    string            `json:"vendor"`
+	Names     []string          `json:"names"`
+	Sources   map[string]string `json:"sources,omitempty"`
+	Workgroup string            `json:"workgroup,omitempty"`
+	Node      string            `json:"node"`
+	Services  []string          `json:"services"`
+	Conflict  []string          `json:"conflict"`
+	LastSeen  string            `json:"last_seen,omitempty"`
+	Self      bool              `json:"self"`
 }
 
 // parseJSON parses a JSON array of host objects. A bad element is a bad
@@ -118,6 +123,21 @@ func (jh *jsonHost) host() (Host, string) {
 		}
 	}
 	h.Names = nilIfEmpty(jh.Names)
+	for n, src := range jh.Sources {
+		if msg := checkName(n); msg != "" {
+			return h, "source of " + msg
+		}
+		if msg := checkName(src); msg != "" {
+			return h, "bad source " + quote(src) + " of name " + quote(n)
+		}
+	}
+	if len(jh.Sources) > 0 {
+		h.Sources = jh.Sources
+	}
+	if !utf8.ValidString(jh.Workgroup) || strings.ContainsFunc(jh.Workgroup, unicode.IsControl) {
+		return h, "bad workgroup " + quote(jh.Workgroup)
+	}
+	h.Workgroup = jh.Workgroup
 	if jh.Node != "" {
 		if msg := checkNode(jh.Node); msg != "" {
 			return h, msg
@@ -167,14 +187,16 @@ func writeJSON(w *bytes.Buffer, hosts []Host) error {
 			continue // nothing to find the host by
 		}
 		jh := jsonHost{
-			Port:     h.Port,
-			MAC:      h.MAC.String(),
-			Vendor:   h.Vendor,
-			Names:    append([]string{}, h.Names...),
-			Node:     h.Node,
-			Services: append([]string{}, h.Services...),
-			Conflict: []string{},
-			Self:     h.Self,
+			Port:      h.Port,
+			MAC:       h.MAC.String(),
+			Vendor:    h.Vendor,
+			Names:     append([]string{}, h.Names...),
+			Sources:   h.Sources,
+			Workgroup: h.Workgroup,
+			Node:      h.Node,
+			Services:  append([]string{}, h.Services...),
+			Conflict:  []string{},
+			Self:      h.Self,
 		}
 		if h.Addr.IsValid() {
 			jh.IP = h.Addr.String()

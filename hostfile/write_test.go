@@ -141,6 +141,10 @@ func TestRoundTrip(t *testing.T) {
 				LastSeen: seen, Self: true,
 			},
 			{Addr: addr("2001:db8::1"), MAC: mac("00:00:5e:ff:fe:00:53:01")},
+			{
+				Addr: addr("192.0.2.3"), Names: []string{"pc3.lan", "pc3"}, Workgroup: "WORK GROUP",
+				Sources: map[string]string{"pc3.lan": "dns", "pc3": "netbios"},
+			},
 			{Names: []string{"name-only"}},
 			{Node: "n@192.0.2.9"},
 		}},
@@ -206,6 +210,9 @@ func TestWriteErrors(t *testing.T) {
 		{"bad_mac", JSON, Host{Addr: addr("192.0.2.1"), MAC: net.HardwareAddr{1, 2, 3}}, `bad MAC address length 3`},
 		{"bad_zone", Plain, Host{Addr: addr("fe80::1%a b")}, `bad zone`},
 		{"bad_service", JSON, Host{Addr: addr("192.0.2.1"), Services: []string{"_ssh _tcp"}}, `bad service type`},
+		{"bad_source_name", JSON, Host{Addr: addr("192.0.2.1"), Sources: map[string]string{"a b": "dns"}}, `source of bad host name "a b"`},
+		{"bad_source", JSON, Host{Addr: addr("192.0.2.1"), Sources: map[string]string{"a": "d\ns"}}, `bad source "d\ns" of name "a"`},
+		{"bad_workgroup", JSON, Host{Addr: addr("192.0.2.1"), Workgroup: "W\x00"}, `bad workgroup`},
 		{"year_10000", JSON, Host{Addr: addr("192.0.2.1"), LastSeen: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, `not an RFC 3339 time`},
 		{"auto", Auto, Host{Addr: addr("192.0.2.1")}, `needs a format`},
 	}

@@ -26,12 +26,26 @@
 // with [MDNSBrowser.Browse] and closes it; [NewMDNS] runs the same browse
 // over any [net.PacketConn], which is how the tests drive it.
 //
+// # Names by unicast: reverse DNS and NetBIOS
+//
+// Most hosts on a home LAN do not answer mDNS, but the router's DNS knows
+// the names of its DHCP clients, and Windows and Samba hosts answer
+// NetBIOS. [LookupRDNS] asks DNS servers (the system's: [ResolvConf]) for
+// the PTR records of many addresses at once over one socket, and
+// [QueryNetBIOS] sends each address the node status query (UDP 137) that
+// nbtscan and `nmblookup -A` send. Both send every query at once (1000 per
+// second beyond 256), ask silent targets once more, and return after a
+// short timeout at most, so a server or host that never answers costs that
+// timeout, once. [NewRDNS] and [NewNetBIOS] run them over any
+// [net.PacketConn].
+//
 // # Privileges: CAP_NET_RAW
 //
 // ARP needs a raw packet socket, so [SweepARP] and [DialARP] need
 // CAP_NET_RAW: run as root, or grant the binary the capability once with
 // `setcap cap_net_raw+ep /path/to/ipfinder`. Without it they return an error
-// that says so. mDNS uses ordinary UDP sockets and needs no privileges.
+// that says so. mDNS, reverse DNS and NetBIOS use ordinary UDP sockets and
+// need no privileges.
 //
 // # Knobs
 //

@@ -4,13 +4,13 @@
 # staticcheck (into .tools/, where test.sh runs it from).
 # Daemons installed here are never started on this machine's own network:
 # policy-rc.d blocks service starts during the install, and the lab runs its
-# own avahi-daemon and dnsmasq inside network namespaces only.
+# own avahi-daemon, dnsmasq and nmbd (samba) inside network namespaces only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$PATH"
 packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
-	busybox dnsutils iproute2 procps time python3)
+	busybox dnsutils iproute2 procps time python3 samba nbtscan nmap)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,6 +30,15 @@ if ((${#missing[@]})); then
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq >&2
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+		if [[ " ${missing[*]} " == *" samba "* ]]; then
+			# samba enables smbd, nmbd and samba-ad-dc at install: they would
+			# start on this machine's network at the next boot. The lab runs
+			# nmbd itself, inside its namespaces.
+			for unit in smbd nmbd samba-ad-dc; do
+				systemctl disable "$unit" >/dev/null 2>&1 || true
+				update-rc.d "$unit" disable >/dev/null 2>&1 || true
+			done
+		fi
 	fi
 fi
 

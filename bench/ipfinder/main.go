@@ -7,10 +7,16 @@
 //	go run ./bench/ipfinder                 # every scenario, then the /16 RSS check
 //	go run ./bench/ipfinder -big=false -runs 3
 //
-// Each scenario is a /24 with -hosts live hosts besides the scanner (lab
-// host 1). Our side is `ipfinder --no-mdns` (built here), except in the
-// "full-mdns" scenario, where it also asks mDNS and five hosts run
-// avahi-daemon; arp-scan runs as `arp-scan -I eth0 --localnet` in the same
+// The "home-lan" scenario (issue 11) comes first: a 20-host LAN with a
+// router whose DNS knows 11 hosts' names, two avahi hosts and a Samba host;
+// it counts the hosts that full ipfinder, ipfinder with mDNS only,
+// `nmap -sn` (reverse DNS) and `nbtscan` name, and compares their times
+// with arp-scan's.
+//
+// The other scenarios are a /24 with -hosts live hosts besides the scanner
+// (lab host 1). Our side is `ipfinder --no-mdns --no-rdns --no-netbios`
+// (built here), except in the "full-mdns" scenario, where it also asks
+// mDNS and five hosts run avahi-daemon; arp-scan runs as `arp-scan -I eth0 --localnet` in the same
 // namespace. Runs alternate between the tools; the table shows median wall
 // time, recall over all runs and the ratio of the medians. The full-mdns
 // scenario also counts, over all runs, the avahi hosts' names and services
@@ -96,7 +102,12 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("building ipfinder (run from the module root): %w", err)
 		}
-		ours = bin + " --no-mdns --no-self -i eth0 -f plain"
+		ours = bin + " --no-mdns --no-rdns --no-netbios --no-self -i eth0 -f plain"
+		if strings.Contains("home-lan", only) {
+			if err := runNames(runs, bin); err != nil {
+				return fmt.Errorf("home-lan: %w", err)
+			}
+		}
 	}
 	scenarios := []scenario{
 		{name: "clean", runs: runs},

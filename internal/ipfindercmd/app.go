@@ -19,8 +19,13 @@ asks mDNS at the same time for host names and the service types hosts
 publish, then prints a hostfile: hosts(5) by default, Erlang's .hosts.erlang,
 a plain list, or JSON.
 
-Every found host is in the file. Hosts without an mDNS name get a name
-generated from their address in the hosts format: host-10-0-0-5.
+Every found host is in the file, with every name any source gives it:
+mDNS, reverse DNS (the server in /etc/resolv.conf, on a home LAN the
+router, which knows its DHCP clients' names; or --dns) and NetBIOS
+(Windows and Samba hosts), all asked at the same time as the sweep runs.
+The first name is the host's own mDNS name, then DNS's, then NetBIOS's.
+Hosts that no source names get a name generated from their address in the
+hosts format: host-10-0-0-5.
 This machine is included (marked "self" in JSON) unless --no-self.
 
 With -o the file is replaced atomically, only when the sweep succeeded and
@@ -31,6 +36,7 @@ it is safe to run from cron:
    ipfinder -f erlang --name app -o ~/.hosts.erlang
    ipfinder -f erlang --epmd > .hosts.erlang
    ipfinder --cidr 192.168.1.0/24 --exclude 192.168.1.1 -f json
+   ipfinder --dns 192.168.1.1 --no-netbios
 
 ARP needs CAP_NET_RAW: run as root or 'setcap cap_net_raw+ep ipfinder'.
 
@@ -66,7 +72,10 @@ func sweepFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "name", Usage: "write Erlang node `NAME`@ip for every host found (repeatable)"},
 		&cli.BoolFlag{Name: "epmd", Usage: "ask each host's epmd (TCP 4369) for its Erlang nodes and write those name@ip"},
 		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only)"},
-		&cli.BoolFlag{Name: "no-mdns", Usage: "skip mDNS (no names or services)"},
+		&cli.BoolFlag{Name: "no-mdns", Usage: "skip mDNS (no .local names or services)"},
+		&cli.BoolFlag{Name: "no-rdns", Usage: "skip reverse DNS (the names the LAN's DNS server, usually the router, knows)"},
+		&cli.StringFlag{Name: "dns", Usage: "ask `SERVER[:PORT]` for reverse DNS instead of the servers in /etc/resolv.conf"},
+		&cli.BoolFlag{Name: "no-netbios", Usage: "skip NetBIOS name queries (names of Windows and Samba hosts)"},
 		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
 		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP (50ms suits a quiet wired LAN)"},
 		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
@@ -88,6 +97,10 @@ type options struct {
 	names      []string
 	epmd       bool
 	arp, mdns  bool
+	rdns       bool
+	dns        []netip.AddrPort // --dns; nil: the servers of resolvConf
+	resolvConf string
+	netbios    bool
 	self       bool
 	timeout    time.Duration
 	retries    int
@@ -108,6 +121,9 @@ func parseOptions(c *cli.Context) (*options, error) {
 		epmd:       c.Bool("epmd"),
 		arp:        !c.Bool("no-arp"),
 		mdns:       !c.Bool("no-mdns"),
+		rdns:       !c.Bool("no-rdns"),
+		resolvConf: resolvConf,
+		netbios:    !c.Bool("no-netbios"),
 		self:       !c.Bool("no-self"),
 		timeout:    c.Duration("timeout"),
 		retries:    c.Int("retries"),
@@ -141,6 +157,14 @@ func parseOptions(c *cli.Context) (*options, error) {
 			return nil, cliutil.Usagef("bad --exclude %q: want an address or a prefix such as 192.168.1.1 or 192.168.1.128/25", s)
 		}
 		o.exclude = append(o.exclude, p)
+	}
+	if s := c.String("dns"); s != "" {
+		if !o.rdns {
+			return nil, cliutil.Usagef("--dns and --no-rdns together: use one")
+		}
+		if o.dns, err = parseDNS(s); err != nil {
+			return nil, err
+		}
 	}
 	for _, n := range o.names {
 		if hostfile.CheckNodeName(n) != nil {

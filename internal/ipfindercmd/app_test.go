@@ -21,3 +21,21 @@ func TestBadNameIsUsageError(t *testing.T) {
 		}
 	}
 }
+
+// TestBadDNSIsUsageError checks --dns; the flags are checked before any
+// sweep, so nothing is sent.
+func TestBadDNSIsUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"--dns", "router.lan"},
+		{"--dns", "192.0.2.1:0"},
+		{"--dns", "192.0.2.1:99999"},
+		{"--dns", "2001:db8::1:53:x"},
+		{"--dns", "192.0.2.1", "--no-rdns"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), append([]string{"ipfinder"}, args...))
+		if code != 2 || !strings.HasPrefix(stderr.String(), "ipfinder: ") || !strings.Contains(stderr.String(), "--dns") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line about --dns", args, code, stderr.String())
+		}
+	}
+}

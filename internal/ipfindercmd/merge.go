@@ -11,75 +11,123 @@ import (
 	"github.com/ipfinder-go/ipfinder/scan"
 )
 
-// merge joins what ARP and mDNS found on every link into one host per
-// address: MAC, vendor and conflicts from ARP, names and services from mDNS.
-// A host that only mDNS saw is kept when its address was a sweep target.
-// With self, the machine's own addresses on the swept links are added, named
+// merge joins what ARP, mDNS, reverse DNS and NetBIOS found on every link
+// into one host per address: MAC, vendor and conflicts from ARP, names and
+// services from mDNS, names from DNS and NetBIOS (and the workgroup). A host
+// that only mDNS saw is kept when its address was a sweep target. With
+// self, the machine's own addresses on the swept links are added, named
 // hostname and marked Self.
+//
+// Names are kept once each, in this order, and Sources says where each
+// came from (the first source that gave it): this machine's host name;
+// mDNS, which the host itself answered just now and which is unique on
+// the link; reverse DNS, the router's idea, which may be stale after an
+// address changed hands but is fully qualified and resolvable by every
+// client of that DNS server; NetBIOS last, a flat 15-character name folded
+// to lower case.
 //
 // A name or service type that no hostfile can hold (hostfile.CheckHostName),
 // such as "evil.1" announced by a responder on the LAN, is left out and
 // reported in dropped; its host stays.
 func merge(links []linkResult, self bool, hostname string, vendor func(net.HardwareAddr) string) (hosts []hostfile.Host, dropped []error) {
-	keep := func(a netip.Addr, what string, names []string) []string {
-		var ok []string
-		for _, n := range names {
-			if err := hostfile.CheckHostName(n); err != nil {
-				dropped = append(dropped, fmt.Errorf("%v: dropped %s: %w", a, what, err))
-				continue
-			}
-			ok = append(ok, n)
-		}
-		return ok
-	}
-	byAddr := make(map[netip.Addr]*hostfile.Host)
-	get := func(a netip.Addr) *hostfile.Host {
-		h, ok := byAddr[a]
-		if !ok {
-			h = &hostfile.Host{Addr: a}
-			byAddr[a] = h
-		}
-		return h
-	}
+	m := &merger{byAddr: make(map[netip.Addr]*hostfile.Host)}
 	for _, l := range links {
 		for _, r := range l.arp {
-			h := get(r.Addr)
+			h := m.get(r.Addr)
 			h.MAC = r.MAC
 			h.Conflict = r.Conflict
 			h.Vendor = vendor(r.MAC)
 		}
 		if self {
-			for _, p := range l.plan.Iface.Addrs {
-				if !p.Addr().Is4() || !inPlan(l.plan, p.Addr()) {
-					continue
-				}
-				h := get(p.Addr())
-				h.Self = true
-				h.MAC = l.plan.Iface.MAC
-				h.Vendor = vendor(h.MAC)
-				if hostname != "" {
-					h.Names = appendUnique(h.Names, keep(h.Addr, "this machine's host name", []string{hostname})...)
-				}
-			}
+			m.addSelf(l.plan, hostname, vendor)
 		}
-		for _, m := range l.mdns {
-			h, ok := byAddr[m.Addr]
-			if _, target := slices.BinarySearchFunc(l.plan.Targets, m.Addr, netip.Addr.Compare); !ok && !target {
+		for _, mh := range l.mdns {
+			h, ok := m.byAddr[mh.Addr]
+			if _, target := slices.BinarySearchFunc(l.plan.Targets, mh.Addr, netip.Addr.Compare); !ok && !target {
 				continue // not ours to report: outside --cidr or excluded
 			}
 			if !ok {
-				h = get(m.Addr)
+				h = m.get(mh.Addr)
 			}
-			h.Names = appendUnique(h.Names, keep(m.Addr, "mDNS name", m.Names)...)
-			h.Services = appendUnique(h.Services, keep(m.Addr, "mDNS service type", m.Services)...)
+			m.addNames(h, sourceMDNS, "mDNS name", mh.Names...)
+			h.Services = appendUnique(h.Services, m.keep(mh.Addr, "mDNS service type", mh.Services)...)
+		}
+		for _, r := range l.names.rdns {
+			if h, ok := m.byAddr[r.Addr]; ok {
+				m.addNames(h, sourceDNS, "reverse DNS name", r.Names...)
+			}
+		}
+		for _, n := range l.names.netbios {
+			if h, ok := m.byAddr[n.Addr]; ok {
+				m.addNames(h, sourceNetBIOS, "NetBIOS name", n.Name)
+				h.Workgroup = n.Workgroup
+			}
 		}
 	}
-	hosts = make([]hostfile.Host, 0, len(byAddr))
-	for _, h := range byAddr {
+	hosts = make([]hostfile.Host, 0, len(m.byAddr))
+	for _, h := range m.byAddr {
 		hosts = append(hosts, *h)
 	}
 	slices.SortFunc(hosts, func(a, b hostfile.Host) int { return a.Addr.Compare(b.Addr) })
-	return hosts, dropped
+	return hosts, m.dropped
+}
+
+// merger is the state of one merge.
+type merger struct {
+	byAddr  map[netip.Addr]*hostfile.Host
+	dropped []error
+}
+
+func (m *merger) get(a netip.Addr) *hostfile.Host {
+	h, ok := m.byAddr[a]
+	if !ok {
+		h = &hostfile.Host{Addr: a}
+		m.byAddr[a] = h
+	}
+	return h
+}
+
+// keep returns the names that a hostfile can hold, and notes the others.
+func (m *merger) keep(a netip.Addr, what string, names []string) []string {
+	var ok []string
+	for _, n := range names {
+		if err := hostfile.CheckHostName(n); err != nil {
+			m.dropped = append(m.dropped, fmt.Errorf("%v: dropped %s: %w", a, what, err))
+			continue
+		}
+		ok = append(ok, n)
+	}
+	return ok
+}
+
+// addNames appends to h the names it does not have yet, from source.
+func (m *merger) addNames(h *hostfile.Host, source, what string, names ...string) {
+	for _, n := range m.keep(h.Addr, what, names) {
+		if slices.Contains(h.Names, n) {
+			continue
+		}
+		h.Names = append(h.Names, n)
+		if h.Sources == nil {
+			h.Sources = make(map[string]string)
+		}
+		h.Sources[n] = source
+	}
+}
+
+// addSelf adds this machine's addresses on the plan's link.
+func (m *merger) addSelf(p scan.Plan, hostname string, vendor func(net.HardwareAddr) string) {
+	for _, a := range p.Iface.Addrs {
+		if !a.Addr().Is4() || !inPlan(p, a.Addr()) {
+			continue
+		}
+		h := m.get(a.Addr())
+		h.Self = true
+		h.MAC = p.Iface.MAC
+		h.Vendor = vendor(h.MAC)
+		if hostname != "" {
+			m.addNames(h, sourceSelf, "this machine's host name", hostname)
+		}
+	}
 }
 
 // inPlan reports whether a is inside one of the plan's prefixes.

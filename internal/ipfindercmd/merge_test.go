@@ -1,6 +1,7 @@
 package ipfindercmd
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/netip"
@@ -54,15 +55,15 @@ func TestMerge(t *testing.T) {
 		want []hostfile.Host
 	}{
 		{name: "with_self", self: true, want: []hostfile.Host{
-			{Addr: addr("192.0.2.1"), MAC: macS, Names: []string{"box", "me.local"}, Self: true},
-			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
+			{Addr: addr("192.0.2.1"), MAC: macS, Names: []string{"box", "me.local"}, Sources: src("box", "self", "me.local", "mdns"), Self: true},
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Sources: src("alpha.local", "mdns"), Services: []string{"_ssh._tcp"}},
 			{Addr: addr("192.0.2.11"), MAC: macB},
-			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}, Sources: src("mdnsonly.local", "mdns")},
 		}},
 		{name: "no_self", self: false, want: []hostfile.Host{
-			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Services: []string{"_ssh._tcp"}},
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "Vendor A", Conflict: []net.HardwareAddr{macB}, Names: []string{"alpha.local"}, Sources: src("alpha.local", "mdns"), Services: []string{"_ssh._tcp"}},
 			{Addr: addr("192.0.2.11"), MAC: macB},
-			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}},
+			{Addr: addr("192.0.2.12"), Names: []string{"mdnsonly.local"}, Sources: src("mdnsonly.local", "mdns")},
 		}},
 	}
 	for _, tt := range tests {
@@ -75,6 +76,69 @@ func TestMerge(t *testing.T) {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// src is a Sources map from name, source pairs.
+func src(kv ...string) map[string]string {
+	m := make(map[string]string)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// TestMergeNamesFromEverySource checks the order of names (self, mDNS,
+// DNS, NetBIOS), that a name is kept once with its first source, that bad
+// names from DNS and NetBIOS are dropped like mDNS's, and that names for
+// addresses nobody found are ignored.
+func TestMergeNamesFromEverySource(t *testing.T) {
+	plan := scan.Plan{
+		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
+		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12"), addr("192.0.2.13")},
+	}
+	link := linkResult{
+		plan: plan,
+		arp: []scan.ARPReply{
+			{Addr: addr("192.0.2.10"), MAC: macA}, {Addr: addr("192.0.2.11"), MAC: macB},
+			{Addr: addr("192.0.2.12"), MAC: macB}, {Addr: addr("192.0.2.13"), MAC: macA},
+		},
+		mdns: []scan.MDNSHost{{Addr: addr("192.0.2.10"), Names: []string{"nas.local"}}},
+		names: unicastNames{
+			rdns: []scan.RDNSHost{
+				{Addr: addr("192.0.2.10"), Names: []string{"nas.lan", "nas.local"}}, // nas.local: mDNS said it first
+				{Addr: addr("192.0.2.11"), Names: []string{"client11.lan", "bad name.lan"}},
+				{Addr: addr("192.0.2.99"), Names: []string{"ghost.lan"}}, // nobody found it
+			},
+			netbios: []scan.NetBIOSHost{
+				{Addr: addr("192.0.2.10"), Name: "nas", Workgroup: "WORKGROUP"},
+				{Addr: addr("192.0.2.12"), Name: "desktop-7q2", Workgroup: "HOME"},
+				{Addr: addr("192.0.2.13"), Name: "my pc"}, // a legal NetBIOS name, no hostfile name
+			},
+		},
+	}
+	got, dropped := merge([]linkResult{link}, false, "box", func(net.HardwareAddr) string { return "" })
+	want := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"nas.local", "nas.lan", "nas"}, Workgroup: "WORKGROUP",
+			Sources: src("nas.local", "mdns", "nas.lan", "dns", "nas", "netbios")},
+		{Addr: addr("192.0.2.11"), MAC: macB, Names: []string{"client11.lan"}, Sources: src("client11.lan", "dns")},
+		{Addr: addr("192.0.2.12"), MAC: macB, Names: []string{"desktop-7q2"}, Workgroup: "HOME", Sources: src("desktop-7q2", "netbios")},
+		{Addr: addr("192.0.2.13"), MAC: macA},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("merge (-want +got):\n%s", diff)
+	}
+	if len(dropped) != 2 || !strings.Contains(dropped[0].Error(), "reverse DNS name") || !strings.Contains(dropped[1].Error(), "NetBIOS name") {
+		t.Errorf("dropped %v, want the DNS and the NetBIOS name with spaces", dropped)
+	}
+	var b bytes.Buffer
+	if err := hostfile.Write(&b, hostfile.Hosts, withGeneratedNames(got)); err != nil {
+		t.Fatal(err)
+	}
+	wantHosts := "192.0.2.10\tnas.local nas.lan nas\n192.0.2.11\tclient11.lan\n192.0.2.12\tdesktop-7q2\n192.0.2.13\thost-192-0-2-13\n"
+	if got := b.String(); !strings.HasSuffix(got, wantHosts) {
+		t.Errorf("hosts format:\n%s\nwant it to end with\n%s", got, wantHosts)
 	}
 }
 
@@ -114,7 +178,8 @@ func TestKeep(t *testing.T) {
 func TestKeepCarriesNamesMDNSMissed(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	prev := []hostfile.Host{
-		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"nas.local"}, Services: []string{"_smb._tcp"}, LastSeen: now.Add(-time.Hour)},
+		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"nas.local"}, Services: []string{"_smb._tcp"}, LastSeen: now.Add(-time.Hour),
+			Sources: src("nas.local", "mdns"), Workgroup: "WG"},
 		{Addr: addr("192.0.2.11"), MAC: macA, Names: []string{"old.local"}, LastSeen: now.Add(-time.Hour)},
 	}
 	fresh := []hostfile.Host{
@@ -122,7 +187,8 @@ func TestKeepCarriesNamesMDNSMissed(t *testing.T) {
 		{Addr: addr("192.0.2.11"), MAC: macB}, // another machine now: no carry-over
 	}
 	out, _ := keep(prev, fresh, now, 24*time.Hour)
-	if len(out) != 2 || !slices.Equal(out[0].Names, []string{"nas.local"}) || !slices.Equal(out[0].Services, []string{"_smb._tcp"}) || len(out[1].Names) != 0 {
+	if len(out) != 2 || !slices.Equal(out[0].Names, []string{"nas.local"}) || !slices.Equal(out[0].Services, []string{"_smb._tcp"}) ||
+		out[0].Sources["nas.local"] != "mdns" || out[0].Workgroup != "WG" || len(out[1].Names) != 0 {
 		t.Errorf("keep = %+v", out)
 	}
 }
@@ -161,7 +227,7 @@ func TestMergeDropsBadNames(t *testing.T) {
 	got, dropped := merge([]linkResult{link}, true, "1234", func(net.HardwareAddr) string { return "" })
 	want := []hostfile.Host{
 		{Addr: addr("192.0.2.1"), MAC: macS, Self: true},
-		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"good.local"}, Services: []string{"_ssh._tcp"}},
+		{Addr: addr("192.0.2.10"), MAC: macA, Names: []string{"good.local"}, Sources: src("good.local", "mdns"), Services: []string{"_ssh._tcp"}},
 		{Addr: addr("192.0.2.11"), MAC: macB},
 		{Addr: addr("192.0.2.12")},
 	}
@@ -204,5 +270,20 @@ func TestKeepClampsFutureLastSeen(t *testing.T) {
 	out, _ = keep(state, nil, now.Add(25*time.Hour), 24*time.Hour)
 	if len(out) != 0 {
 		t.Errorf("keep a day later = %+v, want nothing", out)
+	}
+}
+
+func TestParseDNS(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":          "192.0.2.1:53",
+		"192.0.2.1:5353":     "192.0.2.1:5353",
+		"2001:db8::1":        "[2001:db8::1]:53",
+		"[2001:db8::1]:5300": "[2001:db8::1]:5300",
+		"::ffff:192.0.2.1":   "192.0.2.1:53",
+	} {
+		got, err := parseDNS(in)
+		if err != nil || len(got) != 1 || got[0].String() != want {
+			t.Errorf("parseDNS(%q) = %v, %v; want %s", in, got, err, want)
+		}
 	}
 }

@@ -103,9 +103,9 @@ func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out
 	for _, h := range fresh {
 		seen[key(h)] = true
 		if p, ok := before[key(h)]; ok && len(h.Names) == 0 && len(h.Services) == 0 && p.MAC.String() == h.MAC.String() {
-			// mDNS missed it this time: keep what it said before, so the
-			// file does not flap between a name and a generated one.
-			h.Names, h.Services = p.Names, p.Services
+			// No source named it this time: keep what they said before, so
+			// the file does not flap between a name and a generated one.
+			h.Names, h.Services, h.Sources, h.Workgroup = p.Names, p.Services, p.Sources, p.Workgroup
 		}
 		out = append(out, h)
 		h.LastSeen = now.UTC().Truncate(time.Second)

@@ -21,13 +21,15 @@ import (
 
 // linkResult is what the sweep of one interface found.
 type linkResult struct {
-	plan scan.Plan
-	arp  []scan.ARPReply
-	mdns []scan.MDNSHost
+	plan  scan.Plan
+	arp   []scan.ARPReply
+	mdns  []scan.MDNSHost
+	names unicastNames // reverse DNS and NetBIOS
 }
 
-// sweep runs ARP and mDNS on every chosen interface at once and returns the
-// hosts found, this machine included unless o.self is false.
+// sweep runs ARP, mDNS, reverse DNS and NetBIOS on every chosen interface
+// at once and returns the hosts found, this machine included unless o.self
+// is false.
 func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 	ifaces, err := scan.Interfaces()
 	if err != nil {
@@ -51,13 +53,14 @@ func sweep(ctx context.Context, o *options) ([]hostfile.Host, error) {
 		o.log.Debug("MAC vendors unknown: install arp-scan or ieee-data", "err", err)
 	}
 
+	servers := dnsServers(o)
 	prog := newProgress(o.stderr, plans)
 	defer prog.stop()
 	results := make([]linkResult, len(plans))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, p := range plans {
 		g.Go(func() error {
-			r, err := sweepLink(gctx, p, o, prog.link(i))
+			r, err := sweepLink(gctx, p, o, servers, prog.link(i))
 			results[i] = r
 			return err
 		})
@@ -111,8 +114,10 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 }
 
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
-// reverse-resolves every address ARP found.
-func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done, total int)) (linkResult, error) {
+// reverse-resolves every address ARP found; once ARP is done, reverse DNS
+// (asking servers) and NetBIOS name the addresses it found while mDNS
+// finishes. Without ARP they name the hosts mDNS found, after it.
+func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
 	res := linkResult{plan: p}
 	ifi, err := net.InterfaceByIndex(p.Iface.Index)
 	if err != nil {
@@ -151,11 +156,16 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 			cfg.Retries = -1 // scan treats 0 as the default
 		}
 		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, cfg)
+		addrs := arpAddrs(res.arp)
+		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
 		if found != nil {
 			feed(found, done, res.arp)
 		}
 	}
 	wg.Wait()
+	if !o.arp {
+		res.names = lookupNames(ctx, mdnsTargets(p, res.mdns), servers, o)
+	}
 	if arpErr != nil {
 		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
 	}
@@ -167,6 +177,27 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, progress func(done,
 		o.log.Warn(fmt.Sprintf("mDNS failed on %s, hosts are listed without names and services: %v", p.Iface.Name, mdnsErr))
 	}
 	return res, ctx.Err()
+}
+
+// arpAddrs returns the addresses of replies.
+func arpAddrs(replies []scan.ARPReply) []netip.Addr {
+	addrs := make([]netip.Addr, len(replies))
+	for i, r := range replies {
+		addrs[i] = r.Addr
+	}
+	return addrs
+}
+
+// mdnsTargets returns the addresses of the hosts mDNS found that are
+// targets of p.
+func mdnsTargets(p scan.Plan, hosts []scan.MDNSHost) []netip.Addr {
+	var out []netip.Addr
+	for _, h := range hosts {
+		if _, ok := slices.BinarySearchFunc(p.Targets, h.Addr, netip.Addr.Compare); ok {
+			out = append(out, h.Addr)
+		}
+	}
+	return out
 }
 
 // arpDuration is an upper bound of how long an ARP sweep of n targets

@@ -19,7 +19,8 @@ import (
 // pids` finds them), deletes the namespaces and their temporary directories,
 // and returns the names of the namespaces it deleted. A lab belongs to the
 // process whose PID is in its name; with all, labs of live processes are
-// removed too (use it when a PID was reused).
+// removed too (use it when a PID was reused). Their /etc/netns/NAME
+// directories ([Host.UseResolver]) go with them.
 func CleanStale(all bool) ([]string, error) {
 	entries, err := os.ReadDir(nsDir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -51,6 +52,8 @@ func CleanStale(all bool) ([]string, error) {
 			removed = append(removed, name)
 		}
 		dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), lab+"-*"))
+		etc, _ := filepath.Glob(filepath.Join(netnsEtc, lab+"-*"))
+		dirs = append(dirs, etc...)
 		for _, d := range dirs {
 			errs = append(errs, os.RemoveAll(d))
 		}

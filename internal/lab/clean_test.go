@@ -105,6 +105,9 @@ func TestCleanStale(t *testing.T) {
 			t.Errorf("%s still exists", want)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(netnsEtc, host)); !os.IsNotExist(err) {
+		t.Errorf("%s/%s (its resolv.conf) still exists: %v", netnsEtc, host, err)
+	}
 	for _, r := range removed {
 		if strings.HasPrefix(r, NamePrefix+strconv.Itoa(os.Getpid())+"-") {
 			t.Errorf("CleanStale removed %s of this live process", r)

@@ -16,7 +16,8 @@
 // test when not run as root, except when the environment variable CI=true,
 // where it fails instead. Some helpers need tools: avahi-daemon for
 // [Host.StartAvahi], nft for [Host.SetLoss] and [Lab.Partition], dnsmasq and
-// busybox for [Lab.StartDHCP]. Tests check for them with [NeedTools], which
+// busybox for [Lab.StartDHCP], dnsmasq for [Host.StartDNS], nmbd (samba) for
+// [Host.StartNMBD]. Tests check for them with [NeedTools], which
 // follows the same rule ([SkipOrFail]).
 //
 // # Names and cleanup
@@ -43,6 +44,16 @@
 // touches /etc/resolv.conf. [DHCP.Move] gives the client a new address
 // the way a changed reservation does (refused renewal, new lease about 3 s
 // later) and [DHCP.Renew] renews it unchanged.
+//
+// # Names
+//
+// Every host's commands get an /etc/resolv.conf of their own, without a DNS
+// server (through /etc/netns/NAME, which `ip netns exec` bind-mounts), so
+// nothing in a lab asks the machine's DNS servers. [Host.StartDNS] runs
+// dnsmasq as a home router's DNS server that knows its clients' names (A
+// and PTR), [Host.UseResolver] makes it a host's DNS server, and [Host.StartNMBD] runs Samba's nmbd so the host
+// answers NetBIOS name queries. None of them touches the machine's own
+// resolver, Samba config or services.
 //
 // # Faults
 //

@@ -83,7 +83,7 @@ func (h *Host) build(bh *netlink.Handle, br int) error {
 	if err := nh.RouteAdd(mcast); err != nil {
 		return fmt.Errorf("lab: %s: add multicast route: %w", h.Name, err)
 	}
-	return nil
+	return h.UseResolver(netip.Addr{})
 }
 
 // linkReadyTimeout bounds how long building a lab waits for the kernel to

@@ -256,6 +256,9 @@ func (l *Lab) close() error {
 	for _, name := range l.nsNames {
 		errs = append(errs, deleteNS(name))
 	}
+	for _, h := range l.Hosts {
+		errs = append(errs, os.RemoveAll(h.etcDir()))
+	}
 	l.tmpOnce.Do(func() { l.tmpErr = ErrClosed }) // no new directory from now on
 	if l.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(l.tmpDir))

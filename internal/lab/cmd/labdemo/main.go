@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -83,6 +84,9 @@ func run(ctx context.Context, bin string, n int) error {
 	fmt.Fprintf(os.Stderr, "erl runs node app@%s\n", erlHost.Addr)
 
 	me := l.Hosts[0]
+	if err := nameSources(l, me); err != nil {
+		return err
+	}
 	step("ipfinder on %s (hosts(5) format, the default)", me.Addr)
 	start := time.Now()
 	if err := tool(ctx, me, filepath.Join(bin, "ipfinder")); err != nil {
@@ -104,6 +108,34 @@ func run(ctx context.Context, bin string, n int) error {
 	fmt.Print(strings.Join(lines[:min(len(lines), 26)], ""), "  ...\n")
 
 	return cluster(ctx, l, bin)
+}
+
+// nameSources makes the last host a home router whose DNS knows a few
+// clients' names, makes it me's DNS server, and runs a Samba host that
+// answers NetBIOS, so ipfinder shows names from every source.
+func nameSources(l *lab.Lab, me *lab.Host) error {
+	n := len(l.Hosts)
+	if n < 14 {
+		return nil
+	}
+	router := l.Hosts[n-1]
+	names := map[string]netip.Addr{"router.lan": router.Addr}
+	for i := 6; i <= 9; i++ { // labhost7 publishes mDNS too
+		names[fmt.Sprintf("client%d.lan", i+1)] = l.Hosts[i].Addr
+	}
+	if err := router.StartDNS(names); err != nil {
+		return err
+	}
+	if err := me.UseResolver(router.Addr); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "dnsmasq on %s answers reverse DNS for %d clients; %s's resolv.conf names it\n", router.Addr, len(names), me.Addr)
+	samba := l.Hosts[12]
+	if err := samba.StartNMBD("DESKTOP13", "WORKGROUP"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "nmbd on %s answers NetBIOS as DESKTOP13\n", samba.Addr)
+	return nil
 }
 
 // tool runs a command in host h with its output on ours.
