@@ -37,6 +37,19 @@ func Usagef(format string, a ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
 }
 
+// Status returns an error that makes Run exit with code, printing err's
+// message, or nothing when err is nil: the exit status of a command run on
+// the user's behalf (sdjoin run). A code of 0 is returned as nil.
+func Status(code int, err error) error {
+	if code == exitOK {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("")
+	}
+	return &exitError{code: code, err: err}
+}
+
 // NotFoundf returns a "found nothing" error (exit 3).
 func NotFoundf(format string, a ...any) error {
 	return &exitError{code: ExitNotFound, err: fmt.Errorf(format, a...)}

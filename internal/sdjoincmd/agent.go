@@ -34,12 +34,6 @@ const (
 	flushTimeout = 250 * time.Millisecond
 )
 
-// trackSpec is one --track with its --meta.
-type trackSpec struct {
-	service string
-	meta    map[string]string
-}
-
 // agentOptions are the validated flags of the agent.
 type agentOptions struct {
 	name       string         // NAME of NAME@IP

@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ipfinder-go/ipfinder/hostfile"
+	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -43,9 +45,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 }
 
 func agentFlags(tl *trackList) []cli.Flag {
-	return []cli.Flag{
-		&cli.GenericFlag{Name: "track", Value: (*trackValue)(tl), Usage: "track service `NAME` (repeatable; --meta after it applies to it)"},
-		&cli.GenericFlag{Name: "meta", Value: (*metaValue)(tl), Usage: "`KEY=VALUE` of the preceding --track (repeatable)"},
+	return append(trackFlags(tl),
 		&cli.StringFlag{Name: "name", Value: defaultName, Usage: "`NAME` of the node NAME@IP; also names the default control socket"},
 		&cli.StringFlag{Name: "bind", Value: "0.0.0.0:7946", Usage: "gossip `ADDR:PORT` (UDP and TCP)"},
 		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or this machine's IPv4 address, followed as it changes)"},
@@ -60,12 +60,81 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.DurationFlag{Name: "rename-grace", Hidden: true},
 		&cli.DurationFlag{Name: "retry-interval", Value: defaultRetryInterval, Hidden: true},
 		&cli.DurationFlag{Name: "hostfile-poll", Value: defaultHostfilePoll, Hidden: true},
+	)
+}
+
+// trackFlags are --track, --meta, --check, --check-interval and
+// --check-timeout, collected into tl in command-line order: the flags
+// after a --track apply to it.
+func trackFlags(tl *trackList) []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: "track", Value: (*trackValue)(tl), Usage: "track service `NAME` (repeatable; the --meta and --check flags after it apply to it)"},
+		&cli.GenericFlag{Name: "meta", Value: (*metaValue)(tl), Usage: "`KEY=VALUE` of the preceding --track (repeatable)"},
+		&cli.GenericFlag{Name: "check", Value: (*checkValue)(tl), Usage: "health check `SPEC` of the preceding --track: tcp://HOST:PORT, http(s)://URL or exec:COMMAND (repeatable)"},
+		&cli.GenericFlag{Name: "check-interval", Value: (*intervalValue)(tl), Usage: "`DURATION` between checks of the preceding --track (default 5s)"},
+		&cli.GenericFlag{Name: "check-timeout", Value: (*timeoutValue)(tl), Usage: "`DURATION` each check of the preceding --track may take (default 2s)"},
 	}
 }
 
-// trackList collects --track and --meta in command-line order.
+// trackList collects --track and the flags that follow it in
+// command-line order.
 type trackList struct {
 	specs []trackSpec
+}
+
+// last returns the spec of the last --track, or an error naming flag
+// when there is none.
+func (tl *trackList) last(flag, value string) (*trackSpec, error) {
+	if len(tl.specs) == 0 {
+		return nil, fmt.Errorf("%s %s must follow the --track NAME it describes", flag, value)
+	}
+	return &tl.specs[len(tl.specs)-1], nil
+}
+
+// checkValue is the flag.Value of --check.
+type checkValue trackList
+
+func (v *checkValue) String() string { return "" }
+
+func (v *checkValue) Set(s string) error {
+	ts, err := (*trackList)(v).last("--check", s)
+	if err != nil {
+		return err
+	}
+	spec, err := check.Parse(s)
+	if err != nil {
+		return err
+	}
+	ts.checks = append(ts.checks, spec)
+	return nil
+}
+
+// intervalValue is the flag.Value of --check-interval.
+type intervalValue trackList
+
+func (v *intervalValue) String() string { return "" }
+
+func (v *intervalValue) Set(s string) error {
+	ts, err := (*trackList)(v).last("--check-interval", s)
+	if err != nil {
+		return err
+	}
+	ts.interval, err = time.ParseDuration(s)
+	return err
+}
+
+// timeoutValue is the flag.Value of --check-timeout.
+type timeoutValue trackList
+
+func (v *timeoutValue) String() string { return "" }
+
+func (v *timeoutValue) Set(s string) error {
+	ts, err := (*trackList)(v).last("--check-timeout", s)
+	if err != nil {
+		return err
+	}
+	ts.timeout, err = time.ParseDuration(s)
+	return err
 }
 
 // trackValue is the flag.Value of --track.
@@ -87,14 +156,14 @@ type metaValue trackList
 func (v *metaValue) String() string { return "" }
 
 func (v *metaValue) Set(s string) error {
-	if len(v.specs) == 0 {
-		return fmt.Errorf("--meta %s must follow the --track NAME it describes", s)
+	last, err := (*trackList)(v).last("--meta", s)
+	if err != nil {
+		return err
 	}
 	m, err := cliutil.ParseMeta([]string{s})
 	if err != nil {
 		return err
 	}
-	last := &v.specs[len(v.specs)-1]
 	if last.meta == nil {
 		last.meta = map[string]string{}
 	}
@@ -139,7 +208,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		return nil, err
 	}
 	for _, ts := range o.tracks {
-		if err := checkMeta(ts.service, ts.meta); err != nil {
+		if err := ts.validate(); err != nil {
 			return nil, err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 )
 
@@ -204,7 +205,10 @@ func clientCommands() []*cli.Command {
 	cmds := []*cli.Command{
 		{
 			Name: "list", Usage: "list the providers of SERVICE (or of every service)",
-			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: listAction,
+			ArgsUsage: "[SERVICE]",
+			Flags: append(clientFlags(true), &cli.BoolFlag{Name: "local",
+				Usage: "list this node's entries with their check states, withdrawn ones included"}),
+			Action: listAction,
 		},
 		{
 			Name: "members", Usage: "list the live nodes of the cluster",
@@ -222,11 +226,17 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: watchAction,
 		},
 		{
-			Name: "track", Usage: "make the running agent track SERVICE (again: replace its meta)",
+			Name: "track", Usage: "make the running agent track SERVICE (again: replace its meta and checks)",
 			ArgsUsage: "SERVICE",
-			Flags:     append(clientFlags(false), &cli.StringSliceFlag{Name: "meta", Usage: "`KEY=VALUE` of the entry (repeatable)"}),
-			Action:    trackAction,
+			Flags: append(clientFlags(false),
+				&cli.StringSliceFlag{Name: "meta", Usage: "`KEY=VALUE` of the entry (repeatable)"},
+				&cli.StringSliceFlag{Name: "check", Usage: "health check `SPEC`: tcp://HOST:PORT, http(s)://URL or exec:COMMAND (repeatable)"},
+				&cli.DurationFlag{Name: "check-interval", Usage: "`DURATION` between checks (default 5s)"},
+				&cli.DurationFlag{Name: "check-timeout", Usage: "`DURATION` each check may take (default 2s)"},
+				&cli.BoolFlag{Name: "hold", Usage: "track it only until this command is interrupted or killed"}),
+			Action: trackAction,
 		},
+		runCommand(),
 		{
 			Name: "untrack", Usage: "make the running agent stop tracking SERVICE",
 			ArgsUsage: "SERVICE", Flags: clientFlags(false), Action: untrackAction,
@@ -242,6 +252,9 @@ func listAction(c *cli.Context) error {
 	args, err := cliutil.Positional(c, 0, 1)
 	if err != nil {
 		return err
+	}
+	if c.Bool("local") {
+		return listLocal(c, first(args))
 	}
 	rep, err := callAgent(c, request{Op: opList, Service: first(args)})
 	if err != nil {
@@ -262,6 +275,49 @@ func listAction(c *cli.Context) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", safe(r.Service), safe(r.Node), r.Addr, metaText(r.Meta))
 	}
 	return tw.Flush()
+}
+
+// listLocal prints this node's entries with their checks: one line per
+// check (an entry without checks has one line, check "-").
+func listLocal(c *cli.Context, service string) error {
+	rep, err := callAgent(c, request{Op: opLocal, Service: service})
+	if err != nil {
+		return err
+	}
+	if len(rep.Entries) == 0 {
+		if service != "" {
+			return cliutil.NotFoundf("this node does not track %s", service)
+		}
+		return cliutil.NotFoundf("this node tracks nothing")
+	}
+	if lookupBool(c, "json") {
+		return writeJSONLines(c.App.Writer, rep.Entries)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tKEY\tSTATE\tMETA\tCHECK\tCHECK STATE\tOUTPUT")
+	for _, r := range rep.Entries {
+		state := r.State
+		if state == "pending" || state == "critical" {
+			state += " (withdrawn)"
+		}
+		row := fmt.Sprintf("%s\t%s\t%s\t%s", safe(r.Service), safe(r.Key), state, metaText(r.Meta))
+		if len(r.Checks) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\n", row)
+		}
+		for _, ck := range r.Checks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row, safe(ck.Check), ck.State, outputText(ck.Output))
+		}
+	}
+	return tw.Flush()
+}
+
+// outputText is a check's output for a table cell: escaped, "-" when
+// empty.
+func outputText(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return printable(s)
 }
 
 func membersAction(c *cli.Context) error {
@@ -321,18 +377,45 @@ func trackAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	meta, err := cliutil.ParseMeta(c.StringSlice("meta"))
+	ts, err := trackFlagsSpec(c, first(args))
 	if err != nil {
 		return err
 	}
-	if err := checkService(first(args)); err != nil {
+	cl, err := clientFor(c)
+	if err != nil {
 		return err
 	}
-	if err := checkMeta(first(args), meta); err != nil {
+	if !c.Bool("hold") {
+		w := ts.wire()
+		_, err = cl.call(request{Op: opTrack, Service: w.Service, Meta: w.Meta,
+			Checks: w.Checks, IntervalMS: w.IntervalMS, TimeoutMS: w.TimeoutMS})
 		return err
 	}
-	_, err = callAgent(c, request{Op: opTrack, Service: first(args), Meta: meta})
-	return err
+	s, err := openSession(cl, []trackSpec{ts}, clientWarn(c))
+	if err != nil {
+		return err
+	}
+	<-c.Context.Done()
+	s.close()
+	return nil
+}
+
+// trackFlagsSpec returns the entry the flags of track describe.
+func trackFlagsSpec(c *cli.Context, service string) (trackSpec, error) {
+	meta, err := cliutil.ParseMeta(c.StringSlice("meta"))
+	if err != nil {
+		return trackSpec{}, err
+	}
+	ts := trackSpec{service: service, meta: meta,
+		interval: c.Duration("check-interval"), timeout: c.Duration("check-timeout")}
+	for _, s := range c.StringSlice("check") {
+		spec, err := check.Parse(s)
+		if err != nil {
+			return trackSpec{}, cliutil.Usagef("%v", err)
+		}
+		ts.checks = append(ts.checks, spec)
+	}
+	return ts, ts.validate()
 }
 
 func untrackAction(c *cli.Context) error {

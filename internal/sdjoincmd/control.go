@@ -108,8 +108,12 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 		writeReply(c, errReply(err))
 		return
 	}
-	if req.Op == opWatch {
+	switch req.Op {
+	case opWatch:
 		s.watch(ctx, c, req.Service)
+		return
+	case opSession:
+		s.session(c, req.specs)
 		return
 	}
 	writeReply(c, s.answer(req))
@@ -124,6 +128,8 @@ func (s *controlServer) answer(req request) reply {
 			r.Entries = append(r.Entries, entryRecord(p))
 		}
 		return r
+	case opLocal:
+		return reply{Entries: s.core.localEntries(req.Service)}
 	case opMembers:
 		var r reply
 		for _, m := range s.core.members() {
@@ -143,7 +149,7 @@ func (s *controlServer) answer(req request) reply {
 		}
 		return reply{Entries: []record{entryRecord(p)}}
 	case opTrack:
-		err := s.core.track(req.Service, trackKey, req.Meta)
+		err := s.core.track(entryID{req.Service, trackKey}, req.specs[0])
 		if errors.Is(err, tracker.ErrMetaTooLarge) {
 			err = cliutil.Usagef("%v: keep --meta under %d bytes", err, tracker.MaxMetaLen)
 		}
@@ -152,7 +158,7 @@ func (s *controlServer) answer(req request) reply {
 		}
 		return reply{}
 	case opUntrack:
-		err := s.core.untrack(req.Service, trackKey)
+		err := s.core.untrack(entryID{req.Service, trackKey})
 		if errors.Is(err, errNotTracked) {
 			return reply{Error: "not tracking " + req.Service, Code: cliutil.ExitNotFound}
 		}
@@ -162,6 +168,23 @@ func (s *controlServer) answer(req request) reply {
 		return reply{}
 	}
 	return errReply(cliutil.Usagef("bad request: unknown op %q", req.Op))
+}
+
+// session tracks the entries of a session and holds them until the
+// client closes the connection (or dies, or the agent stops: handle
+// closes c), then untracks them. The client sends nothing more; whatever
+// it sends is ignored.
+func (s *controlServer) session(c net.Conn, specs []trackSpec) {
+	key, err := s.core.openSession(specs)
+	if err != nil {
+		writeReply(c, errReply(err))
+		return
+	}
+	defer s.core.closeSession(key, specs)
+	if writeReply(c, reply{Key: key}) != nil {
+		return
+	}
+	io.Copy(io.Discard, c)
 }
 
 // watch streams events to c until the client goes away, it falls behind,

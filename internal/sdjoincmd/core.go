@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
 	"github.com/ipfinder-go/ipfinder/rename"
 	"github.com/ipfinder-go/ipfinder/tracker"
@@ -39,8 +40,12 @@ type core struct {
 	bind    netip.AddrPort
 	adv     netip.AddrPort
 	local   []netip.Addr // this machine's addresses, for recognizing self
-	tracked map[entryID]map[string]string
+	entries map[entryID]*localEntry
 	peers   []string
+	// sessions counts the open sessions; lastSession numbers them.
+	sessions, lastSession int
+
+	checks *check.Runner // of the entries with checks; consumed on the loop
 
 	// owned by the loop goroutine
 	prevName    string        // name of the last tracker, while t is nil
@@ -62,14 +67,15 @@ type core struct {
 func newCore(opt *agentOptions, h *hub, warn func(string, ...any), log *slog.Logger) *core {
 	c := &core{
 		opt: opt, hub: h, warn: warn, log: log,
-		tracked:     make(map[entryID]map[string]string),
+		entries:     make(map[entryID]*localEntry),
+		checks:      check.NewRunner(),
 		warnedLines: make(map[string]bool),
 		calls:       make(chan func()),
 		joinKick:    make(chan struct{}, 1),
 		stopped:     make(chan struct{}),
 	}
 	for _, ts := range opt.tracks {
-		c.tracked[entryID{ts.service, trackKey}] = ts.meta
+		c.addLocked(entryID{ts.service, trackKey}, ts) // no tracker yet: cannot fail
 	}
 	return c
 }
@@ -110,6 +116,7 @@ func (c *core) run(ctx context.Context) {
 func (c *core) close() error {
 	c.stop()
 	<-c.stopped // no identity change from here on
+	c.checks.Close()
 	if c.watcher != nil {
 		c.watcher.Close()
 	}
@@ -160,6 +167,8 @@ func (c *core) loop(ctx context.Context) {
 			c.kickJoin()
 		case f := <-c.calls:
 			f()
+		case <-c.checks.Notify():
+			c.applyChecks()
 		case ch, ok := <-changes:
 			if !ok {
 				changes = nil
@@ -219,8 +228,12 @@ func (c *core) startTracker(bind, adv netip.AddrPort, prev string) error {
 	sub := t.SubscribeMembers("")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, id := range sortedIDs(c.tracked) {
-		if _, err := t.Track(id.service, id.key, c.tracked[id]); err != nil {
+	for _, id := range sortedIDs(c.entries) {
+		e := c.entries[id]
+		if !e.up {
+			continue
+		}
+		if _, err := t.Track(id.service, id.key, e.spec.meta); err != nil {
 			sub.Close()
 			t.Close()
 			if errors.Is(err, tracker.ErrMetaTooLarge) {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -34,6 +35,17 @@ type record struct {
 	Meta     map[string]string `json:"meta,omitzero"`
 	PrevNode string            `json:"prev_node,omitempty"`
 	Local    bool              `json:"local,omitempty"`
+	// This node's entries (list --local): the entry's state and checks.
+	State  string        `json:"state,omitempty"`
+	Checks []checkRecord `json:"checks,omitempty"`
+}
+
+// checkRecord is one check of an entry of this node (list --local).
+type checkRecord struct {
+	Check  string    `json:"check"` // the spec, its URL's userinfo redacted
+	State  string    `json:"state"`
+	Output string    `json:"output,omitempty"`
+	Time   time.Time `json:"time,omitzero"`
 }
 
 func entryRecord(p tracker.Presence) record {

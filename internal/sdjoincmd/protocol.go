@@ -26,6 +26,8 @@ const (
 	opTrack   = "track"
 	opUntrack = "untrack"
 	opWatch   = "watch"
+	opLocal   = "local"
+	opSession = "session"
 )
 
 // request is one control request.
@@ -34,6 +36,14 @@ type request struct {
 	Service string            `json:"service,omitempty"`
 	Meta    map[string]string `json:"meta,omitempty"`
 	Policy  string            `json:"policy,omitempty"`
+	// The checks of a track request (see wireEntry).
+	Checks     []string `json:"checks,omitempty"`
+	IntervalMS int64    `json:"interval_ms,omitempty"`
+	TimeoutMS  int64    `json:"timeout_ms,omitempty"`
+	// The entries of a session request.
+	Entries []wireEntry `json:"entries,omitempty"`
+
+	specs []trackSpec // parsed by decodeRequest: track's one, session's
 }
 
 // reply answers a request. Code is the exit code a client uses with
@@ -43,6 +53,7 @@ type reply struct {
 	Code    int      `json:"code,omitempty"`
 	Entries []record `json:"entries,omitempty"`
 	Members []record `json:"members,omitempty"`
+	Key     string   `json:"key,omitempty"` // of a session's entries
 }
 
 func errReply(err error) reply {
@@ -56,13 +67,23 @@ func decodeRequest(line []byte) (request, error) {
 		return req, cliutil.Usagef("bad request: %v", err)
 	}
 	switch req.Op {
-	case opList, opMembers, opWatch:
+	case opList, opMembers, opWatch, opLocal:
 	case opPick, opTrack, opUntrack:
 		if req.Service == "" {
 			return req, cliutil.Usagef("bad request: %s needs a service", req.Op)
 		}
+	case opSession:
+		return req, decodeSession(&req)
 	default:
 		return req, cliutil.Usagef("bad request: unknown op %q", req.Op)
+	}
+	if req.Op == opTrack {
+		ts, err := parseWireEntry(wireEntry{Service: req.Service, Meta: req.Meta,
+			Checks: req.Checks, IntervalMS: req.IntervalMS, TimeoutMS: req.TimeoutMS})
+		if err != nil {
+			return req, err
+		}
+		req.specs = []trackSpec{ts}
 	}
 	if req.Service != "" {
 		if err := checkService(req.Service); err != nil {
@@ -76,6 +97,28 @@ func decodeRequest(line []byte) (request, error) {
 		return req, err
 	}
 	return req, nil
+}
+
+// decodeSession checks a session request: 1 to maxSessionEntries
+// entries, each of another service.
+func decodeSession(req *request) error {
+	n := len(req.Entries)
+	if n == 0 || n > maxSessionEntries {
+		return cliutil.Usagef("bad request: a session has 1 to %d entries, not %d", maxSessionEntries, n)
+	}
+	seen := make(map[string]bool, n)
+	for _, w := range req.Entries {
+		ts, err := parseWireEntry(w)
+		if err != nil {
+			return err
+		}
+		if seen[ts.service] {
+			return cliutil.Usagef("bad request: %s tracked twice in one session", ts.service)
+		}
+		seen[ts.service] = true
+		req.specs = append(req.specs, ts)
+	}
+	return nil
 }
 
 // parsePolicy parses random, round-robin, local or least:FIELD ("" is
