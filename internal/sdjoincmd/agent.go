@@ -92,6 +92,7 @@ func (a *agent) warnf(format string, args ...any) {
 // is bounded by shutdownTimeout, writing the last output by flushTimeout.
 func (a *agent) run(ctx context.Context) error {
 	defer a.errw.Close(flushTimeout)
+	defer a.core.checks.Close() // started with the core; idempotent
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
