@@ -1,7 +1,7 @@
 // Command sdjoin is a service discovery agent: it joins the peers listed in
 // a hostfile, tracks services and prints joins and leaves. Its client
-// commands (list, members, pick, watch, track, untrack) talk to a running
-// agent. See sdjoin --help.
+// commands (list, members, pick, watch, track, untrack, run) talk to a
+// running agent. See sdjoin --help.
 package main
 
 import (

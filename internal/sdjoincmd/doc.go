@@ -23,14 +23,28 @@
 // into core calls and watches into hub handlers; SIGHUP becomes a reload.
 //
 // Planned consumers fit the same shape: HTTP/SSE, DNS, metrics and an mDNS
-// publisher are hub handlers plus a listener. An entry owned by a
-// control-socket session gets the session's own key (untracking all of a
-// session's entries when its connection closes is untracking one key); a
-// health check withdraws an entry by untracking it from the tracker while
-// the core keeps it, marked withdrawn, in its entries, and restores it by
-// tracking it again. The core is not an importable package yet: its API
-// will change with those features; once they have landed it can move to
-// a package of its own with the hub.
+// publisher are hub handlers plus a listener. The core is not an
+// importable package yet; it can move to a package of its own with the
+// hub.
+//
+// # Sessions and health checks
+//
+// Every entry the core holds (entries.go) has an owner's key: trackKey
+// for the agent's own (--track, the control socket's track), session-N
+// for a control-socket session (sdjoin run, track --hold), whose
+// connection handler untracks them when the connection closes, so a
+// client that dies, even by SIGKILL, takes its entries with it at once
+// (a graceful untrack, not crash detection). The agent bounds sessions
+// (maxSessions, below the 128 connections the socket serves) and their
+// entries (maxSessionEntries). The client (session.go) reconnects with
+// backoff and tracks them again when the agent goes away.
+//
+// An entry with checks is added to a check.Runner under its key and
+// service; the core's loop consumes the Runner's changes and tracks the
+// entry in the tracker while check.State.Advertised, untracks it
+// otherwise, keeping it (withdrawn) among its entries, so list --local
+// shows it with its checks' states and outputs, and a new tracker
+// (rename, new key) tracks only the advertised ones.
 //
 // # Files
 //
@@ -40,7 +54,9 @@
 // fan-out), output.go (the stdout printer and non-blocking writers),
 // events.go (event records and their escaping), names.go (checks of names
 // and meta), control.go, protocol.go and socket.go (the control socket),
-// client.go (the client commands), keyfile.go, advertise.go, app.go and
+// client.go (the client commands), session.go (sdjoin run and track
+// --hold: sessions that reconnect), spec.go (entries with checks, their
+// wire form and bounds), keyfile.go, advertise.go, app.go and
 // manual.go (flags and --help).
 //
 // # Address changes
@@ -66,6 +82,19 @@
 //	{"op":"track","service":"db","meta":{"port":"5432"}}  {}
 //	{"op":"untrack","service":"db"}         {}
 //	{"op":"watch","service":"test"}         {} then one EVENT per line
+//	{"op":"local","service":"db"}           {"entries":[LOCAL...]}
+//	{"op":"session","entries":[TRACK...]}   {"key":"session-1"} then nothing
+//
+// A track request may carry "checks" (specs), "interval_ms" and
+// "timeout_ms"; a TRACK of a session is {"service","meta","checks",
+// "interval_ms","timeout_ms"} (1 to 32 of them, each of another
+// service). A session's entries are tracked, all or none, under the key
+// of the reply and untracked when the client closes the connection
+// (anything it sends meanwhile is ignored); at most 96 sessions are open
+// at once. A LOCAL is an ENTRY of this node (withdrawn ones included,
+// no addr) with "state" (passing, warning, pending or critical) and
+// "checks": [{"check","state","output","time"}], the check's URL
+// userinfo redacted.
 //
 // An ENTRY is {"service","key","node","addr","meta","prev_node","local"}
 // (members carry node, addr, prev_node and local). An EVENT is an ENTRY with
@@ -74,7 +103,8 @@
 // A failed request is answered {"error":"...","code":N} with N the exit code
 // the client uses: 1 failure, 2 bad request, 3 nothing found (pick with no
 // provider, untrack of a service not tracked; the list client also exits 3
-// on an empty list). A track of a service already tracked replaces its meta.
+// on an empty list). A track of a service already tracked replaces its meta
+// and checks (changed checks start it over, pending).
 // A watcher that falls more than 1024 events behind gets an error line and
 // is disconnected.
 //

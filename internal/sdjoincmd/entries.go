@@ -15,9 +15,7 @@ import (
 
 // entryID identifies one entry this node tracks: its service and key.
 // The agent's own entries (--track, the control socket's track) have key
-// trackKey; an entry owned by something else (a control-socket session, a
-// health-checked process) would have a key of its own, so removing all of
-// an owner's entries is removing all of one key's.
+// trackKey; a control-socket session's have the session's key.
 type entryID struct{ service, key string }
 
 // errOffline is returned by queries while the agent has no tracker.

@@ -18,6 +18,8 @@ Two agents on one machine (each in its own terminal), then questions:
    sdjoin watch --json
    sdjoin track db --meta port=5432 --meta load=3
    sdjoin untrack db
+   sdjoin run --track web --meta port=8080 -- python3 -m http.server 8080
+   sdjoin list --local
 
 NODE NAMES. A node is NAME@IP: --name (default sdjoin; ASCII letters,
 digits, '_', '-' and '.', as ipfinder --name) and the advertised address:
@@ -72,10 +74,40 @@ always one line. Messages go to stderr, "sdjoin: ..." and
 "sdjoin: warning: ...". Neither output blocks the agent when nobody reads
 it (events are then dropped and counted).
 
+PROCESSES. An entry of --track or sdjoin track lives as long as the
+agent. sdjoin run --track NAME [--meta K=V]... -- CMD [ARGS...] tracks
+its entries for as long as CMD runs: it connects to the agent (exit 1 if
+none runs; CMD is not started), runs CMD, passes SIGINT, SIGTERM and
+SIGHUP on to it and exits with its status (128+N if signal N killed it,
+127 not found, 126 not executable). The entries leave the cluster when
+CMD exits, or when sdjoin run dies, even by SIGKILL (CMD then gets
+SIGTERM). sdjoin track NAME --hold does the same without a command,
+until it is interrupted or killed. Each such session's entries have a
+key of their own (session-N; the agent's own have key sdjoin), so two
+instances of a service on one node are two entries. When the agent goes
+away, sessions connect again (every 100 ms, backing off to 1 s) and track
+their entries again; CMD keeps running. An agent serves at most 96
+sessions of at most 32 entries.
+
+HEALTH CHECKS. --check SPEC after a --track (on the agent, sdjoin track
+and sdjoin run; repeatable) checks that entry: tcp://HOST:PORT passes
+when a connection succeeds, http://URL and https://URL when a GET
+answers 2xx or 3xx, exec:COMMAND [ARGS...] when the command exits 0 (no
+shell: write exec:sh -c '...' for one). --check-interval (default 5s,
+at least 100ms) and --check-timeout (default 2s) after the same --track
+apply to its checks. A new entry is advertised once its checks pass; two
+failures in a row withdraw it (peers see a leave), one pass brings it
+back (a join); the agent says so on stderr. A check that cannot run
+fails with the reason as its output. sdjoin list --local shows this
+node's entries, withdrawn ones included, with each check's state
+(passing, warning, pending, critical) and last output; a URL's
+user:password@ shows as xxxxx@.
+
 SIGNALS. SIGINT or SIGTERM makes the agent leave the cluster (waiting at
 most about 1.5 s) and exit 0; a second one ends it at once. SIGHUP
 re-reads the hostfile and the key file; with a new key the node leaves
 and joins again with it.
 
-EXIT CODES. 0 success, 1 failure (also: no agent running), 2 usage error,
-3 nothing found (pick or list with no provider).`
+EXIT CODES. 0 success, 1 failure (also: no agent running), 2 usage error
+(a bad --check SPEC too), 3 nothing found (pick or list with no
+provider); sdjoin run exits with its command's status.`
