@@ -17,11 +17,15 @@ func TestRunExitCodes(t *testing.T) {
 		action  error
 		want    int
 		wantErr string
+		silent  bool // nothing on stderr
 	}{
 		{name: "ok", args: []string{"x"}, want: 0},
 		{name: "failure", args: []string{"x"}, action: errors.New("boom"), want: 1, wantErr: "x: boom\n"},
 		{name: "wrapped_usage", args: []string{"x"}, action: fmt.Errorf("ctx: %w", Usagef("bad -f %q", "yaml")), want: 2, wantErr: "x: ctx: bad -f \"yaml\"\n"},
 		{name: "not_found", args: []string{"x"}, action: NotFoundf("no hosts"), want: 3, wantErr: "x: no hosts\n"},
+		{name: "status_silent", args: []string{"x"}, action: Status(137, nil), want: 137, silent: true},
+		{name: "status_zero", args: []string{"x"}, action: Status(0, nil), want: 0, silent: true},
+		{name: "status_with_error", args: []string{"x"}, action: Status(127, errors.New("run: cmd: not found")), want: 127, wantErr: "x: run: cmd: not found\n"},
 		{name: "unknown_flag", args: []string{"x", "--bogus"}, want: 2},
 		{name: "unknown_flag_subcommand", args: []string{"x", "sub", "--bogus"}, want: 2},
 	}
@@ -40,6 +44,9 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if tt.wantErr != "" && stderr.String() != tt.wantErr {
 				t.Fatalf("stderr = %q, want %q", stderr.String(), tt.wantErr)
+			}
+			if tt.silent && stderr.Len() != 0 {
+				t.Fatalf("stderr = %q, want nothing", stderr.String())
 			}
 			if tt.want == 2 && bytes.Count(stderr.Bytes(), []byte("\n")) < 1 {
 				t.Fatalf("usage error printed nothing")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/check"
 )
 
 // Check timing of the tests: withdrawal takes two failed checks, so
@@ -222,4 +225,24 @@ func TestRedactSpec(t *testing.T) {
 			t.Errorf("redactSpec(%q) = %q, want %q", tt.spec, got, tt.want)
 		}
 	}
+}
+
+// FuzzRedactSpec: whatever http(s) spec check.Parse accepts, the
+// redacted form shows no userinfo but xxxxx.
+func FuzzRedactSpec(f *testing.F) {
+	f.Add("http://user:pass@192.0.2.1/health")
+	f.Add("https://u@[2001:db8::1]:8443/x?y=a@b#c@d")
+	f.Add("http://192.0.2.1/a@b")
+	f.Fuzz(func(t *testing.T, spec string) {
+		if _, err := check.Parse(spec); err != nil {
+			return
+		}
+		u, err := url.Parse(redactSpec(spec))
+		if err != nil || u.User == nil {
+			return
+		}
+		if u.User.String() != "xxxxx" {
+			t.Fatalf("redactSpec(%q) = %q shows userinfo %q", spec, redactSpec(spec), u.User)
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package sdjoincmd
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -87,6 +90,18 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "unknown_op", line: `{"op":"shutdown"}`, code: cliutil.ExitUsage},
 		{name: "not_json", line: `list web`, code: cliutil.ExitUsage},
 		{name: "meta_not_strings", line: `{"op":"track","service":"db","meta":{"port":5432}}`, code: cliutil.ExitUsage},
+		{name: "track_checks", line: `{"op":"track","service":"db","checks":["tcp://127.0.0.1:5432","exec:pg_isready"],"interval_ms":1000,"timeout_ms":500}`},
+		{name: "track_bad_check", line: `{"op":"track","service":"db","checks":["ftp://x"]}`, code: cliutil.ExitUsage},
+		{name: "track_short_interval", line: `{"op":"track","service":"db","checks":["tcp://127.0.0.1:1"],"interval_ms":10}`, code: cliutil.ExitUsage},
+		{name: "track_negative_timeout", line: `{"op":"track","service":"db","timeout_ms":-1}`, code: cliutil.ExitUsage},
+		{name: "local", line: `{"op":"local"}`},
+		{name: "session", line: `{"op":"session","entries":[{"service":"web","meta":{"port":"8080"},"checks":["http://127.0.0.1:8080/"]},{"service":"db"}]}`},
+		{name: "session_empty", line: `{"op":"session"}`, code: cliutil.ExitUsage},
+		{name: "session_too_many", line: sessionLine(maxSessionEntries + 1), code: cliutil.ExitUsage},
+		{name: "session_max", line: sessionLine(maxSessionEntries)},
+		{name: "session_twice", line: `{"op":"session","entries":[{"service":"web"},{"service":"web"}]}`, code: cliutil.ExitUsage},
+		{name: "session_bad_service", line: `{"op":"session","entries":[{"service":"a\nb"}]}`, code: cliutil.ExitUsage},
+		{name: "session_too_many_checks", line: `{"op":"session","entries":[{"service":"web","checks":["tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1","tcp://a:1"]}]}`, code: cliutil.ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,7 +113,18 @@ func TestDecodeRequest(t *testing.T) {
 	}
 }
 
+// sessionLine is a session request with n entries.
+func sessionLine(n int) string {
+	var es []string
+	for i := range n {
+		es = append(es, fmt.Sprintf(`{"service":"s%d"}`, i))
+	}
+	return `{"op":"session","entries":[` + strings.Join(es, ",") + `]}`
+}
+
 func FuzzDecodeRequest(f *testing.F) {
+	f.Add([]byte(`{"op":"session","entries":[{"service":"web","checks":["exec:test -e /x"],"interval_ms":200}]}`))
+	f.Add([]byte(`{"op":"track","service":"db","checks":["http://u:p@h/"],"timeout_ms":5}`))
 	f.Add([]byte(`{"op":"list","service":"test"}`))
 	f.Add([]byte(`{"op":"pick","service":"web","policy":"least:load"}`))
 	f.Add([]byte(`{"op":"track","service":"db","meta":{"k":"v"}}`))
@@ -118,5 +144,51 @@ func FuzzDecodeRequest(f *testing.F) {
 		if (req.Op == opPick || req.Op == opTrack || req.Op == opUntrack) && req.Service == "" {
 			t.Fatalf("accepted %s without a service", req.Op)
 		}
+		switch req.Op {
+		case opTrack:
+			if len(req.specs) != 1 {
+				t.Fatalf("accepted track with %d specs", len(req.specs))
+			}
+		case opSession:
+			if n := len(req.specs); n == 0 || n > maxSessionEntries || n != len(req.Entries) {
+				t.Fatalf("accepted a session of %d specs (%d entries)", n, len(req.Entries))
+			}
+		}
+		for _, ts := range req.specs {
+			if ts.validate() != nil || len(ts.checks) > maxEntryChecks {
+				t.Fatalf("accepted invalid entry %+v", ts)
+			}
+		}
 	})
+}
+
+// TestSessionBounds: the core refuses a session over maxSessions, and a
+// closed session frees its slot and its entries.
+func TestSessionBounds(t *testing.T) {
+	c := newCore(&agentOptions{}, newHub(), func(string, ...any) {}, slog.New(slog.DiscardHandler))
+	defer c.checks.Close()
+	specs := []trackSpec{{service: "web"}}
+	var keys []string
+	for range maxSessions {
+		key, err := c.openSession(specs)
+		if err != nil {
+			t.Fatalf("session %d: %v", len(keys)+1, err)
+		}
+		keys = append(keys, key)
+	}
+	if _, err := c.openSession(specs); !errors.Is(err, errBusy) {
+		t.Fatalf("session %d: %v, want errBusy", maxSessions+1, err)
+	}
+	if got := len(c.localEntries("web")); got != maxSessions {
+		t.Errorf("%d entries of web, want one per session (%d)", got, maxSessions)
+	}
+	c.closeSession(keys[0], specs)
+	if _, err := c.openSession(specs); err != nil {
+		t.Errorf("after a session closed: %v", err)
+	}
+	for _, r := range c.localEntries("web") {
+		if r.Key == keys[0] {
+			t.Errorf("closed session %s still has %+v", keys[0], r)
+		}
+	}
 }
