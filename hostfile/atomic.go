@@ -150,39 +150,66 @@ func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo,
 	return renameFile(tmp.Name(), target)
 }
 
-// resolveLink follows symbolic links from path to the file they name,
-// which need not exist. Only the last element is followed: a rename in a
-// linked directory works as well as in the directory itself.
+// resolveLink follows the symbolic links in path, those of its
+// directories as well as the last element, to the file path names, which
+// need not exist. The result holds no link, so a rename there cannot be
+// sent elsewhere by one.
 //
-// Like the kernel's fs.protected_symlinks, it refuses a link in a chain
-// that sits in a world-writable directory (such as /tmp) and is owned by
-// neither the caller nor the directory's owner: another user could have
-// planted it there to make a root run replace any file.
+// Like the kernel's fs.protected_symlinks, it refuses a link that sits in
+// a world-writable directory (such as /tmp) and is owned by neither the
+// caller nor the directory's owner: another user could have planted it
+// there to make a root run replace any file.
 func resolveLink(path string) (string, error) {
-	for range maxSymlinks {
-		fi, err := os.Lstat(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return path, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return path, nil
-		}
-		if err := checkLinkOwner(path, fi); err != nil {
-			return "", err
-		}
-		link, err := os.Readlink(path)
-		if err != nil {
-			return "", err
-		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(path), link)
-		}
-		path = link
+	sep := string(filepath.Separator)
+	done, rest := ".", path // done holds no link; rest is still to resolve
+	if filepath.IsAbs(path) {
+		done = filepath.VolumeName(path) + sep
+		rest = path[len(done):]
 	}
-	return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+	for links := 0; rest != ""; {
+		var elem string
+		elem, rest, _ = strings.Cut(rest, sep)
+		if elem == "" || elem == "." || elem == ".." {
+			done = filepath.Join(done, elem) // lexical: done holds no link
+			continue
+		}
+		next := filepath.Join(done, elem)
+		fi, err := os.Lstat(next)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return joinRest(next, rest), nil
+		case err != nil:
+			return "", err
+		case fi.Mode()&fs.ModeSymlink == 0:
+			done = next
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+		}
+		if err := checkLinkOwner(next, fi); err != nil {
+			return "", err
+		}
+		link, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(link) {
+			done = filepath.VolumeName(link) + sep
+			link = link[len(done):]
+		}
+		rest = joinRest(link, rest)
+	}
+	return done, nil
+}
+
+// joinRest appends to path the elements still to resolve, unchanged:
+// filepath.Join would take "link/.." for the directory holding the link.
+func joinRest(path, rest string) string {
+	if rest == "" {
+		return path
+	}
+	return path + string(filepath.Separator) + rest
 }
 
 // checkLinkOwner refuses the symbolic link at path, described by fi, when

@@ -108,6 +108,58 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 			t.Errorf("target holds %q", got)
 		}
 	})
+	t.Run("other_users_link_as_directory", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		_, err := WriteFile(filepath.Join(link, "victim"), Plain, hosts)
+		if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_link_to_other_users_directory_link", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		mine := filepath.Join(filepath.Dir(link), "mine")
+		if err := os.Symlink(filepath.Join("hosts", ".", "victim"), mine); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeFileAtomic(mine, []byte("x\n")); err == nil || !strings.Contains(err.Error(), link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_directory_link", func(t *testing.T) {
+		link, victim := plantedLink(t, os.Geteuid())
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("..", link); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteFile(link+"/victim", Plain, hosts); err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+			t.Errorf("target holds %q", got)
+		}
+	})
 	t.Run("other_users_link_in_private_directory", func(t *testing.T) {
 		link, victim := plantedLink(t, 12345)
 		if err := os.Chmod(filepath.Dir(link), 0o755); err != nil {
