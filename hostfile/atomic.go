@@ -25,9 +25,9 @@ import (
 // over path and syncs the directory. The file keeps the old one's mode,
 // and its owner and group when the caller is root; a new file gets mode
 // 0644. When path is a symbolic link the link is kept and its target
-// replaced (a dangling link's target is created); a link that someone else
-// planted in a directory others can write is refused (see the package
-// documentation). On error the old file is left as it was and no
+// replaced (a dangling link's target is created); a link or file that
+// someone else planted in a directory others can write is refused (see
+// CheckPlanted). On error the old file is left as it was and no
 // temporary file is left behind; an error syncing the directory comes
 // after the rename, with changed true. Temporary files of path older than
 // an hour, left by a writer that was killed, are removed.
@@ -93,6 +93,9 @@ func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	case err == nil && !fi.Mode().IsRegular():
 		return false, fmt.Errorf("hostfile: %s is not a regular file", target)
 	case err == nil:
+		if err := checkFileOwner(target, fi); err != nil {
+			return false, err
+		}
 		if old, err := readRegular(target); err == nil && bytes.Equal(old, data) {
 			return false, nil
 		}
@@ -212,25 +215,69 @@ func joinRest(path, rest string) string {
 	return path + string(filepath.Separator) + rest
 }
 
-// checkLinkOwner refuses the symbolic link at path, described by fi, when
-// someone else may have planted it.
-func checkLinkOwner(path string, fi fs.FileInfo) error {
-	dir := filepath.Dir(path)
-	di, err := os.Stat(dir)
+// CheckPlanted returns the error WriteFile gives when another user may
+// have planted path, or a symbolic link on the way to it, in a
+// world-writable directory such as /tmp: a link or file there is trusted
+// only when it belongs to the caller or to the directory's owner. Call it
+// before reading a file that a later WriteFile will replace, such as
+// state kept between runs, so that what is read is what was written.
+func CheckPlanted(path string) error {
+	target, err := resolveLink(path)
 	if err != nil {
 		return err
 	}
+	fi, err := os.Lstat(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return checkFileOwner(target, fi)
+}
+
+// checkLinkOwner refuses the symbolic link at path, described by fi, when
+// someone else may have planted it.
+func checkLinkOwner(path string, fi fs.FileInfo) error {
+	uid, dir, err := plantedBy(path, fi)
+	if err != nil || uid < 0 {
+		return err
+	}
+	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, uid, dir)
+}
+
+// checkFileOwner refuses to replace the file at path, described by fi,
+// when someone else may have planted it: the new file would keep its
+// owner, who could then rewrite it (fs.protected_regular refuses to open
+// such a file for writing).
+func checkFileOwner(path string, fi fs.FileInfo) error {
+	uid, dir, err := plantedBy(path, fi)
+	if err != nil || uid < 0 {
+		return err
+	}
+	return fmt.Errorf("hostfile: refusing to replace %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or write elsewhere", path, uid, dir)
+}
+
+// plantedBy returns the owner of the file at path, described by fi, when
+// it sits in a world-writable directory and belongs to neither the caller
+// nor the directory's owner; otherwise it returns -1.
+func plantedBy(path string, fi fs.FileInfo) (uid int, dir string, err error) {
+	dir = filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return -1, dir, err
+	}
 	if di.Mode().Perm()&0o002 == 0 {
-		return nil // only its owner and group can plant links here
+		return -1, dir, nil // only its owner and group can plant files here
 	}
-	link, ok := ownerOf(fi)
-	if !ok || link == os.Geteuid() {
-		return nil
+	uid, ok := ownerOf(fi)
+	if !ok || uid == os.Geteuid() {
+		return -1, dir, nil
 	}
-	if d, ok := ownerOf(di); ok && d == link {
-		return nil
+	if d, ok := ownerOf(di); ok && d == uid {
+		return -1, dir, nil
 	}
-	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, link, dir)
+	return uid, dir, nil
 }
 
 // removeStaleTemps removes the temporary files of dir/base that a killed

@@ -125,5 +125,6 @@
 // fs.protected_symlinks, a link in a world-writable directory such as /tmp,
 // as the file or as one of its directories, is followed only when it
 // belongs to the caller or to the directory's owner: a link planted by
-// another user is an error.
+// another user is an error. So is, like fs.protected_regular, a file
+// there that another user owns: its replacement would keep that owner.
 package hostfile
