@@ -442,3 +442,36 @@ func TestGateAdmission(t *testing.T) {
 		t.Errorf("node at an address being joined refused: %v", err)
 	}
 }
+
+// A writer's boot is no secret (it is in its memberlist meta, which any
+// push/pull hands out), so one spoofed packet can carry the right boot and
+// a huge version. That must not freeze the writer's entries until it
+// restarts: its own record, in its next push/pull with the node, wins, and
+// its later changes show again.
+func TestAttackSpoofedHugeVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoof func(victim *node) []byte
+	}{
+		{"sync_response", func(v *node) []byte {
+			return encodeRecords(kindSyncResp, []record{{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62}})
+		}},
+		{"delta", func(v *node) []byte {
+			return encodeDelta(&delta{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62, Op: opDel, Service: "http", Key: "web"})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startCluster(t, 2, nil)
+			target, victim := nodes[0], nodes[1]
+			if _, err := victim.Track("http", "web", nil); err != nil {
+				t.Fatal(err)
+			}
+			seenEverywhere(t, nodes, "http", []string{"node1@127.0.0.1/web"}, 3*time.Second)
+			newSpoofer(t, target.addr()).user(tc.spoof(victim))
+			waitMarkerFor(t, victim, []*node{target}, "after-spoof", 3*LANMemberlistConfig().PushPullInterval)
+			if got := keysOf(target, "http"); !slices.Equal(got, []string{"node1@127.0.0.1/web"}) {
+				t.Errorf("after the spoofed packet target lists %v, want node1's web", got)
+			}
+		})
+	}
+}

@@ -124,5 +124,7 @@
 // memberlist at a time, so spoofed alive messages cannot fill the probe
 // rotation with phantoms. Forging a member's own messages takes only
 // its name and boot, which unencrypted gossip shows: only a key
-// prevents that.
+// prevents that. A forged version above the member's own lasts until the
+// member's next push/pull with the node: a record a member sends of
+// itself replaces any other at its boot.
 package tracker
