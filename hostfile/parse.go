@@ -129,11 +129,11 @@ func parse(data []byte, name string, opt *ParseOptions) ([]Host, error) {
 
 // Bounds on what one Parse keeps, since a host or an error costs far
 // more memory than the bytes of its line: maxHosts is four /16 networks
-// of hosts; past maxErrors bad lines, the rest are only counted.
-const (
-	maxHosts  = 1 << 18
-	maxErrors = 100
-)
+// of hosts (a variable for tests); past maxErrors bad lines, the rest are
+// only counted.
+var maxHosts = 1 << 18
+
+const maxErrors = 100
 
 // A parser collects the errors of one Parse call.
 type parser struct {
