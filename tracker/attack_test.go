@@ -475,3 +475,34 @@ func TestAttackSpoofedHugeVersion(t *testing.T) {
 		})
 	}
 }
+
+// A sync request is a few bytes of UDP, with a sender name anyone can
+// write; the answer is the requested records, megabytes over TCP to that
+// member. Requests for a writer from one peer are answered at most once
+// per replyGap (an honest peer asks again only after syncRetry), so a
+// flood of spoofed requests cannot make a node stream records non-stop.
+func TestAttackSyncRequestFlood(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	tr := bareTracker(peer)
+	tr.v.local(opPut, "http", "web", nil)
+	req := encodeSyncReq(&syncReq{From: peer, Nodes: []string{tr.name}})
+	t0 := time.Now()
+	answers := func(at time.Time) int {
+		for range 100 {
+			tr.handleMsg(req)
+		}
+		return len(tr.syncs.collect(at)[peer])
+	}
+	if got := answers(t0); got != 1 {
+		t.Fatalf("first requests: %d answers, want 1", got)
+	}
+	if got := answers(t0.Add(syncTick)); got != 0 {
+		t.Errorf("requests %v later: %d answers, want none before %v", syncTick, got, replyGap)
+	}
+	if got := answers(t0.Add(syncRetry)); got != 1 {
+		t.Errorf("requests a retry later: %d answers, want 1", got)
+	}
+	if n := len(tr.syncs.sentTo); n != 1 {
+		t.Errorf("%d answers remembered, want 1", n)
+	}
+}

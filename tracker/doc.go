@@ -118,7 +118,9 @@
 // Without a key, received messages are still checked: anything over the
 // limits is dropped; changes, records and leaves count only from a
 // member whose node meta carries the same boot (nothing is kept for
-// other writers); and a node memberlist did not know joins the view
+// other writers); a member gets our copy of a writer's record at most
+// once per half second, however many requests name it; and a node
+// memberlist did not know joins the view
 // only once it answered a ping at its advertised address under its
 // name, with at most 1 + members/8 such nodes on probation in
 // memberlist at a time, so spoofed alive messages cannot fill the probe
