@@ -25,9 +25,9 @@ import (
 // over path and syncs the directory. The file keeps the old one's mode,
 // and its owner and group when the caller is root; a new file gets mode
 // 0644. When path is a symbolic link the link is kept and its target
-// replaced (a dangling link's target is created); a link that someone else
-// planted in a directory others can write is refused (see the package
-// documentation). On error the old file is left as it was and no
+// replaced (a dangling link's target is created); a link or file that
+// someone else planted in a directory others can write is refused (see
+// CheckPlanted). On error the old file is left as it was and no
 // temporary file is left behind; an error syncing the directory comes
 // after the rename, with changed true. Temporary files of path older than
 // an hour, left by a writer that was killed, are removed.
@@ -93,6 +93,9 @@ func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	case err == nil && !fi.Mode().IsRegular():
 		return false, fmt.Errorf("hostfile: %s is not a regular file", target)
 	case err == nil:
+		if err := checkFileOwner(target, fi); err != nil {
+			return false, err
+		}
 		if old, err := readRegular(target); err == nil && bytes.Equal(old, data) {
 			return false, nil
 		}
@@ -150,60 +153,131 @@ func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo,
 	return renameFile(tmp.Name(), target)
 }
 
-// resolveLink follows symbolic links from path to the file they name,
-// which need not exist. Only the last element is followed: a rename in a
-// linked directory works as well as in the directory itself.
+// resolveLink follows the symbolic links in path, those of its
+// directories as well as the last element, to the file path names, which
+// need not exist. The result holds no link, so a rename there cannot be
+// sent elsewhere by one.
 //
-// Like the kernel's fs.protected_symlinks, it refuses a link in a chain
-// that sits in a world-writable directory (such as /tmp) and is owned by
-// neither the caller nor the directory's owner: another user could have
-// planted it there to make a root run replace any file.
+// Like the kernel's fs.protected_symlinks, it refuses a link that sits in
+// a world-writable directory (such as /tmp) and is owned by neither the
+// caller nor the directory's owner: another user could have planted it
+// there to make a root run replace any file.
 func resolveLink(path string) (string, error) {
-	for range maxSymlinks {
-		fi, err := os.Lstat(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return path, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return path, nil
-		}
-		if err := checkLinkOwner(path, fi); err != nil {
-			return "", err
-		}
-		link, err := os.Readlink(path)
-		if err != nil {
-			return "", err
-		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(path), link)
-		}
-		path = link
+	sep := string(filepath.Separator)
+	done, rest := ".", path // done holds no link; rest is still to resolve
+	if filepath.IsAbs(path) {
+		done = filepath.VolumeName(path) + sep
+		rest = path[len(done):]
 	}
-	return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+	for links := 0; rest != ""; {
+		var elem string
+		elem, rest, _ = strings.Cut(rest, sep)
+		if elem == "" || elem == "." || elem == ".." {
+			done = filepath.Join(done, elem) // lexical: done holds no link
+			continue
+		}
+		next := filepath.Join(done, elem)
+		fi, err := os.Lstat(next)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return joinRest(next, rest), nil
+		case err != nil:
+			return "", err
+		case fi.Mode()&fs.ModeSymlink == 0:
+			done = next
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("hostfile: %s: too many levels of symbolic links", path)
+		}
+		if err := checkLinkOwner(next, fi); err != nil {
+			return "", err
+		}
+		link, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(link) {
+			done = filepath.VolumeName(link) + sep
+			link = link[len(done):]
+		}
+		rest = joinRest(link, rest)
+	}
+	return done, nil
+}
+
+// joinRest appends to path the elements still to resolve, unchanged:
+// filepath.Join would take "link/.." for the directory holding the link.
+func joinRest(path, rest string) string {
+	if rest == "" {
+		return path
+	}
+	return path + string(filepath.Separator) + rest
+}
+
+// CheckPlanted returns the error WriteFile gives when another user may
+// have planted path, or a symbolic link on the way to it, in a
+// world-writable directory such as /tmp: a link or file there is trusted
+// only when it belongs to the caller or to the directory's owner. Call it
+// before reading a file that a later WriteFile will replace, such as
+// state kept between runs, so that what is read is what was written.
+func CheckPlanted(path string) error {
+	target, err := resolveLink(path)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Lstat(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return checkFileOwner(target, fi)
 }
 
 // checkLinkOwner refuses the symbolic link at path, described by fi, when
 // someone else may have planted it.
 func checkLinkOwner(path string, fi fs.FileInfo) error {
-	dir := filepath.Dir(path)
-	di, err := os.Stat(dir)
-	if err != nil {
+	uid, dir, err := plantedBy(path, fi)
+	if err != nil || uid < 0 {
 		return err
 	}
+	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, uid, dir)
+}
+
+// checkFileOwner refuses to replace the file at path, described by fi,
+// when someone else may have planted it: the new file would keep its
+// owner, who could then rewrite it (fs.protected_regular refuses to open
+// such a file for writing).
+func checkFileOwner(path string, fi fs.FileInfo) error {
+	uid, dir, err := plantedBy(path, fi)
+	if err != nil || uid < 0 {
+		return err
+	}
+	return fmt.Errorf("hostfile: refusing to replace %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or write elsewhere", path, uid, dir)
+}
+
+// plantedBy returns the owner of the file at path, described by fi, when
+// it sits in a world-writable directory and belongs to neither the caller
+// nor the directory's owner; otherwise it returns -1.
+func plantedBy(path string, fi fs.FileInfo) (uid int, dir string, err error) {
+	dir = filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return -1, dir, err
+	}
 	if di.Mode().Perm()&0o002 == 0 {
-		return nil // only its owner and group can plant links here
+		return -1, dir, nil // only its owner and group can plant files here
 	}
-	link, ok := ownerOf(fi)
-	if !ok || link == os.Geteuid() {
-		return nil
+	uid, ok := ownerOf(fi)
+	if !ok || uid == os.Geteuid() {
+		return -1, dir, nil
 	}
-	if d, ok := ownerOf(di); ok && d == link {
-		return nil
+	if d, ok := ownerOf(di); ok && d == uid {
+		return -1, dir, nil
 	}
-	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, link, dir)
+	return uid, dir, nil
 }
 
 // removeStaleTemps removes the temporary files of dir/base that a killed

@@ -108,6 +108,58 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 			t.Errorf("target holds %q", got)
 		}
 	})
+	t.Run("other_users_link_as_directory", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		_, err := WriteFile(filepath.Join(link, "victim"), Plain, hosts)
+		if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_link_to_other_users_directory_link", func(t *testing.T) {
+		link, victim := plantedLink(t, 12345)
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(link, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+		mine := filepath.Join(filepath.Dir(link), "mine")
+		if err := os.Symlink(filepath.Join("hosts", ".", "victim"), mine); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writeFileAtomic(mine, []byte("x\n")); err == nil || !strings.Contains(err.Error(), link) {
+			t.Fatalf("err %v, want a refusal naming %s", err, link)
+		}
+		checkUntouched(t, link, victim)
+	})
+	t.Run("own_directory_link", func(t *testing.T) {
+		link, victim := plantedLink(t, os.Geteuid())
+		if err := os.Remove(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("..", link); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteFile(link+"/victim", Plain, hosts); err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+			t.Errorf("target holds %q", got)
+		}
+	})
 	t.Run("other_users_link_in_private_directory", func(t *testing.T) {
 		link, victim := plantedLink(t, 12345)
 		if err := os.Chmod(filepath.Dir(link), 0o755); err != nil {
@@ -120,6 +172,67 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 			t.Errorf("target holds %q", got)
 		}
 	})
+}
+
+// Like fs.protected_regular: a file another user planted in a
+// world-writable directory is not replaced (the replacement would keep
+// that user as owner, who could then rewrite what root wrote), and
+// CheckPlanted says so before anything is read from it.
+func TestWriteFileRefusesPlantedFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "planting a file owned by another user needs root")
+	}
+	hosts := []Host{{Addr: addr("192.0.2.1"), Names: []string{"a"}}}
+	for _, tc := range []struct {
+		name           string
+		owner, dirUser int
+		dirMode        fs.FileMode
+		refused        bool
+	}{
+		{"other_users_file", 12345, 0, 0o777 | fs.ModeSticky, true},
+		{"other_users_file_without_sticky_bit", 12345, 0, 0o777, true},
+		{"own_file", os.Geteuid(), 0, 0o777 | fs.ModeSticky, false},
+		{"file_of_the_directory_owner", 12345, 12345, 0o777 | fs.ModeSticky, false},
+		{"other_users_file_in_private_directory", 12345, 0, 0o755, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "tmp")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "hosts")
+			if err := os.WriteFile(path, []byte("precious\n"), 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(path, tc.owner, tc.owner); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dir, tc.dirUser, tc.dirUser); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			checkErr := CheckPlanted(path)
+			_, err := WriteFile(path, Plain, hosts)
+			if !tc.refused {
+				if err != nil || checkErr != nil {
+					t.Fatalf("WriteFile: %v, CheckPlanted: %v; want no error", err, checkErr)
+				}
+				return
+			}
+			want := "refusing to replace " + path
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("WriteFile: %v, want %q", err, want)
+			}
+			if checkErr == nil || !strings.Contains(checkErr.Error(), want) {
+				t.Errorf("CheckPlanted: %v, want %q", checkErr, want)
+			}
+			if got := readString(t, path); got != "precious\n" {
+				t.Errorf("planted file holds %q", got)
+			}
+		})
+	}
 }
 
 // checkUntouched checks that a refused write left the victim, the link

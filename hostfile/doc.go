@@ -124,7 +124,9 @@
 // writer that was killed is removed by a later write, after an hour). The
 // new file keeps the old one's mode (and owner, when run as root); a
 // symbolic link is kept and its target replaced. Like the kernel's
-// fs.protected_symlinks, a link in a world-writable directory such as /tmp
-// is followed only when it belongs to the caller or to the directory's
-// owner: a link planted by another user is an error.
+// fs.protected_symlinks, a link in a world-writable directory such as /tmp,
+// as the file or as one of its directories, is followed only when it
+// belongs to the caller or to the directory's owner: a link planted by
+// another user is an error. So is, like fs.protected_regular, a file
+// there that another user owns: its replacement would keep that owner.
 package hostfile

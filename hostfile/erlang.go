@@ -29,6 +29,9 @@ func parseErlang(p *parser, data []byte) []Host {
 		if msg == "" {
 			var h Host
 			if h, msg = erlangHost(atom); msg == "" {
+				if !p.room(line) {
+					return nil
+				}
 				hosts = append(hosts, h)
 				continue
 			}

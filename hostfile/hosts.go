@@ -33,6 +33,9 @@ func parseHosts(p *parser, data []byte) []Host {
 				return p.fail(n, "%s", msg)
 			}
 		}
+		if !p.room(n) {
+			return false
+		}
 		hosts = append(hosts, Host{Addr: addr, Names: f[1:]})
 		return true
 	})

@@ -62,6 +62,9 @@ func parseJSON(p *parser, data []byte) []Host {
 			}
 			continue
 		}
+		if !p.room(line) {
+			return nil
+		}
 		hosts = append(hosts, h)
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'

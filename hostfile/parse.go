@@ -19,8 +19,8 @@ type ParseOptions struct {
 
 	// Lenient skips bad lines instead of failing. Parse then returns the
 	// good hosts together with an error joining (errors.Join) one
-	// *ParseError per skipped line, so callers can print them as
-	// warnings and go on.
+	// *ParseError per skipped line (the first 100, then a count), so
+	// callers can print them as warnings and go on.
 	Lenient bool
 }
 
@@ -77,8 +77,10 @@ func cutAt(s string, n int) string {
 // line stops parsing and Parse returns nil and a *ParseError. When
 // opt.Lenient is true bad lines are skipped, and Parse returns the other
 // hosts together with an error that joins one *ParseError per bad line
-// (use errors.As, or the Unwrap() []error method, to list them); the error
-// is nil when every line was good. Errors reading r are returned as they
+// (use errors.As, or the Unwrap() []error method, to list them), the
+// first 100 of them and then one error counting the others; the error
+// is nil when every line was good. More than 262,144 hosts is an error in
+// both modes, like input over 64 MiB. Errors reading r are returned as they
 // are, in both modes. A JSON syntax error cannot be skipped and fails in
 // both modes.
 func Parse(r io.Reader, name string, opt *ParseOptions) ([]Host, error) {
@@ -122,22 +124,33 @@ func parse(data []byte, name string, opt *ParseOptions) ([]Host, error) {
 	if p.fatal != nil {
 		return nil, p.fatal
 	}
-	if len(p.errs) > 0 {
-		return hosts, errors.Join(p.errs...)
-	}
-	return hosts, nil
+	return hosts, p.joined()
 }
+
+// Bounds on what one Parse keeps, since a host or an error costs far
+// more memory than the bytes of its line: maxHosts is four /16 networks
+// of hosts (a variable for tests); past maxErrors bad lines, the rest are
+// only counted.
+var maxHosts = 1 << 18
+
+const maxErrors = 100
 
 // A parser collects the errors of one Parse call.
 type parser struct {
 	file    string
 	lenient bool
+	hosts   int     // hosts parsed so far
 	errs    []error // bad lines skipped in lenient mode
+	more    int     // bad lines skipped past maxErrors
 	fatal   error   // the error that stopped parsing
 }
 
 // fail records a bad line and reports whether parsing may go on.
 func (p *parser) fail(line int, format string, args ...any) bool {
+	if p.lenient && len(p.errs) >= maxErrors {
+		p.more++
+		return true
+	}
 	err := &ParseError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 	if !p.lenient {
 		p.fatal = err
@@ -145,6 +158,25 @@ func (p *parser) fail(line int, format string, args ...any) bool {
 	}
 	p.errs = append(p.errs, err)
 	return true
+}
+
+// room counts a host about to be added at line and reports whether it
+// fits; past maxHosts parsing stops with an error.
+func (p *parser) room(line int) bool {
+	if p.hosts++; p.hosts <= maxHosts {
+		return true
+	}
+	p.stop(line, "more than %d hosts: it is no hostfile, check the path", maxHosts)
+	return false
+}
+
+// joined returns the errors of the bad lines skipped, nil if none.
+func (p *parser) joined() error {
+	errs := p.errs
+	if p.more > 0 {
+		errs = append(errs, fmt.Errorf("hostfile %s: %d more bad lines not listed", p.file, p.more))
+	}
+	return errors.Join(errs...)
 }
 
 // stop records an error that no mode can skip.

@@ -1,7 +1,9 @@
 package hostfile
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -349,5 +351,49 @@ func TestParseErrorsClipLongFields(t *testing.T) {
 				t.Errorf("error of %d bytes, want under 300 with ... and no control characters: %.400q", len(msg), msg)
 			}
 		})
+	}
+}
+
+// A hostfile within maxSize can still hold millions of one-letter hosts
+// or bad lines, each costing far more memory than its bytes (8 MiB of
+// "x\n" took 905 MiB of heap): both are bounded.
+func TestParseBoundsHostsAndErrors(t *testing.T) {
+	if maxHosts != 1<<18 {
+		t.Fatalf("maxHosts %d, want 262144 as documented", maxHosts)
+	}
+	defer func(n int) { maxHosts = n }(maxHosts)
+	maxHosts = 1000 // the race detector makes 262,145 hosts take a minute
+	var many []Host
+	for i := range maxHosts + 1 {
+		many = append(many, Host{Addr: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), Names: []string{"x"}})
+	}
+	for _, lenient := range []bool{false, true} {
+		for _, f := range []Format{Plain, Hosts, Erlang, JSON} {
+			var buf bytes.Buffer
+			if err := Write(&buf, f, many[:maxHosts]); err != nil {
+				t.Fatal(err)
+			}
+			if hosts, err := Parse(&buf, "full", &ParseOptions{Format: f, Lenient: lenient}); err != nil || len(hosts) != maxHosts {
+				t.Errorf("%v lenient=%v: %d hosts, err %v; want all %d", f, lenient, len(hosts), err, maxHosts)
+			}
+			buf.Reset()
+			if err := Write(&buf, f, many); err != nil {
+				t.Fatal(err)
+			}
+			hosts, err := Parse(&buf, "big", &ParseOptions{Format: f, Lenient: lenient})
+			if hosts != nil || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d hosts", maxHosts)) {
+				t.Errorf("%v lenient=%v: %d hosts, err %.100v; want none and an error", f, lenient, len(hosts), err)
+			}
+		}
+	}
+	bad := "[" + strings.Repeat(`{"ip":"x"},`, maxErrors+50) + `{"ip":"192.0.2.1"}]`
+	hosts, err := Parse(strings.NewReader(bad), "bad", &ParseOptions{Format: JSON, Lenient: true})
+	j, ok := err.(interface{ Unwrap() []error })
+	if len(hosts) != 1 || !ok {
+		t.Fatalf("%d hosts, err %T; want 1 and joined errors", len(hosts), err)
+	}
+	errs := j.Unwrap()
+	if len(errs) != maxErrors+1 || errs[maxErrors].Error() != "hostfile bad: 50 more bad lines not listed" {
+		t.Errorf("%d errors, last %q; want %d and a count of the 50 others", len(errs), errs[len(errs)-1], maxErrors+1)
 	}
 }

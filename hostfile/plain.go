@@ -26,6 +26,9 @@ func parsePlain(p *parser, data []byte) []Host {
 		if msg != "" {
 			return p.fail(n, "%s", msg)
 		}
+		if !p.room(n) {
+			return false
+		}
 		hosts = append(hosts, h)
 		return true
 	})

@@ -36,6 +36,21 @@ func watchIn(t *testing.T, h *lab.Host, cfg *rename.Config) *rename.Watcher {
 	return w
 }
 
+// identityIn runs Identity inside h's network namespace.
+func identityIn(t *testing.T, h *lab.Host, cfg *rename.Config) netip.Addr {
+	t.Helper()
+	var a netip.Addr
+	err := h.Do(func() error {
+		var err error
+		a, err = rename.Identity(cfg)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Identity in %s: %v", h.Name, err)
+	}
+	return a
+}
+
 // expectChange waits for the next Change and checks it. It returns how
 // long the change took from since.
 func expectChange(t *testing.T, w *rename.Watcher, want rename.Change, since time.Time, within time.Duration) time.Duration {
@@ -169,6 +184,11 @@ func TestLabDefaultRoute(t *testing.T) {
 	lab.Shell(t, h, "ip route add default via 198.51.100.2 dev rn0")
 	took := expectChange(t, w, rename.Change{Old: h.Addr, New: other}, start, labDebounce+labMargin)
 	t.Logf("default route moved: change after %v", took)
+	// Identity, read once, applies the same policy: memberlist's first
+	// private address (eth0's) is not it.
+	if got := identityIn(t, h, &rename.Config{Family: 4}); got != other {
+		t.Fatalf("Identity = %v, want %v", got, other)
+	}
 	start = time.Now()
 	lab.Shell(t, h, "ip route del default && ip route add default via "+l.Addr(200).String()+" dev eth0")
 	expectChange(t, w, rename.Change{Old: other, New: h.Addr}, start, labDebounce+labMargin)

@@ -175,6 +175,27 @@ func Watch(ctx context.Context, cfg *Config) (*Watcher, error) {
 	return start(ctx, set, src)
 }
 
+// Identity reads this machine's addresses once and returns the identity
+// that Watch would start with (see Choosing the identity in the package
+// doc), the zero netip.Addr when there is none. Only cfg's Interface and
+// Family are used; like Watch, it reads the calling thread's namespace.
+func Identity(cfg *Config) (netip.Addr, error) {
+	set, err := cfg.settings()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	src, err := openSource(set.log, set.family)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer src.close()
+	snap, err := src.read()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return set.choose(snap), nil
+}
+
 // start runs a Watcher on src, which it owns from now on.
 func start(ctx context.Context, set settings, src source) (*Watcher, error) {
 	snap, err := src.read()

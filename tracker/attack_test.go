@@ -444,3 +444,67 @@ func TestGateAdmission(t *testing.T) {
 		t.Errorf("node at an address being joined refused: %v", err)
 	}
 }
+
+// A writer's boot is no secret (it is in its memberlist meta, which any
+// push/pull hands out), so one spoofed packet can carry the right boot and
+// a huge version. That must not freeze the writer's entries until it
+// restarts: its own record, in its next push/pull with the node, wins, and
+// its later changes show again.
+func TestAttackSpoofedHugeVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoof func(victim *node) []byte
+	}{
+		{"sync_response", func(v *node) []byte {
+			return encodeRecords(kindSyncResp, []record{{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62}})
+		}},
+		{"delta", func(v *node) []byte {
+			return encodeDelta(&delta{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62, Op: opDel, Service: "http", Key: "web"})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startCluster(t, 2, nil)
+			target, victim := nodes[0], nodes[1]
+			if _, err := victim.Track("http", "web", nil); err != nil {
+				t.Fatal(err)
+			}
+			seenEverywhere(t, nodes, "http", []string{"node1@127.0.0.1/web"}, 3*time.Second)
+			newSpoofer(t, target.addr()).user(tc.spoof(victim))
+			waitMarkerFor(t, victim, []*node{target}, "after-spoof", 3*LANMemberlistConfig().PushPullInterval)
+			if got := keysOf(target, "http"); !slices.Equal(got, []string{"node1@127.0.0.1/web"}) {
+				t.Errorf("after the spoofed packet target lists %v, want node1's web", got)
+			}
+		})
+	}
+}
+
+// A sync request is a few bytes of UDP, with a sender name anyone can
+// write; the answer is the requested records, megabytes over TCP to that
+// member. Requests for a writer from one peer are answered at most once
+// per replyGap (an honest peer asks again only after syncRetry), so a
+// flood of spoofed requests cannot make a node stream records non-stop.
+func TestAttackSyncRequestFlood(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	tr := bareTracker(peer)
+	tr.v.local(opPut, "http", "web", nil)
+	req := encodeSyncReq(&syncReq{From: peer, Nodes: []string{tr.name}})
+	t0 := time.Now()
+	answers := func(at time.Time) int {
+		for range 100 {
+			tr.handleMsg(req)
+		}
+		return len(tr.syncs.collect(at)[peer])
+	}
+	if got := answers(t0); got != 1 {
+		t.Fatalf("first requests: %d answers, want 1", got)
+	}
+	if got := answers(t0.Add(syncTick)); got != 0 {
+		t.Errorf("requests %v later: %d answers, want none before %v", syncTick, got, replyGap)
+	}
+	if got := answers(t0.Add(syncRetry)); got != 1 {
+		t.Errorf("requests a retry later: %d answers, want 1", got)
+	}
+	if n := len(tr.syncs.sentTo); n != 1 {
+		t.Errorf("%d answers remembered, want 1", n)
+	}
+}

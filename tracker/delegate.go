@@ -91,7 +91,7 @@ func (t *Tracker) handleMsg(b []byte) {
 	case kindSyncResp:
 		var rs []record
 		if rs, err = decodeSyncResp(b); err == nil {
-			t.mergeRecords(rs)
+			t.mergeRecords("", rs)
 		}
 	default:
 		err = fmt.Errorf("tracker: unknown message kind %d", b[0])
@@ -151,12 +151,13 @@ func (t *Tracker) handleLeave(b []byte) error {
 	return nil
 }
 
-// mergeRecords merges records received from a peer.
-func (t *Tracker) mergeRecords(rs []record) {
+// mergeRecords merges records received from peer ("" when unknown): a
+// record of the peer itself is the writer's own word on its version.
+func (t *Tracker) mergeRecords(peer string, rs []record) {
 	t.withView(func(now time.Time) []change {
 		var ch []change
 		for i := range rs {
-			ch = append(ch, t.v.mergeRecord(&rs[i], now)...)
+			ch = append(ch, t.v.mergeRecord(&rs[i], peer != "" && rs[i].Node == peer, now)...)
 		}
 		return ch
 	})
@@ -186,7 +187,7 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 		t.log.Debug("tracker: bad push/pull state", "err", err)
 		return
 	}
-	t.mergeRecords(s.Records)
+	t.mergeRecords(s.From, s.Records)
 	t.withView(func(time.Time) []change {
 		for _, n := range t.v.behind(s.Digest) {
 			for _, it := range s.Digest {

@@ -118,11 +118,15 @@
 // Without a key, received messages are still checked: anything over the
 // limits is dropped; changes, records and leaves count only from a
 // member whose node meta carries the same boot (nothing is kept for
-// other writers); and a node memberlist did not know joins the view
+// other writers); a member gets our copy of a writer's record at most
+// once per half second, however many requests name it; and a node
+// memberlist did not know joins the view
 // only once it answered a ping at its advertised address under its
 // name, with at most 1 + members/8 such nodes on probation in
 // memberlist at a time, so spoofed alive messages cannot fill the probe
 // rotation with phantoms. Forging a member's own messages takes only
 // its name and boot, which unencrypted gossip shows: only a key
-// prevents that.
+// prevents that. A forged version above the member's own lasts until the
+// member's next push/pull with the node: a record a member sends of
+// itself replaces any other at its boot.
 package tracker

@@ -15,6 +15,10 @@ const (
 	syncGiveUp  = 10 * time.Second       // then leave it to push/pull
 	syncTick    = 50 * time.Millisecond
 	maxInFlight = 8 // parallel reliable sends
+	// replyGap is how often a peer gets our copy of one writer at most.
+	// An honest peer asks again only after syncRetry; without it, each
+	// spoofed request of a few bytes sent a peer megabytes of records.
+	replyGap = syncRetry / 2
 )
 
 // want is a record we know to be behind and will ask a peer for.
@@ -33,6 +37,7 @@ type syncer struct {
 	mu      sync.Mutex
 	wants   map[string]*want           // by writer
 	replies map[string]map[string]bool // peer -> writers it asked for
+	sentTo  map[[2]string]time.Time    // (peer, writer) -> when last answered
 	kick    chan struct{}
 }
 
@@ -41,6 +46,7 @@ func newSyncer(t *Tracker) *syncer {
 		t:       t,
 		wants:   make(map[string]*want),
 		replies: make(map[string]map[string]bool),
+		sentTo:  make(map[[2]string]time.Time),
 		kick:    make(chan struct{}, 1),
 	}
 }
@@ -109,10 +115,23 @@ func (s *syncer) run() {
 
 // round sends what is due: answers first, then requests.
 func (s *syncer) round(now time.Time) {
+	if msgs := s.collect(now); len(msgs) > 0 {
+		s.send(msgs)
+	}
+}
+
+// collect returns the messages due, by peer: answers (a writer's copy at
+// most once per replyGap to each peer), then requests.
+func (s *syncer) collect(now time.Time) map[string][][]byte {
 	t := s.t
 	s.mu.Lock()
 	replies := s.replies
 	s.replies = make(map[string]map[string]bool)
+	for k, at := range s.sentTo {
+		if now.Sub(at) >= replyGap {
+			delete(s.sentTo, k)
+		}
+	}
 	s.mu.Unlock()
 
 	msgs := make(map[string][][]byte) // peer -> messages
@@ -120,11 +139,13 @@ func (s *syncer) round(now time.Time) {
 	for peer, set := range replies {
 		var rs []record
 		for n := range set {
-			if r, ok := t.v.record(n); ok {
+			if r, ok := t.v.record(n); ok && s.answer(peer, n, now) {
 				rs = append(rs, r)
 			}
 		}
-		msgs[peer] = append(msgs[peer], encodeRecords(kindSyncResp, rs))
+		if len(rs) > 0 {
+			msgs[peer] = append(msgs[peer], encodeRecords(kindSyncResp, rs))
+		}
 	}
 	s.mu.Lock()
 	ask := make(map[string][]string)
@@ -146,10 +167,20 @@ func (s *syncer) round(now time.Time) {
 	for peer, nodes := range ask {
 		msgs[peer] = append(msgs[peer], encodeSyncReq(&syncReq{From: t.name, Nodes: nodes}))
 	}
-	if len(msgs) == 0 {
-		return
+	return msgs
+}
+
+// answer reports whether peer may have our copy of writer now, and if
+// so notes it.
+func (s *syncer) answer(peer, writer string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{peer, writer}
+	if at, ok := s.sentTo[k]; ok && now.Sub(at) < replyGap {
+		return false
 	}
-	s.send(msgs)
+	s.sentTo[k] = now
+	return true
 }
 
 // send delivers messages over TCP, a few peers at a time.

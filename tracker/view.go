@@ -443,13 +443,24 @@ func (v *view) local(op byte, svc, key string, meta map[string]string) (delta, [
 	return delta{Node: v.self, Boot: r.Boot, Version: r.Version, Op: op, Service: svc, Key: key, Meta: meta}, out
 }
 
-// mergeRecord replaces a writer's record by a newer copy.
-func (v *view) mergeRecord(in *record, now time.Time) []change {
+// replaces reports whether record in replaces old: when it is newer, or
+// when it is the writer's own record (sent by the writer itself) at the
+// same boot and another version. A version above the writer's own was
+// forged (the boot is no secret): without this, one spoofed record with a
+// huge version would make the writer's changes stale until it restarts.
+func replaces(old *nodeRec, in *record, own bool) bool {
+	c := old.stamp().Compare(in.stamp())
+	return c < 0 || own && c > 0 && old.Boot == in.Boot
+}
+
+// mergeRecord replaces a writer's record by a newer copy, or by the
+// writer's own (see replaces).
+func (v *view) mergeRecord(in *record, own bool, now time.Time) []change {
 	if !v.fromMember(in.Node, in.Boot) {
 		return nil
 	}
 	old := v.nodes[in.Node]
-	if old != nil && old.stamp().Compare(in.stamp()) >= 0 {
+	if old != nil && !replaces(old, in, own) {
 		return nil
 	}
 	r := &nodeRec{Boot: in.Boot, Version: in.Version, svcs: make(map[string]map[string]*entry)}
@@ -469,7 +480,7 @@ func (v *view) mergeRecord(in *record, now time.Time) []change {
 	if r.hiddenSince.IsZero() {
 		r.hiddenSince = now
 	}
-	if s := v.seen[in.Node]; s.stamp().Compare(in.stamp()) < 0 {
+	if s := v.seen[in.Node]; own || s.stamp().Compare(in.stamp()) < 0 {
 		v.seen[in.Node] = digestItem{Node: in.Node, Boot: in.Boot, Version: in.Version}
 	}
 	var out []change

@@ -145,7 +145,7 @@ func TestViewLifecycle(t *testing.T) {
 					for _, k := range s.rec {
 						r.Entries = append(r.Entries, entry{Service: "svc", Key: k, Version: r.Version})
 					}
-					ch = v.mergeRecord(&r, now)
+					ch = v.mergeRecord(&r, false, now)
 				case s.purge > 0:
 					now = now.Add(s.purge)
 					v.purge(now, time.Minute)
@@ -225,7 +225,7 @@ func TestViewKeepsNothingOfNonMembers(t *testing.T) {
 				t.Fatalf("delta of a non-member: %v %v, want ignored", vd, ch)
 			}
 		}
-		v.mergeRecord(&record{Node: node, Boot: 1, Version: 3}, t0)
+		v.mergeRecord(&record{Node: node, Boot: 1, Version: 3}, false, t0)
 		v.leave(node, 1, t0)
 		if got := v.behind([]digestItem{{Node: node, Boot: 1, Version: 9}}); len(got) != 0 {
 			t.Fatalf("behind a non-member: %v", got)
@@ -234,5 +234,35 @@ func TestViewKeepsNothingOfNonMembers(t *testing.T) {
 	if len(v.nodes) != 1 || len(v.seen)+len(v.pending)+len(v.tombs)+len(v.members) != 0 {
 		t.Errorf("kept nodes=%d seen=%d pending=%d tombs=%d members=%d, want only our own record",
 			len(v.nodes), len(v.seen), len(v.pending), len(v.tombs), len(v.members))
+	}
+}
+
+// TestViewOwnRecordWins: a forged record at the writer's boot with a huge
+// version is replaced by the writer's own record, and only by that.
+func TestViewOwnRecordWins(t *testing.T) {
+	const node = "peer@192.0.2.2"
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	v.memberUp(node, netip.MustParseAddrPort("192.0.2.2:7946"), nodeMeta{Boot: 5})
+	real := record{Node: node, Boot: 5, Version: 3, Entries: []entry{{Service: "http", Key: "web", Version: 3}}}
+	v.mergeRecord(&real, true, t0)
+	v.mergeRecord(&record{Node: node, Boot: 5, Version: 1 << 62}, false, t0)
+	if got := v.list("http"); len(got) != 0 {
+		t.Fatalf("forged empty record not applied first: %v", got)
+	}
+	older := record{Node: node, Boot: 5, Version: 2}
+	v.mergeRecord(&older, false, t0)
+	if r := v.nodes[node]; r.Version != 1<<62 {
+		t.Fatalf("a record relayed by others replaced a newer one: version %d", r.Version)
+	}
+	v.mergeRecord(&real, true, t0)
+	if r := v.nodes[node]; r.Version != 3 || len(v.list("http")) != 1 || v.seen[node].Version != 3 {
+		t.Errorf("after the writer's own record: version %d, http %v, seen %d; want 3, web, 3", r.Version, v.list("http"), v.seen[node].Version)
+	}
+	d := &delta{Node: node, Boot: 5, Version: 4, Op: opPut, Service: "http", Key: "api"}
+	if !v.observe(d) {
+		t.Error("the writer's next delta is not gossiped on")
+	}
+	if _, vd := v.applyDelta(d, t0); vd != deltaApplied {
+		t.Errorf("the writer's next delta: %v, want applied", vd)
 	}
 }

@@ -36,6 +36,10 @@ func output(c *cli.Context, o *options, hosts []hostfile.Host) error {
 	}
 	var state []hostfile.Host
 	if o.keep > 0 {
+		// Another user's state in /tmp would inject hosts: check first.
+		if err := hostfile.CheckPlanted(statePath(o.output)); err != nil {
+			return fmt.Errorf("--keep state of %s, nothing written: %w", o.output, err)
+		}
 		hosts, state = keepRecent(o, hosts, time.Now())
 	}
 	if o.format == hostfile.Hosts {

@@ -2,32 +2,12 @@ package sdjoincmd
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/ipfinder-go/ipfinder/rename"
 )
-
-// sharedSpace is RFC 6598's carrier-grade NAT space, private for memberlist.
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
-
-// chooseAdvertise picks the address to advertise when bound to 0.0.0.0,
-// as memberlist does: the first private IPv4 address, else the first global
-// unicast IPv4 address. addrs are the addresses of the up, non-loopback
-// interfaces in interface order.
-func chooseAdvertise(addrs []netip.Addr) (netip.Addr, bool) {
-	var global netip.Addr
-	for _, a := range addrs {
-		a = a.Unmap()
-		switch {
-		case !a.Is4() || a.IsLoopback() || a.IsLinkLocalUnicast() || !a.IsGlobalUnicast():
-			continue
-		case a.IsPrivate() || sharedSpace.Contains(a):
-			return a, true
-		case !global.IsValid():
-			global = a
-		}
-	}
-	return global, global.IsValid()
-}
 
 // interfaceAddrs returns the addresses of the up interfaces in interface
 // order; withLoopback includes the loopback ones.
@@ -54,15 +34,16 @@ func interfaceAddrs(withLoopback bool) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// defaultAdvertise is chooseAdvertise over this machine's interfaces.
+// defaultAdvertise is the address advertised with --no-rename and --bind
+// 0.0.0.0: this machine's IPv4 identity, chosen once by the same policy
+// that rename follows it with (rename.Identity).
 func defaultAdvertise() (netip.Addr, error) {
-	addrs, err := interfaceAddrs(false)
+	a, err := rename.Identity(&rename.Config{Family: 4})
 	if err != nil {
-		return netip.Addr{}, err
+		return netip.Addr{}, fmt.Errorf("reading this machine's addresses: %w", err)
 	}
-	a, ok := chooseAdvertise(addrs)
-	if !ok {
-		return netip.Addr{}, errors.New("no private or global IPv4 address to advertise: pass --advertise ADDR or --bind ADDR:PORT")
+	if !a.IsValid() {
+		return netip.Addr{}, errors.New("no usable IPv4 address to advertise: pass --advertise ADDR or --bind ADDR:PORT")
 	}
 	return a, nil
 }

@@ -46,25 +46,9 @@ func (s *syncBuffer) lines() []string {
 	return strings.Split(strings.TrimRight(s.String(), "\n"), "\n")
 }
 
-// freePort returns a loopback port free for both TCP and UDP.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+// freePort returns a loopback port free for both TCP and UDP, reserved
+// for this test (see lab.FreePort).
+func freePort(t *testing.T) int { return lab.FreePort(t) }
 
 // writeFile writes content to a new file in dir, replacing it atomically.
 func writeFile(t *testing.T, path, content string) {

@@ -35,8 +35,8 @@ NAME@OLD and joins again as NAME@NEW with the same services, and peers
 report one rename (watch prints "rename OLD -> NEW"). An address lost with
 none in its place (after 5 s more) makes the agent leave and wait
 offline (list finds nothing, track is kept for later) until one returns.
---no-rename turns this off; the address is then the first private IPv4
-address, as memberlist picks it.
+--no-rename turns this off; the address is then chosen once, by the same
+rule.
 
 PEERS. Peers come from --hostfile (default ~/.hosts, else
 ~/.hosts.erlang) in any hostfile format: "host" and "name@host" mean port
