@@ -97,8 +97,9 @@ shell: write exec:sh -c '...' for one). --check-interval (default 5s,
 at least 100ms) and --check-timeout (default 2s) after the same --track
 apply to its checks. A new entry is advertised once its checks pass; two
 failures in a row withdraw it (peers see a leave), one pass brings it
-back (a join); the agent says so on stderr. A check that cannot run
-fails with the reason as its output. sdjoin list --local shows this
+back (a join); the agent says so on stderr. Checks run in the agent
+(its user, environment and working directory), also those of sdjoin run.
+A check that cannot run fails with the reason as its output. sdjoin list --local shows this
 node's entries, withdrawn ones included, with each check's state
 (passing, warning, pending, critical) and last output; a URL's
 user:password@ shows as xxxxx@.
