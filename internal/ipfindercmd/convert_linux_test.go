@@ -131,24 +131,7 @@ func TestConvertRefusesPlantedSymlink(t *testing.T) {
 	if err := os.WriteFile(in, []byte("192.0.2.10 alpha\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	victim := filepath.Join(dir, "victim")
-	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(tmp, "hosts")
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, 12345, 12345); err != nil {
-		t.Fatal(err)
-	}
+	link, victim := lab.PlantedLink(t, 12345)
 	var stdout, stderr bytes.Buffer
 	code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), []string{"ipfinder", "convert", "-o", link, in})
 	if code != 1 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), "refusing to follow symbolic link "+link) {

@@ -59,3 +59,21 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() er
 		time.Sleep(min(wait, left))
 	}
 }
+
+// Within returns what fn returns, or fails the test when fn has not
+// returned after d: for calls that must not block (what names the call).
+// fn keeps running in its goroutine after a failure.
+func Within(tb testing.TB, d time.Duration, what string, fn func() error) error {
+	tb.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		tb.Fatalf("%s still blocked after %v", what, d)
+		return nil
+	}
+}
