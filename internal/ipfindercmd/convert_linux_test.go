@@ -74,9 +74,7 @@ func TestConvertStopsOnSignal(t *testing.T) {
 	t.Run("fifo_sigint", func(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out")
-		if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, out, "old\n")
 		fifo := filepath.Join(dir, "fifo")
 		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 			t.Fatal(err)
@@ -96,9 +94,7 @@ func TestConvertStopsOnSignal(t *testing.T) {
 	})
 	t.Run("stdin_sigterm", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
-		if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, out, "old\n")
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -128,9 +124,7 @@ func TestConvertRefusesPlantedSymlink(t *testing.T) {
 	}
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
-	if err := os.WriteFile(in, []byte("192.0.2.10 alpha\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, in, "192.0.2.10 alpha\n")
 	link, victim := lab.PlantedLink(t, 12345)
 	var stdout, stderr bytes.Buffer
 	code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), []string{"ipfinder", "convert", "-o", link, in})
