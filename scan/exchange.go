@@ -139,6 +139,15 @@ func sendAll(ctx context.Context, conn net.PacketConn, n int, t exchangeTiming, 
 	return nil
 }
 
+// exchangeErr is err from exchange, wrapped with what was asked ("scan:
+// netbios"), unless it is nil or ctx's own error.
+func exchangeErr(ctx context.Context, err error, what string) error {
+	if err == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // wait waits d, and reports false if stop was closed first.
 func wait(stop <-chan struct{}, d time.Duration) bool {
 	if d <= 0 {

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -79,4 +80,15 @@ func (r *fakeReader[T]) SetReadDeadline(t time.Time) error {
 	close(r.changed)
 	r.changed = make(chan struct{})
 	return nil
+}
+
+// loopbackUDP opens a UDP socket on 127.0.0.1, closed when the test ends.
+func loopbackUDP(t testing.TB) net.PacketConn {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -113,10 +111,7 @@ func (c *NetBIOSClient) Query(ctx context.Context, addrs []netip.Addr, cfg *NetB
 			hosts = append(hosts, *h)
 		}
 	}
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		err = fmt.Errorf("scan: netbios: %w", err)
-	}
-	return hosts, err
+	return hosts, exchangeErr(ctx, err, "scan: netbios")
 }
 
 // ipv4Only returns the distinct IPv4 addresses of addrs, sorted.

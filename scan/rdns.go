@@ -148,10 +148,7 @@ func (c *RDNSClient) Lookup(ctx context.Context, addrs []netip.Addr, cfg *RDNSCo
 			hosts = append(hosts, RDNSHost{Addr: targets[i], Names: n})
 		}
 	}
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		err = fmt.Errorf("scan: reverse dns via %v: %w", servers[0], err)
-	}
-	return hosts, err
+	return hosts, exchangeErr(ctx, err, fmt.Sprintf("scan: reverse dns via %v", servers[0]))
 }
 
 // distinct returns the distinct valid addresses of addrs, unmapped and

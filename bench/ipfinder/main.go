@@ -24,7 +24,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -230,17 +229,11 @@ var ipv4 = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s`)
 // measure runs cmd in the scanner's namespace, adds its wall time, recall
 // and peak RSS to res and returns its output.
 func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	c := scanner.Command(ctx, cmd[0], cmd[1:]...)
-	var stderr strings.Builder
-	c.Stderr = &stderr
-	start := time.Now()
-	out, err := c.Output()
-	elapsed := time.Since(start)
+	r, err := timed(scanner, cmd, 10*time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+		return nil, err
 	}
+	out := r.out
 	seen := map[string]bool{}
 	for _, m := range ipv4.FindAllStringSubmatch(string(out), -1) {
 		seen[m[1]] = true
@@ -254,8 +247,8 @@ func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]
 		}
 	}
 	res.want += len(live)
-	res.times = append(res.times, elapsed)
-	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	res.times = append(res.times, r.took)
+	if ru, ok := r.state.SysUsage().(*syscall.Rusage); ok {
 		res.rss = append(res.rss, ru.Maxrss)
 	}
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -86,12 +87,12 @@ func runNames(runs int, bin string) error {
 		for k := range namers {
 			j := (k + i) % len(namers) // rotate the order
 			n := namers[j]
-			out, took, err := timed(scanner, n.cmd)
+			r, err := timed(scanner, n.cmd, 2*time.Minute)
 			if err != nil {
 				return err
 			}
-			times[j] = append(times[j], took)
-			got := n.named(out)
+			times[j] = append(times[j], r.took)
+			got := n.named(r.out)
 			for _, h := range nameable {
 				if got[h.Addr.String()] {
 					named[j]++
@@ -114,9 +115,17 @@ func runNames(runs int, bin string) error {
 	return nil
 }
 
-// timed runs cmd in h's namespace and returns its output and wall time.
-func timed(h *lab.Host, cmd []string) ([]byte, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// timing is what timed saw of one command.
+type timing struct {
+	out   []byte
+	took  time.Duration    // wall time
+	state *os.ProcessState // for its resource usage
+}
+
+// timed runs cmd in h's namespace, killing it after timeout, and returns
+// its output, wall time and state; its stderr goes into the error.
+func timed(h *lab.Host, cmd []string, timeout time.Duration) (timing, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c := h.Command(ctx, cmd[0], cmd[1:]...)
 	var stderr strings.Builder
@@ -125,9 +134,9 @@ func timed(h *lab.Host, cmd []string) ([]byte, time.Duration, error) {
 	out, err := c.Output()
 	took := time.Since(start)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+		return timing{}, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
 	}
-	return out, took, nil
+	return timing{out: out, took: took, state: c.ProcessState}, nil
 }
 
 // namedJSON reads ipfinder's JSON output: hosts with a name.
