@@ -111,3 +111,17 @@ func TestWithin(t *testing.T) {
 		t.Errorf("blocking call: failure %q, want %q", msg, want)
 	}
 }
+
+func TestPollEndsAtStopPolling(t *testing.T) {
+	gone := errors.New("gone")
+	calls := 0
+	err := poll(10*time.Second, func() error {
+		if calls++; calls < 3 {
+			return errors.New("not yet")
+		}
+		return stopPolling{gone}
+	})
+	if err != gone || calls != 3 {
+		t.Errorf("poll = %v after %d calls, want gone after 3", err, calls)
+	}
+}
