@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -138,7 +139,7 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		ratio := float64(median(ourRes.times)) / float64(median(theirRes.times))
+		ratio := float64(stats.Median(ourRes.times)) / float64(stats.Median(theirRes.times))
 		printRow(sc.name, "ipfinder", ourRes, fmt.Sprintf("%.2fx", ratio))
 		printRow(sc.name, "arp-scan", theirRes, "")
 	}
@@ -168,7 +169,7 @@ func fullMDNS(runs int) scenario {
 
 func printRow(name, tool string, r result, ratio string) {
 	fmt.Printf("%-18s %-9s %5d %10s %7d/%-6d %7s", name, tool, len(r.times),
-		median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
+		stats.Median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
 	if r.wantNames > 0 {
 		fmt.Printf("  names %d/%d services %d/%d", r.names, r.wantNames, r.services, r.wantServices)
 	}
@@ -304,16 +305,4 @@ func runBig(bigHosts int, ours string) error {
 	fmt.Printf("\n/16 with %d hosts (65533 targets), default settings: %v, found %d/%d, peak RSS %.1f MiB\n",
 		bigHosts, res.times[0].Round(time.Millisecond), res.found, res.want, float64(slices.Max(res.rss))/1024)
 	return nil
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -103,14 +104,14 @@ func runNames(runs int, bin string) error {
 	fmt.Printf("\nhome LAN (%s, 19 hosts besides the scanner, %d nameable: 11 by the router's DNS, 2 by mDNS, 1 by NetBIOS), %d runs each\n",
 		cidr, len(nameable), runs)
 	fmt.Printf("%-10s %10s %12s %8s\n", "tool", "median", "named", "vs arp-scan")
-	base := median(times[len(namers)-1])
+	base := stats.Median(times[len(namers)-1])
 	for j, n := range namers {
 		namedCol := fmt.Sprintf("%d/%d", named[j], len(nameable)*runs)
 		if n.tool == "arp-scan" {
 			namedCol = "-"
 		}
-		fmt.Printf("%-10s %10s %12s %7.2fx\n", n.tool, median(times[j]).Round(time.Millisecond), namedCol,
-			float64(median(times[j]))/float64(base))
+		fmt.Printf("%-10s %10s %12s %7.2fx\n", n.tool, stats.Median(times[j]).Round(time.Millisecond), namedCol,
+			float64(stats.Median(times[j]))/float64(base))
 	}
 	return nil
 }
