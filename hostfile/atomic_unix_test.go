@@ -62,37 +62,35 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 	})
 	t.Run("own_link", func(t *testing.T) {
 		link, victim := lab.PlantedLink(t, os.Geteuid())
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target of own link holds %q", got)
-		}
+		writesThrough(t, link, victim)
 	})
 	t.Run("link_of_the_directory_owner", func(t *testing.T) {
 		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Chown(filepath.Dir(link), 12345, 12345); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target holds %q", got)
-		}
+		writesThrough(t, link, victim)
 	})
 	t.Run("other_users_link_in_private_directory", func(t *testing.T) {
 		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Chmod(filepath.Dir(link), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target holds %q", got)
-		}
+		writesThrough(t, link, victim)
 	})
+}
+
+// writesThrough checks that WriteFile follows link and writes its target,
+// victim.
+func writesThrough(t *testing.T, link, victim string) {
+	t.Helper()
+	hosts := []Host{{Addr: addr("192.0.2.1"), Names: []string{"a"}}}
+	if _, err := WriteFile(link, Plain, hosts); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+		t.Errorf("target of %s holds %q", link, got)
+	}
 }
 
 // checkUntouched checks that a refused write left the victim, the link

@@ -122,21 +122,29 @@ func TestRDNSLookupResendGoesToTheNextServer(t *testing.T) {
 	}
 }
 
-func TestRDNSLookupIgnoresAnswersFromOthers(t *testing.T) {
-	// The server asked answers from another socket than the one asked.
-	other := loopbackUDP(t)
-	spoof, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
+// lookupSpoofed looks 192.0.2.7 up at a server that answers "PTR
+// evil.lan." in a reply mangle changes, sent from the socket from (nil:
+// the one asked).
+func lookupSpoofed(t *testing.T, mangle func(*dns.Msg), from net.PacketConn) ([]RDNSHost, error) {
+	t.Helper()
+	srv, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
 		var m dns.Msg
 		if m.Unpack(q) != nil {
 			return nil, nil
 		}
 		m.SetReply(&m)
+		mangle(&m)
 		m.Answer = []dns.RR{rr(t, "7.2.0.192.in-addr.arpa. 0 IN PTR evil.lan.")}
 		b, _ := m.Pack()
-		return b, other
+		return b, from
 	})
-	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
-		&RDNSConfig{Servers: []netip.AddrPort{spoof}, Timeout: 300 * time.Millisecond})
+	return rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
+		&RDNSConfig{Servers: []netip.AddrPort{srv}, Timeout: 300 * time.Millisecond})
+}
+
+func TestRDNSLookupIgnoresAnswersFromOthers(t *testing.T) {
+	// The server asked answers from another socket than the one asked.
+	got, err := lookupSpoofed(t, func(*dns.Msg) {}, loopbackUDP(t))
 	if err != nil || len(got) != 0 {
 		t.Errorf("Lookup = %+v, %v; want no names: the answer came from an address not asked", got, err)
 	}
@@ -210,19 +218,7 @@ func FuzzParsePTRAnswer(f *testing.F) {
 }
 
 func TestRDNSLookupIgnoresAnswersWithAnotherID(t *testing.T) {
-	srv, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
-		var m dns.Msg
-		if m.Unpack(q) != nil {
-			return nil, nil
-		}
-		m.SetReply(&m)
-		m.Id ^= 0x5a5a // an off-path guess
-		m.Answer = []dns.RR{rr(t, "7.2.0.192.in-addr.arpa. 0 IN PTR evil.lan.")}
-		b, _ := m.Pack()
-		return b, nil
-	})
-	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
-		&RDNSConfig{Servers: []netip.AddrPort{srv}, Timeout: 300 * time.Millisecond})
+	got, err := lookupSpoofed(t, func(m *dns.Msg) { m.Id ^= 0x5a5a }, nil) // an off-path guess
 	if err != nil || len(got) != 0 {
 		t.Errorf("Lookup = %+v, %v; want no names: the answer has another ID", got, err)
 	}
