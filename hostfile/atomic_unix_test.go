@@ -36,40 +36,13 @@ func TestWriteFileAtomicKeepsOwner(t *testing.T) {
 	}
 }
 
-// plantedLink makes a world-writable sticky directory like /tmp in a new
-// temporary directory, and in it a symbolic link "hosts", owned by uid,
-// pointing at a victim file outside. It returns the link and the victim.
-func plantedLink(t *testing.T, uid int) (link, victim string) {
-	t.Helper()
-	dir := t.TempDir()
-	victim = filepath.Join(dir, "victim")
-	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	link = filepath.Join(tmp, "hosts")
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-	return link, victim
-}
-
 func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 	if os.Geteuid() != 0 {
 		lab.SkipOrFail(t, "planting a link owned by another user needs root")
 	}
 	hosts := []Host{{Addr: addr("192.0.2.1"), Names: []string{"a"}}}
 	t.Run("other_users_link", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		_, err := WriteFile(link, Auto, hosts)
 		if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
 			t.Fatalf("err %v, want a refusal naming %s", err, link)
@@ -77,7 +50,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		checkUntouched(t, link, victim)
 	})
 	t.Run("own_link_to_other_users_link", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		mine := filepath.Join(filepath.Dir(link), "mine")
 		if err := os.Symlink(link, mine); err != nil {
 			t.Fatal(err)
@@ -88,28 +61,18 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		checkUntouched(t, link, victim)
 	})
 	t.Run("own_link", func(t *testing.T) {
-		link, victim := plantedLink(t, os.Geteuid())
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target of own link holds %q", got)
-		}
+		link, victim := lab.PlantedLink(t, os.Geteuid())
+		writesThrough(t, link, victim)
 	})
 	t.Run("link_of_the_directory_owner", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Chown(filepath.Dir(link), 12345, 12345); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target holds %q", got)
-		}
+		writesThrough(t, link, victim)
 	})
 	t.Run("other_users_link_as_directory", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Remove(link); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +89,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		checkUntouched(t, link, victim)
 	})
 	t.Run("own_link_to_other_users_directory_link", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Remove(link); err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +109,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		checkUntouched(t, link, victim)
 	})
 	t.Run("own_directory_link", func(t *testing.T) {
-		link, victim := plantedLink(t, os.Geteuid())
+		link, victim := lab.PlantedLink(t, os.Geteuid())
 		if err := os.Remove(link); err != nil {
 			t.Fatal(err)
 		}
@@ -161,16 +124,11 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		}
 	})
 	t.Run("other_users_link_in_private_directory", func(t *testing.T) {
-		link, victim := plantedLink(t, 12345)
+		link, victim := lab.PlantedLink(t, 12345)
 		if err := os.Chmod(filepath.Dir(link), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteFile(link, Plain, hosts); err != nil {
-			t.Fatal(err)
-		}
-		if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
-			t.Errorf("target holds %q", got)
-		}
+		writesThrough(t, link, victim)
 	})
 }
 
@@ -232,6 +190,19 @@ func TestWriteFileRefusesPlantedFile(t *testing.T) {
 				t.Errorf("planted file holds %q", got)
 			}
 		})
+	}
+}
+
+// writesThrough checks that WriteFile follows link and writes its target,
+// victim.
+func writesThrough(t *testing.T, link, victim string) {
+	t.Helper()
+	hosts := []Host{{Addr: addr("192.0.2.1"), Names: []string{"a"}}}
+	if _, err := WriteFile(link, Plain, hosts); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, victim); !strings.Contains(got, "192.0.2.1") {
+		t.Errorf("target of %s holds %q", link, got)
 	}
 }
 

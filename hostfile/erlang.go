@@ -315,11 +315,7 @@ func quoteAtom(s string) string {
 // writeErlang writes one quoted atom per host: its node if it has one,
 // else its address, else its first name.
 func writeErlang(w *bytes.Buffer, hosts []Host) error {
-	w.WriteString("%" + header + "\n")
-	for _, h := range hosts {
-		if err := h.check(); err != nil {
-			return err
-		}
+	return writeLines(w, "%", hosts, func(h Host) (string, error) {
 		var atom string
 		switch {
 		case h.Node != "":
@@ -329,13 +325,11 @@ func writeErlang(w *bytes.Buffer, hosts []Host) error {
 		case len(h.Names) > 0:
 			atom = h.Names[0]
 		default:
-			continue
+			return "", nil
 		}
 		if utf8.RuneCountInString(atom) > maxAtom {
-			return fmt.Errorf("hostfile: host %s: Erlang atom %s longer than %d characters", h.label(), quote(atom), maxAtom)
+			return "", fmt.Errorf("hostfile: host %s: Erlang atom %s longer than %d characters", h.label(), quote(atom), maxAtom)
 		}
-		w.WriteString(quoteAtom(atom))
-		w.WriteString(".\n")
-	}
-	return nil
+		return quoteAtom(atom) + ".", nil
+	})
 }

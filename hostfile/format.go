@@ -90,6 +90,26 @@ func Write(w io.Writer, f Format, hosts []Host) error {
 // same hosts gives the same bytes.
 const header = " Written by ipfinder (github.com/ipfinder-go/ipfinder/hostfile); edits are overwritten."
 
+// writeLines writes the header as a comment that starts with mark, then
+// the line line makes of each host, checked first; a host it makes ""
+// of is left out.
+func writeLines(w *bytes.Buffer, mark string, hosts []Host, line func(Host) (string, error)) error {
+	w.WriteString(mark + header + "\n")
+	for _, h := range hosts {
+		if err := h.check(); err != nil {
+			return err
+		}
+		s, err := line(h)
+		if err != nil {
+			return err
+		}
+		if s != "" {
+			w.WriteString(s + "\n")
+		}
+	}
+	return nil
+}
+
 // detect guesses the format of data from its first entry. It returns Auto
 // when data holds no entry (empty, or only comments that do not tell).
 //

@@ -2,7 +2,6 @@ package hostfile
 
 import (
 	"bytes"
-	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -12,12 +11,7 @@ import (
 // have the same address.
 func parseHosts(p *parser, data []byte) []Host {
 	var hosts []Host
-	eachLine(data, func(n int, line string) bool {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			return true
-		}
+	eachEntry(data, func(n int, f []string) bool {
 		addr, err := netip.ParseAddr(f[0])
 		if err != nil {
 			return p.fail(n, "bad address %s", quote(f[0]))
@@ -45,15 +39,10 @@ func parseHosts(p *parser, data []byte) []Host {
 // writeHosts writes one hosts(5) line per host that has both an address
 // and a name; other hosts cannot be written in this format.
 func writeHosts(w *bytes.Buffer, hosts []Host) error {
-	w.WriteString("#" + header + "\n")
-	for _, h := range hosts {
-		if err := h.check(); err != nil {
-			return err
-		}
+	return writeLines(w, "#", hosts, func(h Host) (string, error) {
 		if !h.Addr.IsValid() || len(h.Names) == 0 {
-			continue
+			return "", nil
 		}
-		fmt.Fprintf(w, "%s\t%s\n", h.Addr, strings.Join(h.Names, " "))
-	}
-	return nil
+		return h.Addr.String() + "\t" + strings.Join(h.Names, " "), nil
+	})
 }

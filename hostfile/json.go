@@ -120,10 +120,8 @@ func (jh *jsonHost) host() (Host, string) {
 		h.MAC = mac
 	}
 	h.Vendor = jh.Vendor
-	for _, n := range jh.Names {
-		if msg := checkName(n); msg != "" {
-			return h, msg
-		}
+	if msg := firstBad(jh.Names, checkName); msg != "" {
+		return h, msg
 	}
 	h.Names = nilIfEmpty(jh.Names)
 	for n, src := range jh.Sources {
@@ -147,10 +145,8 @@ func (jh *jsonHost) host() (Host, string) {
 		}
 		h.Node = jh.Node
 	}
-	for _, s := range jh.Services {
-		if msg := checkService(s); msg != "" {
-			return h, msg
-		}
+	if msg := firstBad(jh.Services, checkService); msg != "" {
+		return h, msg
 	}
 	h.Services = nilIfEmpty(jh.Services)
 	for _, c := range jh.Conflict {
@@ -176,6 +172,17 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// firstBad returns what check says of the first string of list it finds
+// bad, or "" when all are good.
+func firstBad(list []string, check func(string) string) string {
+	for _, s := range list {
+		if msg := check(s); msg != "" {
+			return msg
+		}
+	}
+	return ""
 }
 
 // writeJSON writes hosts as an indented JSON array; lists are written as

@@ -197,6 +197,17 @@ func eachLine(data []byte, fn func(n int, line string) bool) {
 	}
 }
 
+// eachEntry calls fn with the fields of each line of data that holds any
+// once its '#' comment is cut, and the line's 1-based number. It stops
+// early when fn returns false.
+func eachEntry(data []byte, fn func(n int, f []string) bool) {
+	eachLine(data, func(n int, line string) bool {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		return len(f) == 0 || fn(n, f)
+	})
+}
+
 // lineAt returns the 1-based number of the line holding data[off].
 func lineAt(data []byte, off int64) int {
 	off = min(max(off, 0), int64(len(data)))

@@ -12,14 +12,8 @@ import (
 // (IPv4 address or name), "[IPv6]:port" or an Erlang node "name@host".
 func parsePlain(p *parser, data []byte) []Host {
 	var hosts []Host
-	eachLine(data, func(n int, line string) bool {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		switch len(f) {
-		case 0:
-			return true
-		case 1:
-		default:
+	eachEntry(data, func(n int, f []string) bool {
+		if len(f) > 1 {
 			return p.fail(n, "want one host per line, have %d fields", len(f))
 		}
 		h, msg := plainHost(f[0])
@@ -93,28 +87,22 @@ func nodeEntry(node string) Host {
 // writePlain writes one line per host: its node if it has one, else its
 // address or first name, with ":port" when Port is set.
 func writePlain(w *bytes.Buffer, hosts []Host) error {
-	w.WriteString("#" + header + "\n")
-	for _, h := range hosts {
-		if err := h.check(); err != nil {
-			return err
-		}
-		var s string
-		switch {
-		case h.Node != "":
-			s = h.Node
-		case h.Addr.IsValid() && h.Port != 0:
-			s = netip.AddrPortFrom(h.Addr, h.Port).String()
-		case h.Addr.IsValid():
-			s = h.Addr.String()
-		case len(h.Names) > 0 && h.Port != 0:
-			s = h.Names[0] + ":" + strconv.Itoa(int(h.Port))
-		case len(h.Names) > 0:
-			s = h.Names[0]
-		default:
-			continue
-		}
-		w.WriteString(s)
-		w.WriteByte('\n')
+	return writeLines(w, "#", hosts, func(h Host) (string, error) { return plainLine(h), nil })
+}
+
+// plainLine is h's plain entry, "" when it has no address or name.
+func plainLine(h Host) string {
+	switch {
+	case h.Node != "":
+		return h.Node
+	case h.Addr.IsValid() && h.Port != 0:
+		return netip.AddrPortFrom(h.Addr, h.Port).String()
+	case h.Addr.IsValid():
+		return h.Addr.String()
+	case len(h.Names) > 0 && h.Port != 0:
+		return h.Names[0] + ":" + strconv.Itoa(int(h.Port))
+	case len(h.Names) > 0:
+		return h.Names[0]
 	}
-	return nil
+	return ""
 }

@@ -6,39 +6,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
 // readFileWithin runs ReadFile on path and fails the test when it does not
 // return within a generous deadline.
 func readFileWithin(t *testing.T, path string) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() {
+	return lab.Within(t, 10*time.Second, "ReadFile("+path+")", func() error {
 		_, err := ReadFile(path, nil)
-		done <- err
-	}()
-	select {
-	case err := <-done:
 		return err
-	case <-time.After(10 * time.Second):
-		t.Fatalf("ReadFile(%s) still blocked after 10s", path)
-		return nil
-	}
+	})
 }
 
 func TestReadFileRefusesNonRegular(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	held := filepath.Join(dir, "held")
-	if err := syscall.Mkfifo(held, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := lab.FIFO(t, dir, "fifo")
+	held := lab.FIFO(t, dir, "held")
 	// A writer that keeps the FIFO open and never writes.
 	w, err := os.OpenFile(held, os.O_RDWR, 0)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/mdlayher/arp"
@@ -78,12 +77,9 @@ type ARPReply struct {
 // ARPScanner sends ARP requests on one link and collects the answers.
 // A Sweep at a time.
 type ARPScanner struct {
-	conn  net.PacketConn
+	sock
 	mac   net.HardwareAddr
 	addrs []netip.Prefix
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // NewARP returns an ARPScanner that writes Ethernet frames to conn and
@@ -105,24 +101,14 @@ func NewARP(conn net.PacketConn, mac net.HardwareAddr, addrs []netip.Prefix) (*A
 	if len(v4) == 0 {
 		return nil, errors.New("scan: no IPv4 address to send ARP requests from: give the interface one")
 	}
-	return &ARPScanner{conn: conn, mac: slices.Clone(mac), addrs: v4}, nil
+	return &ARPScanner{sock: sock{conn: conn}, mac: slices.Clone(mac), addrs: v4}, nil
 }
 
 // SweepARP opens a raw socket on ifi, sweeps targets and closes the socket.
 // See [ARPScanner.Sweep].
 func SweepARP(ctx context.Context, ifi *net.Interface, targets []netip.Addr, cfg *ARPConfig) ([]ARPReply, error) {
-	s, err := DialARP(ifi)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	return s.Sweep(ctx, targets, cfg)
-}
-
-// Close closes the connection. It is safe to call more than once.
-func (s *ARPScanner) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.conn.Close() })
-	return s.closeErr
+	return dialDo(func() (*ARPScanner, error) { return DialARP(ifi) },
+		func(s *ARPScanner) ([]ARPReply, error) { return s.Sweep(ctx, targets, cfg) })
 }
 
 // Sweep asks every target for its hardware address and returns the hosts
@@ -146,14 +132,7 @@ func (s *ARPScanner) Sweep(ctx context.Context, targets []netip.Addr, cfg *ARPCo
 
 	err = sw.run(ctx, events, readDone, &readErr)
 
-	close(stop)
-	if derr := s.conn.SetReadDeadline(time.Unix(1, 0)); derr == nil {
-		<-readDone // the reader has returned; the conn can be swept again
-		_ = s.conn.SetReadDeadline(time.Time{})
-	} else {
-		// The reader stays blocked until Close; it owns nothing else.
-		sw.log.Debug("arp: cannot unblock reader", "err", derr)
-	}
+	s.stopReader(stop, readDone, sw.log, "arp")
 	return sw.results(), err
 }
 
@@ -168,28 +147,18 @@ type arpEvent struct {
 // readLoop reads frames until the conn fails or stop is closed, and sends
 // every claim to events.
 func (s *ARPScanner) readLoop(stop <-chan struct{}, events chan<- arpEvent) error {
-	buf := make([]byte, 1514)
-	for {
-		n, _, err := s.conn.ReadFrom(buf)
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		if err != nil {
-			return fmt.Errorf("scan: reading ARP: %w", err)
-		}
-		ev, ok := parseARPFrame(buf[:n])
+	err := readTo(&s.sock, 1514, stop, events, func(b []byte, _ net.Addr) (arpEvent, bool) {
+		ev, ok := parseARPFrame(b)
 		if !ok || ev.mac == [6]byte(s.mac) {
-			continue
+			return arpEvent{}, false
 		}
 		ev.at = time.Now()
-		select {
-		case events <- ev:
-		case <-stop:
-			return nil
-		}
+		return ev, true
+	})
+	if err != nil {
+		return fmt.Errorf("scan: reading ARP: %w", err)
 	}
+	return nil
 }
 
 // parseARPFrame extracts the claim "addr is at mac" from an Ethernet frame

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 )
@@ -22,35 +21,29 @@ type fakeHost struct {
 // to it are ARP requests, and its hosts answer them after their delay. Like
 // a packet socket, it also returns our own frames.
 type fakeLAN struct {
-	mac   net.HardwareAddr
-	in    chan []byte
-	close chan struct{}
+	*fakeReader[[]byte]
+	mac net.HardwareAddr
 
-	mu          sync.Mutex
-	hosts       map[netip.Addr][]*fakeHost
-	asked       map[netip.Addr]int
-	sendTimes   []time.Time
-	deadline    time.Time
-	deadlineSet chan struct{} // closed and replaced by SetReadDeadline
-	rng         *rand.Rand
-	closeOnce   sync.Once
-	writeErr    error
-	failWrites  int // the next writes that fail with failErr
-	failErr     error
-	failTimes   []time.Time
-	pending     []*time.Timer // replies on their way
-	timers      sync.WaitGroup
+	mu         sync.Mutex
+	hosts      map[netip.Addr][]*fakeHost
+	asked      map[netip.Addr]int
+	sendTimes  []time.Time
+	rng        *rand.Rand
+	writeErr   error
+	failWrites int // the next writes that fail with failErr
+	failErr    error
+	failTimes  []time.Time
+	pending    []*time.Timer // replies on their way
+	timers     sync.WaitGroup
 }
 
 func newFakeLAN(mac net.HardwareAddr) *fakeLAN {
 	return &fakeLAN{
-		mac:         mac,
-		in:          make(chan []byte, 1<<16),
-		close:       make(chan struct{}),
-		hosts:       map[netip.Addr][]*fakeHost{},
-		asked:       map[netip.Addr]int{},
-		deadlineSet: make(chan struct{}),
-		rng:         rand.New(rand.NewPCG(1, 2)),
+		fakeReader: newFakeReader[[]byte](1 << 16),
+		mac:        mac,
+		hosts:      map[netip.Addr][]*fakeHost{},
+		asked:      map[netip.Addr]int{},
+		rng:        rand.New(rand.NewPCG(1, 2)),
 	}
 }
 
@@ -71,28 +64,8 @@ func (l *fakeLAN) askedFor(addr string) int {
 func (l *fakeLAN) inject(frame []byte) { l.in <- frame }
 
 func (l *fakeLAN) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		l.mu.Lock()
-		deadline, changed := l.deadline, l.deadlineSet
-		l.mu.Unlock()
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return 0, nil, os.ErrDeadlineExceeded
-		}
-		var expire <-chan time.Time
-		if !deadline.IsZero() {
-			t := time.NewTimer(time.Until(deadline))
-			expire = t.C
-			defer t.Stop() // at most one per deadline change
-		}
-		select {
-		case f := <-l.in:
-			return copy(b, f), nil, nil
-		case <-expire:
-		case <-changed:
-		case <-l.close:
-			return 0, nil, net.ErrClosed
-		}
-	}
+	f, err := l.read()
+	return copy(b, f), nil, err
 }
 
 func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
@@ -136,30 +109,18 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 }
 
 func (l *fakeLAN) Close() error {
-	l.closeOnce.Do(func() {
-		close(l.close)
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, t := range l.pending {
-			if t.Stop() {
-				l.timers.Done()
-			}
+	l.fakeReader.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.pending {
+		if t.Stop() { // false once stopped: Done runs once per timer
+			l.timers.Done()
 		}
-	})
+	}
 	return nil
 }
 
-func (l *fakeLAN) LocalAddr() net.Addr              { return nil }
-func (l *fakeLAN) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
-func (l *fakeLAN) SetWriteDeadline(time.Time) error { return nil }
-func (l *fakeLAN) SetReadDeadline(t time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.deadline = t
-	close(l.deadlineSet)
-	l.deadlineSet = make(chan struct{})
-	return nil
-}
+func (l *fakeLAN) LocalAddr() net.Addr { return nil }
 
 // arpFrame builds an Ethernet frame holding an ARP packet.
 func arpFrame(op byte, sha net.HardwareAddr, spa netip.Addr, tha net.HardwareAddr, tpa netip.Addr) []byte {

@@ -67,7 +67,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 		maxTries: 1 + max(0, cmp.Or(c.Retries, DefaultARPRetries)),
 		rate:     float64(cmp.Or(c.Rate, DefaultARPRate)),
 		progress: c.Progress,
-		log:      c.Logger,
+		log:      orDiscard(c.Logger),
 		dst:      &packet.Addr{HardwareAddr: ethernet.Broadcast},
 	}
 	if sw.timeout < 0 || sw.rate < 0 {
@@ -76,9 +76,6 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	sw.maxTries = min(sw.maxTries, 255)
 	sw.gap = sw.timeout / time.Duration(sw.maxTries)
 	sw.burst = max(1, int(sw.rate/4))
-	if sw.log == nil {
-		sw.log = slog.New(slog.DiscardHandler)
-	}
 	sw.addrs = make([]netip.Addr, 0, len(targets))
 	for _, a := range targets {
 		a = a.Unmap()

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,12 @@ type exchangeTiming struct {
 	resend  time.Duration // when a query still unanswered is sent once more
 	rate    rate.Limit    // first sends per second
 	burst   int           // first sends that go out at once
+}
+
+// unicastTiming is the timing of a NetBIOS or reverse DNS exchange: timeout
+// (def when zero), resend, and the shared pacing.
+func unicastTiming(timeout, def, resend time.Duration) exchangeTiming {
+	return exchangeTiming{timeout: cmp.Or(timeout, def), resend: resend, rate: unicastRate, burst: unicastBurst}
 }
 
 // Pacing shared by the NetBIOS and reverse DNS queries: the queries for a
@@ -130,6 +137,15 @@ func sendAll(ctx context.Context, conn net.PacketConn, n int, t exchangeTiming, 
 		}
 	}
 	return nil
+}
+
+// exchangeErr is err from exchange, wrapped with what was asked ("scan:
+// netbios"), unless it is nil or ctx's own error.
+func exchangeErr(ctx context.Context, err error, what string) error {
+	if err == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // wait waits d, and reports false if stop was closed first.

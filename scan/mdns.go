@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -51,13 +50,10 @@ var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 // MDNSBrowser asks the mDNS responders on one link for host names and
 // DNS-SD service types. One Browse at a time.
 type MDNSBrowser struct {
-	conn    net.PacketConn
+	sock
 	unicast bool // conn is on port 5353: ask for unicast answers (QU) first
 	// noBrowse makes Browse only reverse-resolve addrs (tests).
 	noBrowse bool
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // NewMDNS returns an MDNSBrowser that writes queries to 224.0.0.251:5353
@@ -66,7 +62,7 @@ type MDNSBrowser struct {
 // is bound to port 5353, first queries ask for unicast answers (QU).
 // Close closes conn.
 func NewMDNS(conn net.PacketConn) *MDNSBrowser {
-	b := &MDNSBrowser{conn: conn}
+	b := &MDNSBrowser{sock: sock{conn: conn}}
 	if u, ok := conn.LocalAddr().(*net.UDPAddr); ok && u.Port == mdnsGroup.Port {
 		b.unicast = true
 	}
@@ -94,18 +90,8 @@ func DialMDNS(ifi *net.Interface) (*MDNSBrowser, error) {
 // BrowseMDNS opens an mDNS socket on ifi, browses and closes it. See
 // [MDNSBrowser.Browse].
 func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr, cfg *MDNSConfig) ([]MDNSHost, error) {
-	b, err := DialMDNS(ifi)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	return b.Browse(ctx, addrs, cfg)
-}
-
-// Close closes the connection. It is safe to call more than once.
-func (b *MDNSBrowser) Close() error {
-	b.closeOnce.Do(func() { b.closeErr = b.conn.Close() })
-	return b.closeErr
+	return dialDo(func() (*MDNSBrowser, error) { return DialMDNS(ifi) },
+		func(b *MDNSBrowser) ([]MDNSHost, error) { return b.Browse(ctx, addrs, cfg) })
 }
 
 // Browse asks for host names and DNS-SD service types and attributes them
@@ -134,22 +120,15 @@ func (b *MDNSBrowser) Browse(ctx context.Context, addrs <-chan netip.Addr, cfg *
 
 	hosts, err := br.run(ctx, addrs, rd)
 
-	close(stop)
-	if derr := b.conn.SetReadDeadline(time.Unix(1, 0)); derr == nil {
-		<-rd.done // the reader has returned; the conn can browse again
-		_ = b.conn.SetReadDeadline(time.Time{})
-	} else {
-		// The reader stays blocked until Close; it owns nothing else.
-		br.log.Debug("mdns: cannot unblock reader", "err", derr)
-	}
+	b.stopReader(stop, rd.done, br.log, "mdns")
 	return hosts, err
 }
 
 func mdnsLogger(cfg *MDNSConfig) *slog.Logger {
-	if cfg == nil || cfg.Logger == nil {
-		return slog.New(slog.DiscardHandler)
+	if cfg == nil {
+		return orDiscard(nil)
 	}
-	return cfg.Logger
+	return orDiscard(cfg.Logger)
 }
 
 // browse is the state of one MDNSBrowser.Browse, owned by the goroutine
@@ -362,25 +341,15 @@ func (br *browse) send(qs []dns.Question, qu bool) error {
 
 // read hands every packet to out until stop is closed or reading fails.
 func (b *MDNSBrowser) read(stop <-chan struct{}, out chan<- mdnsPacket) error {
-	buf := make([]byte, maxPacket)
-	for {
-		n, from, err := b.conn.ReadFrom(buf)
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		if err != nil {
-			return fmt.Errorf("scan: mdns: read: %w", err)
-		}
+	err := readTo(&b.sock, maxPacket, stop, out, func(data []byte, from net.Addr) (mdnsPacket, bool) {
 		var src netip.AddrPort
 		if u, ok := from.(*net.UDPAddr); ok {
 			src = u.AddrPort()
 		}
-		select {
-		case out <- mdnsPacket{data: append([]byte(nil), buf[:n]...), src: src}:
-		case <-stop:
-			return nil
-		}
+		return mdnsPacket{data: append([]byte(nil), data...), src: src}, true
+	})
+	if err != nil {
+		return fmt.Errorf("scan: mdns: read: %w", err)
 	}
+	return nil
 }

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -25,16 +23,11 @@ type fakeMDNSLink struct {
 	src   *net.UDPAddr                     // where answers come from
 	drop  func(q dns.Question, n int) bool // drop the answer to the n-th query of q (1-based)
 
-	in    chan fakeDatagram
-	close chan struct{}
+	*fakeReader[fakeDatagram]
 
-	mu          sync.Mutex
-	seen        map[dns.Question]int    // queries per question, QU bit cleared
-	qu          map[dns.Question][]bool // QU bit of each query of a question
-	readErr     error                   // ReadFrom fails with it
-	deadline    time.Time
-	deadlineSet chan struct{} // closed and replaced by SetReadDeadline
-	closeOnce   sync.Once
+	mu   sync.Mutex
+	seen map[dns.Question]int    // queries per question, QU bit cleared
+	qu   map[dns.Question][]bool // QU bit of each query of a question
 }
 
 type fakeDatagram struct {
@@ -47,14 +40,12 @@ type fakeDatagram struct {
 func newFakeMDNSLink(t testing.TB, local string, avahi bool, zone ...string) *fakeMDNSLink {
 	t.Helper()
 	l := &fakeMDNSLink{
-		local:       net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)),
-		avahi:       avahi,
-		src:         &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353},
-		in:          make(chan fakeDatagram, 1024),
-		close:       make(chan struct{}),
-		seen:        make(map[dns.Question]int),
-		qu:          make(map[dns.Question][]bool),
-		deadlineSet: make(chan struct{}),
+		local:      net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)),
+		avahi:      avahi,
+		src:        &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353},
+		fakeReader: newFakeReader[fakeDatagram](1024),
+		seen:       make(map[dns.Question]int),
+		qu:         make(map[dns.Question][]bool),
 	}
 	for _, s := range zone {
 		l.zone = append(l.zone, rr(t, s))
@@ -68,13 +59,7 @@ func (l *fakeMDNSLink) inject(data []byte, src string) {
 }
 
 // failReads makes ReadFrom fail with err from now on.
-func (l *fakeMDNSLink) failReads(err error) {
-	l.mu.Lock()
-	l.readErr = err
-	close(l.deadlineSet)
-	l.deadlineSet = make(chan struct{})
-	l.mu.Unlock()
-}
+func (l *fakeMDNSLink) failReads(err error) { l.fail(err) }
 
 func (l *fakeMDNSLink) queries(q dns.Question) int {
 	l.mu.Lock()
@@ -153,46 +138,8 @@ func (l *fakeMDNSLink) find(name string, t uint16) []dns.RR {
 }
 
 func (l *fakeMDNSLink) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		l.mu.Lock()
-		deadline, changed, rerr := l.deadline, l.deadlineSet, l.readErr
-		l.mu.Unlock()
-		if rerr != nil {
-			return 0, nil, rerr
-		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return 0, nil, os.ErrDeadlineExceeded
-		}
-		var expire <-chan time.Time
-		if !deadline.IsZero() {
-			t := time.NewTimer(time.Until(deadline))
-			expire = t.C
-			defer t.Stop() // at most one per deadline change
-		}
-		select {
-		case d := <-l.in:
-			return copy(b, d.data), d.src, nil
-		case <-expire:
-		case <-changed:
-		case <-l.close:
-			return 0, nil, net.ErrClosed
-		}
-	}
+	d, err := l.read()
+	return copy(b, d.data), d.src, err
 }
 
-func (l *fakeMDNSLink) Close() error {
-	l.closeOnce.Do(func() { close(l.close) })
-	return nil
-}
-
-func (l *fakeMDNSLink) LocalAddr() net.Addr              { return l.local }
-func (l *fakeMDNSLink) SetDeadline(t time.Time) error    { return l.SetReadDeadline(t) }
-func (l *fakeMDNSLink) SetWriteDeadline(time.Time) error { return nil }
-func (l *fakeMDNSLink) SetReadDeadline(t time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.deadline = t
-	close(l.deadlineSet)
-	l.deadlineSet = make(chan struct{})
-	return nil
-}
+func (l *fakeMDNSLink) LocalAddr() net.Addr { return l.local }

@@ -232,19 +232,21 @@ func (s *mdnsState) entry(a netip.Addr) *mdnsHostEntry {
 
 func (s *mdnsState) addName(a netip.Addr, name string) bool {
 	e := s.entry(a)
-	if e == nil || slices.Contains(e.names, name) || len(e.names) >= maxNamesPerHost {
-		return false
-	}
-	e.names = append(e.names, name)
-	return true
+	return e != nil && addNew(&e.names, name, maxNamesPerHost)
 }
 
 func (s *mdnsState) addService(a netip.Addr, typ string) bool {
 	e := s.entry(a)
-	if e == nil || slices.Contains(e.services, typ) || len(e.services) >= maxServicesPerHost {
+	return e != nil && addNew(&e.services, typ, maxServicesPerHost)
+}
+
+// addNew appends v to *list unless it is there already or the list holds
+// limit values; it reports whether it did.
+func addNew(list *[]string, v string, limit int) bool {
+	if slices.Contains(*list, v) || len(*list) >= limit {
 		return false
 	}
-	e.services = append(e.services, typ)
+	*list = append(*list, v)
 	return true
 }
 

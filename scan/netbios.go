@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -47,43 +44,24 @@ const (
 
 // NetBIOSClient asks hosts for their NetBIOS names with node status
 // (NBSTAT) queries, as nbtscan and `nmblookup -A` do. One Query at a time.
-type NetBIOSClient struct {
-	conn      net.PacketConn
-	closeOnce sync.Once
-	closeErr  error
-}
+type NetBIOSClient struct{ sock }
 
 // NewNetBIOS returns a NetBIOSClient that sends queries over conn and reads
 // the answers from it. Close closes conn.
 func NewNetBIOS(conn net.PacketConn) *NetBIOSClient {
-	return &NetBIOSClient{conn: conn}
+	return &NetBIOSClient{sock{conn: conn}}
 }
 
 // DialNetBIOS opens a UDP socket on an ephemeral port and returns a
 // NetBIOSClient over it. It needs no privileges.
 func DialNetBIOS() (*NetBIOSClient, error) {
-	conn, err := net.ListenPacket("udp4", "0.0.0.0:0")
-	if err != nil {
-		return nil, fmt.Errorf("scan: netbios: %w", err)
-	}
-	return NewNetBIOS(conn), nil
+	return dialUDP("udp4", "netbios", NewNetBIOS)
 }
 
 // QueryNetBIOS opens a socket, queries addrs and closes it. See
 // [NetBIOSClient.Query].
 func QueryNetBIOS(ctx context.Context, addrs []netip.Addr, cfg *NetBIOSConfig) ([]NetBIOSHost, error) {
-	c, err := DialNetBIOS()
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return c.Query(ctx, addrs, cfg)
-}
-
-// Close closes the connection. It is safe to call more than once.
-func (c *NetBIOSClient) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.conn.Close() })
-	return c.closeErr
+	return dialDo(DialNetBIOS, func(c *NetBIOSClient) ([]NetBIOSHost, error) { return c.Query(ctx, addrs, cfg) })
 }
 
 // Query sends a node status query to UDP port 137 of every IPv4 address in
@@ -93,23 +71,16 @@ func (c *NetBIOSClient) Close() error {
 // timeout passed; when ctx ends first it returns what it found and
 // ctx.Err(). It changes the connection's read deadline.
 func (c *NetBIOSClient) Query(ctx context.Context, addrs []netip.Addr, cfg *NetBIOSConfig) ([]NetBIOSHost, error) {
-	t := exchangeTiming{timeout: defaultNetBIOSTimeout, resend: netbiosResend, rate: unicastRate, burst: unicastBurst}
-	port := uint16(netbiosPort)
-	log := slog.New(slog.DiscardHandler)
-	if cfg != nil {
-		t.timeout = cmp.Or(cfg.Timeout, t.timeout)
-		port = cmp.Or(cfg.Port, port)
-		if cfg.Logger != nil {
-			log = cfg.Logger
-		}
-	}
+	cfg = cmp.Or(cfg, &NetBIOSConfig{})
+	t := unicastTiming(cfg.Timeout, defaultNetBIOSTimeout, netbiosResend)
+	port := cmp.Or(cfg.Port, netbiosPort)
+	log := orDiscard(cfg.Logger)
 	targets := ipv4Only(addrs)
 	index := make(map[netip.Addr]int, len(targets))
-	ids := make([]uint16, len(targets))
 	for i, a := range targets {
 		index[a] = i
-		ids[i] = randomID()
 	}
+	ids := randomIDs(len(targets))
 	found := make([]*NetBIOSHost, len(targets))
 	send := func(i, _ int) error {
 		dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(targets[i], port))
@@ -140,10 +111,7 @@ func (c *NetBIOSClient) Query(ctx context.Context, addrs []netip.Addr, cfg *NetB
 			hosts = append(hosts, *h)
 		}
 	}
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		err = fmt.Errorf("scan: netbios: %w", err)
-	}
-	return hosts, err
+	return hosts, exchangeErr(ctx, err, "scan: netbios")
 }
 
 // ipv4Only returns the distinct IPv4 addresses of addrs, sorted.
@@ -158,10 +126,14 @@ func ipv4Only(addrs []netip.Addr) []netip.Addr {
 	return slices.Compact(out)
 }
 
-// randomID returns a random transaction ID, so that an off-path host cannot
-// guess it.
-func randomID() uint16 {
-	var b [2]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return binary.BigEndian.Uint16(b[:])
+// randomIDs returns n random transaction IDs, so that an off-path host
+// cannot guess them.
+func randomIDs(n int) []uint16 {
+	b := make([]byte, 2*n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	ids := make([]uint16, n)
+	for i := range ids {
+		ids[i] = binary.BigEndian.Uint16(b[2*i:])
+	}
+	return ids
 }

@@ -88,12 +88,7 @@ func TestNetBIOSQueryOverLoopback(t *testing.T) {
 		return b, spoofer
 	})
 
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewNetBIOS(conn)
-	defer c.Close()
+	c := NewNetBIOS(loopbackUDP(t))
 	var addrs []netip.Addr
 	for i := 7; i >= 2; i-- {
 		addrs = append(addrs, netip.AddrFrom4([4]byte{127, 0, 0, byte(i)}))
@@ -122,12 +117,7 @@ func TestNetBIOSQueryOverLoopback(t *testing.T) {
 
 func TestNetBIOSQueryEndsWhenEveryHostAnswered(t *testing.T) {
 	a, _ := udpResponder(t, "127.0.0.2:0", nbstatReply("ONLY"))
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewNetBIOS(conn)
-	defer c.Close()
+	c := NewNetBIOS(loopbackUDP(t))
 	start := time.Now()
 	got, err := c.Query(context.Background(), []netip.Addr{a.Addr()}, &NetBIOSConfig{Port: a.Port(), Timeout: 10 * time.Second})
 	if err != nil || len(got) != 1 || got[0].Name != "only" {
@@ -143,16 +133,11 @@ func TestNetBIOSQueryEndsWhenEveryHostAnswered(t *testing.T) {
 }
 
 func TestNetBIOSQueryStopsWithContext(t *testing.T) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewNetBIOS(conn)
-	defer c.Close()
+	c := NewNetBIOS(loopbackUDP(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = c.Query(ctx, []netip.Addr{netip.MustParseAddr("127.0.0.9")}, &NetBIOSConfig{Port: 9, Timeout: time.Minute})
+	_, err := c.Query(ctx, []netip.Addr{netip.MustParseAddr("127.0.0.9")}, &NetBIOSConfig{Port: 9, Timeout: time.Minute})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Query error = %v, want context.DeadlineExceeded", err)
 	}

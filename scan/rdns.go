@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -75,41 +74,22 @@ func ResolvConf(path string) ([]netip.AddrPort, error) {
 // RDNSClient asks DNS servers for the names of addresses (PTR queries of
 // d.c.b.a.in-addr.arpa), all at once over one socket. One Lookup at a
 // time.
-type RDNSClient struct {
-	conn      net.PacketConn
-	closeOnce sync.Once
-	closeErr  error
-}
+type RDNSClient struct{ sock }
 
 // NewRDNS returns an RDNSClient that sends queries over conn and reads the
 // answers from it. Close closes conn.
-func NewRDNS(conn net.PacketConn) *RDNSClient { return &RDNSClient{conn: conn} }
+func NewRDNS(conn net.PacketConn) *RDNSClient { return &RDNSClient{sock{conn: conn}} }
 
 // DialRDNS opens a UDP socket on an ephemeral port (IPv4 and IPv6) and
 // returns an RDNSClient over it. It needs no privileges.
 func DialRDNS() (*RDNSClient, error) {
-	conn, err := net.ListenPacket("udp", ":0")
-	if err != nil {
-		return nil, fmt.Errorf("scan: reverse dns: %w", err)
-	}
-	return NewRDNS(conn), nil
+	return dialUDP("udp", "reverse dns", NewRDNS)
 }
 
 // LookupRDNS opens a socket, looks addrs up and closes it. See
 // [RDNSClient.Lookup].
 func LookupRDNS(ctx context.Context, addrs []netip.Addr, cfg *RDNSConfig) ([]RDNSHost, error) {
-	c, err := DialRDNS()
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return c.Lookup(ctx, addrs, cfg)
-}
-
-// Close closes the connection. It is safe to call more than once.
-func (c *RDNSClient) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.conn.Close() })
-	return c.closeErr
+	return dialDo(DialRDNS, func(c *RDNSClient) ([]RDNSHost, error) { return c.Lookup(ctx, addrs, cfg) })
 }
 
 // Lookup asks cfg.Servers for the PTR records of every address in addrs
@@ -120,26 +100,19 @@ func (c *RDNSClient) Close() error {
 // ends first it returns what it found and ctx.Err(). It changes the
 // connection's read deadline.
 func (c *RDNSClient) Lookup(ctx context.Context, addrs []netip.Addr, cfg *RDNSConfig) ([]RDNSHost, error) {
-	t := exchangeTiming{timeout: defaultRDNSTimeout, resend: rdnsResend, rate: unicastRate, burst: unicastBurst}
-	log := slog.New(slog.DiscardHandler)
-	var servers []netip.AddrPort
-	if cfg != nil {
-		t.timeout = cmp.Or(cfg.Timeout, t.timeout)
-		servers = cfg.Servers
-		if cfg.Logger != nil {
-			log = cfg.Logger
-		}
-	}
+	cfg = cmp.Or(cfg, &RDNSConfig{})
+	t := unicastTiming(cfg.Timeout, defaultRDNSTimeout, rdnsResend)
+	log := orDiscard(cfg.Logger)
+	servers := cfg.Servers
 	if len(servers) == 0 {
 		return nil, fmt.Errorf("scan: reverse dns: %w", ErrNoResolver)
 	}
 	targets := distinct(addrs)
 	qnames := make(map[string]int, len(targets))
-	ids := make([]uint16, len(targets))
 	for i, a := range targets {
 		qnames[reverseName(a)] = i
-		ids[i] = randomID()
 	}
+	ids := randomIDs(len(targets))
 	names := make([][]string, len(targets))
 	send := func(i, try int) error {
 		m := new(dns.Msg)
@@ -175,10 +148,7 @@ func (c *RDNSClient) Lookup(ctx context.Context, addrs []netip.Addr, cfg *RDNSCo
 			hosts = append(hosts, RDNSHost{Addr: targets[i], Names: n})
 		}
 	}
-	if err != nil && !errors.Is(err, ctx.Err()) {
-		err = fmt.Errorf("scan: reverse dns via %v: %w", servers[0], err)
-	}
-	return hosts, err
+	return hosts, exchangeErr(ctx, err, fmt.Sprintf("scan: reverse dns via %v", servers[0]))
 }
 
 // distinct returns the distinct valid addresses of addrs, unmapped and

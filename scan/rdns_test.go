@@ -24,10 +24,7 @@ func dnsServer(t *testing.T, zone ...string) netip.AddrPort {
 	for _, s := range zone {
 		rrs = append(rrs, rr(t, s))
 	}
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := loopbackUDP(t)
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)
@@ -58,13 +55,7 @@ func dnsServer(t *testing.T, zone ...string) netip.AddrPort {
 
 func rdnsClient(t *testing.T) *RDNSClient {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewRDNS(conn)
-	t.Cleanup(func() { c.Close() })
-	return c
+	return NewRDNS(loopbackUDP(t))
 }
 
 func TestRDNSLookupOverLoopback(t *testing.T) {
@@ -102,11 +93,7 @@ func TestRDNSLookupOverLoopback(t *testing.T) {
 
 func TestRDNSLookupSilentServerCostsTheTimeoutOnly(t *testing.T) {
 	// A server that never answers: a socket that reads nothing.
-	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := loopbackUDP(t)
 	var addrs []netip.Addr
 	for a, i := netip.MustParseAddr("192.0.2.1"), 0; i < 254; a, i = a.Next(), i+1 {
 		addrs = append(addrs, a)
@@ -126,11 +113,7 @@ func TestRDNSLookupSilentServerCostsTheTimeoutOnly(t *testing.T) {
 }
 
 func TestRDNSLookupResendGoesToTheNextServer(t *testing.T) {
-	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := loopbackUDP(t)
 	good := dnsServer(t, "7.2.0.192.in-addr.arpa. 0 IN PTR seven.lan.")
 	servers := []netip.AddrPort{silent.LocalAddr().(*net.UDPAddr).AddrPort(), good}
 	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")}, &RDNSConfig{Servers: servers, Timeout: 5 * time.Second})
@@ -139,25 +122,29 @@ func TestRDNSLookupResendGoesToTheNextServer(t *testing.T) {
 	}
 }
 
-func TestRDNSLookupIgnoresAnswersFromOthers(t *testing.T) {
-	// The server asked answers from another socket than the one asked.
-	other, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	spoof, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
+// lookupSpoofed looks 192.0.2.7 up at a server that answers "PTR
+// evil.lan." in a reply mangle changes, sent from the socket from (nil:
+// the one asked).
+func lookupSpoofed(t *testing.T, mangle func(*dns.Msg), from net.PacketConn) ([]RDNSHost, error) {
+	t.Helper()
+	srv, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
 		var m dns.Msg
 		if m.Unpack(q) != nil {
 			return nil, nil
 		}
 		m.SetReply(&m)
+		mangle(&m)
 		m.Answer = []dns.RR{rr(t, "7.2.0.192.in-addr.arpa. 0 IN PTR evil.lan.")}
 		b, _ := m.Pack()
-		return b, other
+		return b, from
 	})
-	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
-		&RDNSConfig{Servers: []netip.AddrPort{spoof}, Timeout: 300 * time.Millisecond})
+	return rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
+		&RDNSConfig{Servers: []netip.AddrPort{srv}, Timeout: 300 * time.Millisecond})
+}
+
+func TestRDNSLookupIgnoresAnswersFromOthers(t *testing.T) {
+	// The server asked answers from another socket than the one asked.
+	got, err := lookupSpoofed(t, func(*dns.Msg) {}, loopbackUDP(t))
 	if err != nil || len(got) != 0 {
 		t.Errorf("Lookup = %+v, %v; want no names: the answer came from an address not asked", got, err)
 	}
@@ -231,19 +218,7 @@ func FuzzParsePTRAnswer(f *testing.F) {
 }
 
 func TestRDNSLookupIgnoresAnswersWithAnotherID(t *testing.T) {
-	srv, _ := udpResponder(t, "127.0.0.1:0", func(_ int, q []byte) ([]byte, net.PacketConn) {
-		var m dns.Msg
-		if m.Unpack(q) != nil {
-			return nil, nil
-		}
-		m.SetReply(&m)
-		m.Id ^= 0x5a5a // an off-path guess
-		m.Answer = []dns.RR{rr(t, "7.2.0.192.in-addr.arpa. 0 IN PTR evil.lan.")}
-		b, _ := m.Pack()
-		return b, nil
-	})
-	got, err := rdnsClient(t).Lookup(context.Background(), []netip.Addr{netip.MustParseAddr("192.0.2.7")},
-		&RDNSConfig{Servers: []netip.AddrPort{srv}, Timeout: 300 * time.Millisecond})
+	got, err := lookupSpoofed(t, func(m *dns.Msg) { m.Id ^= 0x5a5a }, nil) // an off-path guess
 	if err != nil || len(got) != 0 {
 		t.Errorf("Lookup = %+v, %v; want no names: the answer has another ID", got, err)
 	}

@@ -24,7 +24,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -38,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -139,7 +139,7 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		ratio := float64(median(ourRes.times)) / float64(median(theirRes.times))
+		ratio := float64(stats.Median(ourRes.times)) / float64(stats.Median(theirRes.times))
 		printRow(sc.name, "ipfinder", ourRes, fmt.Sprintf("%.2fx", ratio))
 		printRow(sc.name, "arp-scan", theirRes, "")
 	}
@@ -169,7 +169,7 @@ func fullMDNS(runs int) scenario {
 
 func printRow(name, tool string, r result, ratio string) {
 	fmt.Printf("%-18s %-9s %5d %10s %7d/%-6d %7s", name, tool, len(r.times),
-		median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
+		stats.Median(r.times).Round(time.Millisecond), r.found, r.want, ratio)
 	if r.wantNames > 0 {
 		fmt.Printf("  names %d/%d services %d/%d", r.names, r.wantNames, r.services, r.wantServices)
 	}
@@ -230,17 +230,11 @@ var ipv4 = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s`)
 // measure runs cmd in the scanner's namespace, adds its wall time, recall
 // and peak RSS to res and returns its output.
 func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	c := scanner.Command(ctx, cmd[0], cmd[1:]...)
-	var stderr strings.Builder
-	c.Stderr = &stderr
-	start := time.Now()
-	out, err := c.Output()
-	elapsed := time.Since(start)
+	r, err := timed(scanner, cmd, 10*time.Minute)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+		return nil, err
 	}
+	out := r.out
 	seen := map[string]bool{}
 	for _, m := range ipv4.FindAllStringSubmatch(string(out), -1) {
 		seen[m[1]] = true
@@ -254,8 +248,8 @@ func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]
 		}
 	}
 	res.want += len(live)
-	res.times = append(res.times, elapsed)
-	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	res.times = append(res.times, r.took)
+	if ru, ok := r.state.SysUsage().(*syscall.Rusage); ok {
 		res.rss = append(res.rss, ru.Maxrss)
 	}
 	return out, nil
@@ -311,16 +305,4 @@ func runBig(bigHosts int, ours string) error {
 	fmt.Printf("\n/16 with %d hosts (65533 targets), default settings: %v, found %d/%d, peak RSS %.1f MiB\n",
 		bigHosts, res.times[0].Round(time.Millisecond), res.found, res.want, float64(slices.Max(res.rss))/1024)
 	return nil
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

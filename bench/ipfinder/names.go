@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -86,12 +88,12 @@ func runNames(runs int, bin string) error {
 		for k := range namers {
 			j := (k + i) % len(namers) // rotate the order
 			n := namers[j]
-			out, took, err := timed(scanner, n.cmd)
+			r, err := timed(scanner, n.cmd, 2*time.Minute)
 			if err != nil {
 				return err
 			}
-			times[j] = append(times[j], took)
-			got := n.named(out)
+			times[j] = append(times[j], r.took)
+			got := n.named(r.out)
 			for _, h := range nameable {
 				if got[h.Addr.String()] {
 					named[j]++
@@ -102,21 +104,29 @@ func runNames(runs int, bin string) error {
 	fmt.Printf("\nhome LAN (%s, 19 hosts besides the scanner, %d nameable: 11 by the router's DNS, 2 by mDNS, 1 by NetBIOS), %d runs each\n",
 		cidr, len(nameable), runs)
 	fmt.Printf("%-10s %10s %12s %8s\n", "tool", "median", "named", "vs arp-scan")
-	base := median(times[len(namers)-1])
+	base := stats.Median(times[len(namers)-1])
 	for j, n := range namers {
 		namedCol := fmt.Sprintf("%d/%d", named[j], len(nameable)*runs)
 		if n.tool == "arp-scan" {
 			namedCol = "-"
 		}
-		fmt.Printf("%-10s %10s %12s %7.2fx\n", n.tool, median(times[j]).Round(time.Millisecond), namedCol,
-			float64(median(times[j]))/float64(base))
+		fmt.Printf("%-10s %10s %12s %7.2fx\n", n.tool, stats.Median(times[j]).Round(time.Millisecond), namedCol,
+			float64(stats.Median(times[j]))/float64(base))
 	}
 	return nil
 }
 
-// timed runs cmd in h's namespace and returns its output and wall time.
-func timed(h *lab.Host, cmd []string) ([]byte, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// timing is what timed saw of one command.
+type timing struct {
+	out   []byte
+	took  time.Duration    // wall time
+	state *os.ProcessState // for its resource usage
+}
+
+// timed runs cmd in h's namespace, killing it after timeout, and returns
+// its output, wall time and state; its stderr goes into the error.
+func timed(h *lab.Host, cmd []string, timeout time.Duration) (timing, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	c := h.Command(ctx, cmd[0], cmd[1:]...)
 	var stderr strings.Builder
@@ -125,9 +135,9 @@ func timed(h *lab.Host, cmd []string) ([]byte, time.Duration, error) {
 	out, err := c.Output()
 	took := time.Since(start)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
+		return timing{}, fmt.Errorf("%s: %w: %s", strings.Join(cmd, " "), err, stderr.String())
 	}
-	return out, took, nil
+	return timing{out: out, took: took, state: c.ProcessState}, nil
 }
 
 // namedJSON reads ipfinder's JSON output: hosts with a name.

@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 )
 
 // scenario moves the first agent of a fresh cluster and returns the
@@ -86,17 +88,8 @@ func main() {
 		}
 		slices.Sort(renamed)
 		fmt.Printf("| %s | %d | %v | %v | %v | %v |\n", sc.name, len(renamed),
-			ms(renamed[0]), ms(median(renamed)), ms(renamed[len(renamed)-1]), ms(median(gone)))
+			ms(renamed[0]), ms(stats.Median(renamed)), ms(renamed[len(renamed)-1]), ms(stats.Median(gone)))
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -134,38 +134,42 @@ func runMain(p profile, n int, get func(metric, target string) *row) error {
 	fmt.Printf("%s: idle done\n", p.name)
 
 	// Crash: Close without Leave.
-	var crash []time.Duration
-	for i := range 3 {
-		svc := fmt.Sprintf("crash-%d", i)
-		victim, err := c.popTracking(svc, "crash")
-		if err != nil {
-			return err
-		}
-		wait := watch(c.nodes, svc, hasLeave, 40*time.Second)
-		start := time.Now()
-		victim.t.Close()
-		crash = append(crash, worst(wait(start)))
+	crash, err := c.departures("crash", 40*time.Second, func(b *bnode) { b.t.Close() })
+	if err != nil {
+		return err
 	}
 	get(fmt.Sprintf("crash hidden on every node, worst of 3 (%d nodes)", n), "< 3 s (DefaultLAN ~11 s)").vals[p.name] = dur(percentile(crash, 1))
 	fmt.Printf("%s: crash done %v\n", p.name, crash)
 
 	// Graceful leave.
-	var leave []time.Duration
-	for i := range 3 {
-		svc := fmt.Sprintf("leave-%d", i)
-		victim, err := c.popTracking(svc, "leave")
-		if err != nil {
-			return err
-		}
-		wait := watch(c.nodes, svc, hasLeave, 10*time.Second)
-		start := time.Now()
-		go victim.t.Leave(time.Second)
-		leave = append(leave, worst(wait(start)))
-		victim.t.Close()
+	leave, err := c.departures("leave", 10*time.Second, func(b *bnode) { go b.t.Leave(time.Second) })
+	if err != nil {
+		return err
 	}
 	get(fmt.Sprintf("graceful leave on every node, worst of 3 (%d nodes)", n), "< 0.5 s").vals[p.name] = dur(percentile(leave, 1))
 	fmt.Printf("%s: leave done %v\n", p.name, leave)
 	return nil
+}
+
+// departures takes three nodes out of the cluster in turn with depart
+// (what names the kind) and returns, for each, the time until every
+// remaining node saw its entry leave (worst of them, given up after
+// within). Each node is closed afterwards.
+func (c *cluster) departures(what string, within time.Duration, depart func(*bnode)) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := range 3 {
+		svc := fmt.Sprintf("%s-%d", what, i)
+		victim, err := c.popTracking(svc, what)
+		if err != nil {
+			return out, err
+		}
+		wait := watch(c.nodes, svc, hasLeave, within)
+		start := time.Now()
+		depart(victim)
+		out = append(out, worst(wait(start)))
+		victim.t.Close()
+	}
+	return out, nil
 }
 
 // popTracking has the cluster's last node track svc, takes it out of

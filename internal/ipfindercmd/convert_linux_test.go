@@ -74,9 +74,7 @@ func TestConvertStopsOnSignal(t *testing.T) {
 	t.Run("fifo_sigint", func(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out")
-		if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, out, "old\n")
 		fifo := filepath.Join(dir, "fifo")
 		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 			t.Fatal(err)
@@ -96,9 +94,7 @@ func TestConvertStopsOnSignal(t *testing.T) {
 	})
 	t.Run("stdin_sigterm", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
-		if err := os.WriteFile(out, []byte("old\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, out, "old\n")
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -128,27 +124,8 @@ func TestConvertRefusesPlantedSymlink(t *testing.T) {
 	}
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
-	if err := os.WriteFile(in, []byte("192.0.2.10 alpha\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	victim := filepath.Join(dir, "victim")
-	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(tmp, "hosts")
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, 12345, 12345); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, in, "192.0.2.10 alpha\n")
+	link, victim := lab.PlantedLink(t, 12345)
 	var stdout, stderr bytes.Buffer
 	code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), []string{"ipfinder", "convert", "-o", link, in})
 	if code != 1 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), "refusing to follow symbolic link "+link) {

@@ -11,20 +11,22 @@ import (
 	"github.com/ipfinder-go/ipfinder/internal/ipfindercmd"
 )
 
+// writeFile writes data to path, or fails the test.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConvert(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "hosts")
-	if err := os.WriteFile(in, []byte("192.0.2.11 beta.local\n192.0.2.10 alpha.local alpha\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, in, "192.0.2.11 beta.local\n192.0.2.10 alpha.local alpha\n")
 	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, []byte("# nothing found upstream\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, empty, "# nothing found upstream\n")
 	bad := filepath.Join(dir, "bad")
-	if err := os.WriteFile(bad, []byte("192.0.2.10 alpha\n321.321.321.321 nope\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, bad, "192.0.2.10 alpha\n321.321.321.321 nope\n")
 	tests := []struct {
 		name       string
 		args       []string

@@ -24,12 +24,24 @@ var (
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
-func TestMerge(t *testing.T) {
-	plan := scan.Plan{
+// addrEq lets cmp compare netip.Addr values.
+var addrEq = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
+// lanPlan is the plan of a sweep of 192.0.2.0/24 from eth0 (192.0.2.1,
+// macS) for targets.
+func lanPlan(targets ...string) scan.Plan {
+	p := scan.Plan{
 		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
-		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12")},
 	}
+	for _, t := range targets {
+		p.Targets = append(p.Targets, addr(t))
+	}
+	return p
+}
+
+func TestMerge(t *testing.T) {
+	plan := lanPlan("192.0.2.10", "192.0.2.11", "192.0.2.12")
 	link := linkResult{
 		plan: plan,
 		arp: []scan.ARPReply{
@@ -72,7 +84,7 @@ func TestMerge(t *testing.T) {
 			if len(dropped) > 0 {
 				t.Errorf("dropped %v, want nothing", dropped)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			if diff := cmp.Diff(tt.want, got, addrEq); diff != "" {
 				t.Errorf("merge (-want +got):\n%s", diff)
 			}
 		})
@@ -93,11 +105,7 @@ func src(kv ...string) map[string]string {
 // names from DNS and NetBIOS are dropped like mDNS's, and that names for
 // addresses nobody found are ignored.
 func TestMergeNamesFromEverySource(t *testing.T) {
-	plan := scan.Plan{
-		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
-		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12"), addr("192.0.2.13")},
-	}
+	plan := lanPlan("192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13")
 	link := linkResult{
 		plan: plan,
 		arp: []scan.ARPReply{
@@ -126,7 +134,7 @@ func TestMergeNamesFromEverySource(t *testing.T) {
 		{Addr: addr("192.0.2.12"), MAC: macB, Names: []string{"desktop-7q2"}, Workgroup: "HOME", Sources: src("desktop-7q2", "netbios")},
 		{Addr: addr("192.0.2.13"), MAC: macA},
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
 		t.Errorf("merge (-want +got):\n%s", diff)
 	}
 	if len(dropped) != 2 || !strings.Contains(dropped[0].Error(), "reverse DNS name") || !strings.Contains(dropped[1].Error(), "NetBIOS name") {
@@ -166,11 +174,11 @@ func TestKeep(t *testing.T) {
 	fresh := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA}}
 	out, state := keep(prev, fresh, now, 24*time.Hour)
 	want := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA}, {Addr: addr("192.0.2.11")}}
-	if diff := cmp.Diff(want, out, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, out, addrEq); diff != "" {
 		t.Errorf("keep out (-want +got):\n%s", diff)
 	}
 	wantState := []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA, LastSeen: now}, {Addr: addr("192.0.2.11"), LastSeen: now.Add(-2 * time.Hour)}}
-	if diff := cmp.Diff(wantState, state, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(wantState, state, addrEq); diff != "" {
 		t.Errorf("keep state (-want +got):\n%s", diff)
 	}
 }
@@ -210,11 +218,7 @@ func TestStatePath(t *testing.T) {
 // hostfile can hold are left out, and the hosts that announced them stay,
 // so that the sweep can still write its file.
 func TestMergeDropsBadNames(t *testing.T) {
-	plan := scan.Plan{
-		Iface:    scan.Iface{Name: "eth0", MAC: macS, Addrs: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24")}},
-		Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
-		Targets:  []netip.Addr{addr("192.0.2.10"), addr("192.0.2.11"), addr("192.0.2.12")},
-	}
+	plan := lanPlan("192.0.2.10", "192.0.2.11", "192.0.2.12")
 	link := linkResult{
 		plan: plan,
 		arp:  []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}, {Addr: addr("192.0.2.11"), MAC: macB}},
@@ -231,7 +235,7 @@ func TestMergeDropsBadNames(t *testing.T) {
 		{Addr: addr("192.0.2.11"), MAC: macB},
 		{Addr: addr("192.0.2.12")},
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
 		t.Errorf("merge (-want +got):\n%s", diff)
 	}
 	if len(dropped) != 10 {

@@ -4,6 +4,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -268,22 +269,24 @@ func (d *DHCP) wait(kind string, ip netip.Addr, skip int, within time.Duration) 
 	return at, err
 }
 
-// poll checks cond every 20 ms until it holds, within passes or a DHCP
-// process exits.
+// poll checks cond until it holds, within passes or a DHCP process exits.
 func (d *DHCP) poll(within time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for !cond() {
+	errNotYet := errors.New("not yet")
+	err := poll(within, func() error {
+		if cond() {
+			return nil
+		}
 		for name, p := range map[string]*proc{"dnsmasq": d.dnsmasq, "udhcpc": d.udhcpc} {
 			select {
 			case <-p.done:
-				return fmt.Errorf("lab: dhcp: %s exited (%v) while waiting for %s\n%s", name, p.cmd.ProcessState, what, d.Log())
+				return stopPolling{fmt.Errorf("lab: dhcp: %s exited (%v) while waiting for %s\n%s", name, p.cmd.ProcessState, what, d.Log())}
 			default:
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("lab: dhcp: no %s after %v\n%s", what, within, d.Log())
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+		return errNotYet
+	})
+	if err == errNotYet {
+		return fmt.Errorf("lab: dhcp: no %s after %v\n%s", what, within, d.Log())
 	}
-	return nil
+	return err
 }

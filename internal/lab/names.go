@@ -91,16 +91,10 @@ func (h *Host) poll(what string, try func(net.PacketConn) error) error {
 		return fmt.Errorf("lab: %s: %w", h.Name, err)
 	}
 	defer c.Close()
-	deadline := time.Now().Add(namesTimeout)
-	for {
-		err := try(c)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("lab: %s: %s does not answer after %v: %w", h.Name, what, namesTimeout, err)
-		}
+	if err := poll(namesTimeout, func() error { return try(c) }); err != nil {
+		return fmt.Errorf("lab: %s: %s does not answer after %v: %w", h.Name, what, namesTimeout, err)
 	}
+	return nil
 }
 
 // UseResolver makes server the DNS server of the host's commands (none if

@@ -46,16 +46,25 @@ func Shell(tb testing.TB, h *Host, script string) string {
 // interval growing from 1 ms to 100 ms and never sleeps past the deadline.
 func Eventually(tb testing.TB, within time.Duration, what string, cond func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		err := cond()
-		if err == nil {
-			return
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			tb.Fatalf("timed out after %v waiting for %s: %v", within, what, err)
-		}
-		time.Sleep(min(wait, left))
+	if err := poll(within, cond); err != nil {
+		tb.Fatalf("timed out after %v waiting for %s: %v", within, what, err)
+	}
+}
+
+// Within returns what fn returns, or fails the test when fn has not
+// returned after d: for calls that must not block (what names the call).
+// fn keeps running in its goroutine after a failure.
+func Within(tb testing.TB, d time.Duration, what string, fn func() error) error {
+	tb.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		tb.Fatalf("%s still blocked after %v", what, d)
+		return nil
 	}
 }

@@ -84,3 +84,44 @@ func TestEventually_checks_at_deadline(t *testing.T) {
 		t.Error("within 0: no failure naming the last error")
 	}
 }
+
+// within runs Within on a fatalTB and returns its failure and fn's error.
+func within(d time.Duration, fn func() error) (string, error) {
+	tb := new(fatalTB)
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = Within(tb, d, "the call", fn)
+	}()
+	<-done
+	return tb.msg, err
+}
+
+func TestWithin(t *testing.T) {
+	boom := errors.New("boom")
+	msg, err := within(10*time.Second, func() error { return boom })
+	if err != boom || msg != "" {
+		t.Errorf("returning call: err %v, failure %q; want boom and none", err, msg)
+	}
+	block := make(chan struct{})
+	defer close(block)
+	msg, _ = within(20*time.Millisecond, func() error { <-block; return nil })
+	if want := "the call still blocked after 20ms"; msg != want {
+		t.Errorf("blocking call: failure %q, want %q", msg, want)
+	}
+}
+
+func TestPollEndsAtStopPolling(t *testing.T) {
+	gone := errors.New("gone")
+	calls := 0
+	err := poll(10*time.Second, func() error {
+		if calls++; calls < 3 {
+			return errors.New("not yet")
+		}
+		return stopPolling{gone}
+	})
+	if err != gone || calls != 3 {
+		t.Errorf("poll = %v after %d calls, want gone after 3", err, calls)
+	}
+}

@@ -1,0 +1,31 @@
+package stats
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   []time.Duration
+		want time.Duration
+	}{
+		{"none", nil, 0},
+		{"one", []time.Duration{3}, 3},
+		{"odd_unsorted", []time.Duration{5, 1, 3}, 3},
+		{"even_is_mean_of_middle", []time.Duration{4, 1, 2, 10}, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]time.Duration(nil), tt.in...)
+			if got := Median(in); got != tt.want {
+				t.Errorf("Median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+			for i := range in {
+				if in[i] != tt.in[i] {
+					t.Fatalf("Median reordered its input: %v", in)
+				}
+			}
+		})
+	}
+}
