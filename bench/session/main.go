@@ -31,6 +31,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 )
 
 func main() {
@@ -76,7 +78,7 @@ func run(bin, dir string, runs int, window time.Duration) error {
 			took = append(took, d)
 		}
 		slices.Sort(took)
-		fmt.Printf("| %s | %d | %v | %v |\n", sc.name, len(took), ms(median(took)), ms(took[len(took)-1]))
+		fmt.Printf("| %s | %d | %v | %v |\n", sc.name, len(took), ms(stats.Median(took)), ms(took[len(took)-1]))
 	}
 	if window <= 0 {
 		return nil
@@ -90,15 +92,6 @@ func run(bin, dir string, runs int, window time.Duration) error {
 		fmt.Printf("| 100 entries | %s | %.2f%% |\n", k, pct)
 	}
 	return nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
