@@ -204,6 +204,9 @@ func readPID(t *testing.T, path string) int {
 	var pid int
 	waitFor(t, 10*time.Second, "a PID in "+path, func() bool {
 		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
 		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		return err == nil && pid > 0
 	})
