@@ -72,16 +72,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		writesThrough(t, link, victim)
 	})
 	t.Run("other_users_link_as_directory", func(t *testing.T) {
-		link, victim := lab.PlantedLink(t, 12345)
-		if err := os.Remove(link); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Lchown(link, 12345, 12345); err != nil {
-			t.Fatal(err)
-		}
+		link, victim := plantedDirLink(t, 12345)
 		_, err := WriteFile(filepath.Join(link, "victim"), Plain, hosts)
 		if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
 			t.Fatalf("err %v, want a refusal naming %s", err, link)
@@ -89,16 +80,7 @@ func TestWriteFileRefusesPlantedSymlink(t *testing.T) {
 		checkUntouched(t, link, victim)
 	})
 	t.Run("own_link_to_other_users_directory_link", func(t *testing.T) {
-		link, victim := lab.PlantedLink(t, 12345)
-		if err := os.Remove(link); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(filepath.Dir(victim), link); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Lchown(link, 12345, 12345); err != nil {
-			t.Fatal(err)
-		}
+		link, victim := plantedDirLink(t, 12345)
 		mine := filepath.Join(filepath.Dir(link), "mine")
 		if err := os.Symlink(filepath.Join("hosts", ".", "victim"), mine); err != nil {
 			t.Fatal(err)
@@ -191,6 +173,23 @@ func TestWriteFileRefusesPlantedFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plantedDirLink is lab.PlantedLink with the link pointing at the
+// victim's directory instead of the victim.
+func plantedDirLink(t *testing.T, uid int) (link, victim string) {
+	t.Helper()
+	link, victim = lab.PlantedLink(t, uid)
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Dir(victim), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	return link, victim
 }
 
 // writesThrough checks that WriteFile follows link and writes its target,
