@@ -25,6 +25,8 @@ type linkResult struct {
 	arp   []scan.ARPReply
 	mdns  []scan.MDNSHost
 	names unicastNames // reverse DNS and NetBIOS
+	ipv6  []scan.IPv6Neighbor
+	self6 []netip.Addr // this machine's IPv6 addresses on the link, when IPv6 was swept
 }
 
 // sweep runs ARP, mDNS, reverse DNS and NetBIOS on every chosen interface
@@ -149,6 +151,9 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	} else {
 		close(done)
 	}
+	if o.ipv6 {
+		wg.Go(func() { res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o) })
+	}
 	var arpErr error
 	if o.arp {
 		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.scanLog}
@@ -177,6 +182,33 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		o.log.Warn(fmt.Sprintf("mDNS failed on %s, hosts are listed without names and services: %v", p.Iface.Name, mdnsErr))
 	}
 	return res, ctx.Err()
+}
+
+// findIPv6 returns the IPv6 neighbours on ifi, and this machine's IPv6
+// addresses there; a failure is a warning, the IPv4 hosts are still worth
+// writing. A missing privilege, which fails the ARP sweep too, is not
+// reported twice.
+func findIPv6(ctx context.Context, ifi *net.Interface, p scan.Plan, o *options) ([]scan.IPv6Neighbor, []netip.Addr) {
+	found, err := scan.FindIPv6(ctx, ifi, &scan.IPv6Config{Logger: o.scanLog})
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			o.log.Debug("IPv6 skipped", "err", err) // the ARP sweep reports the missing privilege
+		case ctx.Err() == nil:
+			o.log.Warn(fmt.Sprintf("IPv6 failed on %s, hosts are listed without IPv6 addresses (--no-ipv6 skips it): %v", p.Iface.Name, err))
+		}
+		return nil, nil
+	}
+	var own []netip.Addr
+	for _, a := range p.Iface.Addrs {
+		if ip := a.Addr(); ip.Is6() && (ip.IsGlobalUnicast() || ip.IsLinkLocalUnicast()) {
+			if ip.IsLinkLocalUnicast() {
+				ip = ip.WithZone(p.Iface.Name)
+			}
+			own = append(own, ip)
+		}
+	}
+	return found, own
 }
 
 // arpAddrs returns the addresses of replies.
