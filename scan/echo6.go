@@ -67,7 +67,10 @@ func NewPinger(conn net.PacketConn, log *slog.Logger) *Pinger {
 // Send sends one echo request to dst without waiting for an answer; a
 // link-local or multicast dst needs its zone.
 func (p *Pinger) Send(dst netip.Addr) error {
-	seq := uint16(p.seq.Add(1))
+	return p.send(dst, uint16(p.seq.Add(1)))
+}
+
+func (p *Pinger) send(dst netip.Addr, seq uint16) error {
 	_, err := p.conn.WriteTo(echoRequest(p.id, seq), &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
 	if err != nil {
 		return fmt.Errorf("scan: ICMPv6 echo to %s: %w", dst, err)
@@ -75,36 +78,42 @@ func (p *Pinger) Send(dst netip.Addr) error {
 	return nil
 }
 
-// Ping sends one echo request to dst (usually AllNodes with a zone) and
-// returns, sorted, the addresses that answered it within wait. It returns
+// Ping sends an echo request to dst (usually AllNodes with a zone), and
+// the same once more after wait/2 for answers lost the first time, and
+// returns, sorted, the addresses that answered within wait. It returns
 // early with ctx.Err() when ctx ends.
 func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, wait time.Duration) ([]netip.Addr, error) {
-	if err := p.Send(dst); err != nil {
+	seq := uint16(p.seq.Add(1))
+	if err := p.send(dst, seq); err != nil {
 		return nil, err
 	}
-	seq := uint16(p.seq.Load())
 	stop := context.AfterFunc(ctx, func() { _ = p.conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := p.conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
-		return nil, fmt.Errorf("scan: ICMPv6 read deadline: %w", err)
-	}
 	defer p.conn.SetReadDeadline(time.Time{})
+	start := time.Now()
+	phases := []time.Time{start.Add(wait / 2), start.Add(wait)} // resend, then end
 	var from []netip.Addr
 	buf := make([]byte, maxDatagram)
-	for {
+	for len(phases) > 0 && ctx.Err() == nil {
+		if err := p.conn.SetReadDeadline(phases[0]); err != nil {
+			return nil, fmt.Errorf("scan: ICMPv6 read deadline: %w", err)
+		}
+		if ctx.Err() != nil {
+			break // ended before the deadline was set: stop's deadline was overwritten
+		}
 		n, src, err := p.conn.ReadFrom(buf)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
+			if phases = phases[1:]; len(phases) == 1 && ctx.Err() == nil {
+				if err := p.send(dst, seq); err != nil {
+					p.log.Debug("ICMPv6 resend", "err", err)
+				}
+			}
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("scan: ICMPv6 read: %w", err)
 		}
-		id, s, ok := parseEchoReply(buf[:n])
-		a, aok := ipAddrOf(src)
-		if !ok || !aok || id != p.id || s != seq {
-			continue // another message type, someone else's ping, or a late answer
-		}
-		if !slices.Contains(from, a) {
+		if a, ok := p.answer(buf[:n], src, seq); ok && !slices.Contains(from, a) {
 			from = append(from, a)
 		}
 	}
@@ -113,6 +122,15 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, wait time.Duration) (
 	}
 	slices.SortFunc(from, netip.Addr.Compare)
 	return from, nil
+}
+
+// answer returns the source of an echo reply to this Pinger's request
+// seq; ok is false for any other message: another type, someone else's
+// ping, a late answer.
+func (p *Pinger) answer(b []byte, src net.Addr, seq uint16) (netip.Addr, bool) {
+	id, s, ok := parseEchoReply(b)
+	a, aok := ipAddrOf(src)
+	return a, ok && aok && id == p.id && s == seq
 }
 
 // ipAddrOf returns the IPv6 address, with zone, of a raw socket's peer.

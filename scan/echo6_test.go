@@ -60,6 +60,7 @@ func FuzzParseEchoReply(f *testing.F) {
 type fakeEchoLink struct {
 	*fakeReader[fakeICMP]
 	answer []netip.Addr
+	lose   int        // requests whose answers are lost
 	noise  []fakeICMP // delivered after the answers of every request
 	mu     sync.Mutex
 	sent   []netip.Addr
@@ -81,6 +82,10 @@ func (l *fakeEchoLink) WriteTo(b []byte, dst net.Addr) (int, error) {
 	l.sent = append(l.sent, d.WithZone(ia.Zone))
 	l.mu.Unlock()
 	if len(b) != 8 || b[0] != icmp6EchoRequest {
+		return len(b), nil
+	}
+	if l.lose > 0 {
+		l.lose--
 		return len(b), nil
 	}
 	for _, a := range l.answer {
@@ -125,8 +130,28 @@ func TestPingerCollectsEveryAnswerOnce(t *testing.T) {
 	if diff := cmp.Diff([]netip.Addr{global, ll}, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("Ping (-want +got):\n%s", diff)
 	}
-	if len(link.sent) != 1 || link.sent[0] != dst {
-		t.Errorf("sent to %v, want [%v]", link.sent, dst)
+	if len(link.sent) != 2 || link.sent[0] != dst || link.sent[1] != dst {
+		t.Errorf("sent to %v, want %v twice", link.sent, dst)
+	}
+}
+
+func TestPingerResendsOnce(t *testing.T) {
+	a := netip.MustParseAddr("2001:db8::1")
+	for _, tt := range []struct {
+		name string
+		lose int
+		want int
+	}{{"first_lost", 1, 1}, {"both_lost", 2, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			link := newFakeEchoLink(a)
+			link.lose = tt.lose
+			p := NewPinger(link, nil)
+			defer p.Close()
+			got, err := p.Ping(context.Background(), AllNodes.WithZone("eth0"), 100*time.Millisecond)
+			if err != nil || len(got) != tt.want {
+				t.Errorf("Ping = %v, %v; want %d answers", got, err, tt.want)
+			}
+		})
 	}
 }
 

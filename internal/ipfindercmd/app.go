@@ -84,7 +84,7 @@ func sweepFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-netbios", Usage: "skip NetBIOS name queries (names of Windows and Samba hosts)"},
 		&cli.BoolFlag{Name: "no-ipv6", Usage: "skip IPv6 (no ICMPv6 echo to ff02::1, no \"ipv6\" addresses); --no-arp skips it too"},
 		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
-		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP (50ms suits a quiet wired LAN)"},
+		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP and the IPv6 echo (50ms suits a quiet wired LAN)"},
 		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
 		&cli.IntFlag{Name: "rate", Value: scan.DefaultARPRate, Usage: "ARP requests per second (the default, about 0.5 Mbit/s, is safe on Wi-Fi)"},
 		&cli.BoolFlag{Name: "force", Usage: "allow sweeping a prefix larger than /16"},

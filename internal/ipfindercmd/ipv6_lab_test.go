@@ -115,6 +115,17 @@ func TestLabIPv6Neighbours(t *testing.T) {
 		}
 	}
 
+	// --exclude leaves out IPv6 addresses too; host 3 keeps its link-local one.
+	plainOut, stderr, code = run(t, l.Hosts[0], "", "--no-self", "--no-mdns", "-f", "plain", "--exclude", "2001:db8:12::/48")
+	if code != 0 {
+		t.Fatalf("--exclude: exit %d, stderr:\n%s", code, stderr)
+	}
+	ll4 := sortedIPv6(t, l.Hosts[3])[1]
+	wantPlain = []string{l.Hosts[1].Addr.String(), "fd00:db8:12::2", l.Hosts[2].Addr.String(), ll4}
+	if got := strings.Split(strings.TrimSpace(plainOut), "\n")[1:]; !slices.Equal(got, wantPlain) {
+		t.Errorf("--exclude plain output = %q, want %q", got, wantPlain)
+	}
+
 	// --no-ipv6 skips it: no ipv6 lists, no IPv6-only host.
 	stdout, stderr, code = run(t, l.Hosts[0], "", "-f", "json", "--no-ipv6")
 	if code != 0 {

@@ -184,33 +184,6 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	return res, ctx.Err()
 }
 
-// findIPv6 returns the IPv6 neighbours on ifi, and this machine's IPv6
-// addresses there; a failure is a warning, the IPv4 hosts are still worth
-// writing. A missing privilege, which fails the ARP sweep too, is not
-// reported twice.
-func findIPv6(ctx context.Context, ifi *net.Interface, p scan.Plan, o *options) ([]scan.IPv6Neighbor, []netip.Addr) {
-	found, err := scan.FindIPv6(ctx, ifi, &scan.IPv6Config{Logger: o.scanLog})
-	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrPermission):
-			o.log.Debug("IPv6 skipped", "err", err) // the ARP sweep reports the missing privilege
-		case ctx.Err() == nil:
-			o.log.Warn(fmt.Sprintf("IPv6 failed on %s, hosts are listed without IPv6 addresses (--no-ipv6 skips it): %v", p.Iface.Name, err))
-		}
-		return nil, nil
-	}
-	var own []netip.Addr
-	for _, a := range p.Iface.Addrs {
-		if ip := a.Addr(); ip.Is6() && (ip.IsGlobalUnicast() || ip.IsLinkLocalUnicast()) {
-			if ip.IsLinkLocalUnicast() {
-				ip = ip.WithZone(p.Iface.Name)
-			}
-			own = append(own, ip)
-		}
-	}
-	return found, own
-}
-
 // arpAddrs returns the addresses of replies.
 func arpAddrs(replies []scan.ARPReply) []netip.Addr {
 	addrs := make([]netip.Addr, len(replies))
