@@ -152,7 +152,7 @@ func (m *merger) addIPv6(l linkResult, self bool, vendor func(net.HardwareAddr) 
 		byMAC[string(l.plan.Iface.MAC)] = l.self6
 	}
 	matched := make(map[string]bool)
-	for _, h := range m.byAddr {
+	for _, h := range m.linkHosts(l, self) {
 		if addrs, ok := byMAC[string(h.MAC)]; ok && len(h.MAC) > 0 {
 			h.IPv6 = append(h.IPv6, addrs...)
 			matched[string(h.MAC)] = true
@@ -166,6 +166,30 @@ func (m *merger) addIPv6(l linkResult, self bool, vendor func(net.HardwareAddr) 
 		h := m.get(preferredIPv6(addrs))
 		h.MAC, h.Vendor, h.IPv6 = mac, vendor(mac), addrs
 	}
+}
+
+// linkHosts returns the hosts ARP found on link l, and with self this
+// machine's, each once.
+func (m *merger) linkHosts(l linkResult, self bool) []*hostfile.Host {
+	var addrs []netip.Addr
+	for _, r := range l.arp {
+		addrs = append(addrs, r.Addr)
+	}
+	if self {
+		for _, a := range l.plan.Iface.Addrs {
+			if a.Addr().Is4() && inPlan(l.plan, a.Addr()) {
+				addrs = append(addrs, a.Addr())
+			}
+		}
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	var out []*hostfile.Host
+	for _, a := range slices.Compact(addrs) {
+		if h, ok := m.byAddr[a]; ok {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // preferredIPv6 returns the address an IPv6-only host is listed by: its

@@ -340,3 +340,20 @@ func TestMergeIPv6(t *testing.T) {
 		})
 	}
 }
+
+// An IPv6 address joins a host of its own link only.
+func TestMergeIPv6PerLink(t *testing.T) {
+	eth0 := linkResult{plan: lanPlan("192.0.2.10"), arp: []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}}}
+	eth1 := linkResult{
+		plan: scan.Plan{Iface: scan.Iface{Name: "eth1", MAC: macB}},
+		ipv6: []scan.IPv6Neighbor{{Addr: addr("2001:db8:1::a"), MAC: macA}},
+	}
+	got, _ := merge([]linkResult{eth0, eth1}, false, "box", func(net.HardwareAddr) string { return "" })
+	want := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA},
+		{Addr: addr("2001:db8:1::a"), MAC: macA, IPv6: []netip.Addr{addr("2001:db8:1::a")}},
+	}
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
+		t.Errorf("merge (-want +got):\n%s", diff)
+	}
+}

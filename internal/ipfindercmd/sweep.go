@@ -118,7 +118,8 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
 // reverse-resolves every address ARP found; once ARP is done, reverse DNS
 // (asking servers) and NetBIOS name the addresses it found while mDNS
-// finishes. Without ARP they name the hosts mDNS found, after it.
+// finishes. Without ARP they name the hosts mDNS found, after it. IPv6
+// neighbours (findIPv6) are looked for alongside.
 func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
 	res := linkResult{plan: p}
 	ifi, err := net.InterfaceByIndex(p.Iface.Index)
