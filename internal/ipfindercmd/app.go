@@ -77,7 +77,7 @@ func sweepFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "replace `FILE` atomically instead of writing to stdout"},
 		&cli.StringSliceFlag{Name: "name", Usage: "write Erlang node `NAME`@ip for every host found (repeatable)"},
 		&cli.BoolFlag{Name: "epmd", Usage: "ask each host's epmd (TCP 4369) for its Erlang nodes and write those name@ip"},
-		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only)"},
+		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only; no IPv6 either)"},
 		&cli.BoolFlag{Name: "no-mdns", Usage: "skip mDNS (no .local names or services)"},
 		&cli.BoolFlag{Name: "no-rdns", Usage: "skip reverse DNS (the names the LAN's DNS server, usually the router, knows)"},
 		&cli.StringFlag{Name: "dns", Usage: "ask `SERVER[:PORT]` for reverse DNS instead of the servers in /etc/resolv.conf"},
