@@ -14,7 +14,8 @@
 // net package): one line per host, "IP canonical-name [aliases...]"; '#'
 // starts a comment. It carries Addr and Names. Several lines may have the
 // same address; each is one Host. Hosts without both an address and a name
-// are left out when writing.
+// are left out when writing. A host's global and unique local IPv6
+// addresses ([Host.ExtraAddrs]) get a line each, with the host's names.
 //
 //	192.0.2.10	alpha.example alpha
 //	2001:db8::10	alpha.example
@@ -35,16 +36,18 @@
 //
 // Plain: one host per line, '#' starting a comment: an address, a name,
 // "host:port" (IPv4 address or name), "[IPv6]:port" or a node name
-// "name@host". It carries what Erlang does, plus Port.
+// "name@host". It carries what Erlang does, plus Port. A host without a
+// node gets a line for each of its [Host.ExtraAddrs] too.
 //
 // JSON: an array of objects, indented, one per host, all keys always
-// present except last_seen, sources and workgroup:
+// present except last_seen, sources, workgroup and ipv6:
 //
 //	[
 //	  {
 //	    "ip": "192.0.2.10",           // address; "" for a name-only host
 //	    "port": 0,                    // 0: none
 //	    "mac": "00:00:5e:00:53:01",   // "" when unknown
+//	    "ipv6": ["2001:db8::10", "fe80::1%eth0"], // IPv6 addresses on the link; left out when none
 //	    "vendor": "ICANN, IANA Department",
 //	    "names": ["alpha.local"],     // canonical first; never null
 //	    "sources": {"alpha.local": "mdns"}, // where each name came from; left out when unknown
@@ -58,7 +61,7 @@
 //	]
 //
 // It carries every field. Unknown keys are ignored when parsing; an element
-// needs at least one of ip, names and node. Services and Conflict are sets:
+// needs at least one of ip, names and node. Services, IPv6 and Conflict are sets:
 // they are written sorted, without duplicates.
 //
 // # Names

@@ -21,6 +21,7 @@ var fuzzSeeds = []string{
 	`[{"ip":"x"}, 1, null, {"names":["b"]}, {"port":70000}]`,
 	`[{"ip":"192.0.2.3","names":["pc3.lan","pc3"],"sources":{"pc3.lan":"dns","pc3":"netbios","x y":"z"},"workgroup":"WG"},{"ip":"192.0.2.4","sources":{},"workgroup":"\u0001"}]`,
 	"[\n{\"ip\":}]",
+	`[{"ip":"192.0.2.7","names":["v"],"ipv6":["2001:db8::7","fe80::7%eth0","fd00::7","2001:db8::7"]},{"ip":"192.0.2.8","ipv6":["::ffff:1.2.3.4"]}]`,
 	"[2001:db8::1]:7946\n[::1]:1\n",
 	"alpha.\nx@h.\n'q@h\n%p@h\n[b@h\n",
 }

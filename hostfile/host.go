@@ -26,6 +26,7 @@ type Host struct {
 	Workgroup string             // NetBIOS workgroup or domain, if known; JSON only
 	Node      string             // optional Erlang node name, "name@host"
 	MAC       net.HardwareAddr   // hardware address, if known
+	IPv6      []netip.Addr       // the host's IPv6 addresses on the link, link-local ones with zone; a set
 	Vendor    string             // vendor of MAC from the IEEE OUI registry, if known
 	Services  []string           // mDNS service types published by the host, e.g. "_ssh._tcp"
 	Conflict  []net.HardwareAddr // other MACs that answered for Addr (an IP conflict)
@@ -182,6 +183,11 @@ func (h *Host) check() error {
 	if !validMAC(h.MAC) {
 		return fmt.Errorf("hostfile: host %s: bad MAC address length %d", h.label(), len(h.MAC))
 	}
+	for _, a := range h.IPv6 {
+		if msg := checkIPv6(a); msg != "" {
+			return fmt.Errorf("hostfile: host %s: %s", h.label(), msg)
+		}
+	}
 	for _, c := range h.Conflict {
 		if len(c) == 0 || !validMAC(c) {
 			return fmt.Errorf("hostfile: host %s: bad conflicting MAC address length %d", h.label(), len(c))
@@ -209,6 +215,33 @@ func (h *Host) check() error {
 	return nil
 }
 
+// checkIPv6 reports what is wrong with an address of Host.IPv6, or "" if
+// nothing: it is an IPv6 address (not IPv4-mapped) with a zone, if any,
+// that every format can hold.
+func checkIPv6(a netip.Addr) string {
+	switch {
+	case !a.Is6() || a.Is4In6():
+		return "bad IPv6 address " + quote(a.String())
+	case a.Zone() != "" && !isNameText(a.Zone()):
+		return "bad zone in address " + quote(a.String())
+	}
+	return ""
+}
+
+// ExtraAddrs returns the addresses of h.IPv6 that the hosts and plain
+// formats write a line of their own for: global unicast and unique local
+// ones other than h.Addr. Link-local ones need a zone to be usable, so
+// only JSON lists them.
+func (h *Host) ExtraAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range h.IPv6 {
+		if a.IsGlobalUnicast() && a != h.Addr {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // label names h in an error: its address, cut short like a quoted field.
 func (h *Host) label() string {
 	s := h.Addr.String()
@@ -228,7 +261,7 @@ func validMAC(mac net.HardwareAddr) bool {
 	return false
 }
 
-// sortedHosts returns a sorted copy of hosts, with Services and Conflict of
+// sortedHosts returns a sorted copy of hosts, with Services, IPv6 and Conflict of
 // each sorted and without duplicates (they are sets), so that writers give
 // the same bytes for the same hosts in any order.
 //
@@ -238,6 +271,7 @@ func sortedHosts(hosts []Host) []Host {
 	out := make([]Host, len(hosts))
 	for i, h := range hosts {
 		h.Services = slices.Compact(slices.Sorted(slices.Values(h.Services)))
+		h.IPv6 = slices.Compact(slices.SortedFunc(slices.Values(h.IPv6), netip.Addr.Compare))
 		h.Conflict = slices.CompactFunc(
 			slices.SortedFunc(slices.Values(h.Conflict), compareMAC),
 			func(a, b net.HardwareAddr) bool { return compareMAC(a, b) == 0 })
@@ -262,6 +296,7 @@ func compareHosts(a, b Host) int {
 		strings.Compare(a.Node, b.Node),
 		cmp.Compare(a.Port, b.Port),
 		compareMAC(a.MAC, b.MAC),
+		slices.CompareFunc(a.IPv6, b.IPv6, netip.Addr.Compare),
 		strings.Compare(a.Vendor, b.Vendor),
 		compareSources(a.Sources, b.Sources),
 		strings.Compare(a.Workgroup, b.Workgroup),

@@ -37,12 +37,18 @@ func parseHosts(p *parser, data []byte) []Host {
 }
 
 // writeHosts writes one hosts(5) line per host that has both an address
-// and a name; other hosts cannot be written in this format.
+// and a name, and one more with the same names for each of its
+// [Host.ExtraAddrs]; other hosts cannot be written in this format.
 func writeHosts(w *bytes.Buffer, hosts []Host) error {
 	return writeLines(w, "#", hosts, func(h Host) (string, error) {
 		if !h.Addr.IsValid() || len(h.Names) == 0 {
 			return "", nil
 		}
-		return h.Addr.String() + "\t" + strings.Join(h.Names, " "), nil
+		names := "\t" + strings.Join(h.Names, " ")
+		lines := []string{h.Addr.String() + names}
+		for _, a := range h.ExtraAddrs() {
+			lines = append(lines, a.String()+names)
+		}
+		return strings.Join(lines, "\n"), nil
 	})
 }

@@ -20,6 +20,7 @@ type jsonHost struct {
 	IP        string            `json:"ip"`
 	Port      uint16            `json:"port"`
 	MAC       string            `json:"mac"`
+	IPv6      []string          `json:"ipv6,omitempty"`
 	Vendor    string            `json:"vendor"`
 	Names     []string          `json:"names"`
 	Sources   map[string]string `json:"sources,omitempty"`
@@ -119,6 +120,16 @@ func (jh *jsonHost) host() (Host, string) {
 		}
 		h.MAC = mac
 	}
+	for _, s := range jh.IPv6 {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return h, "bad IPv6 address " + quote(s)
+		}
+		if msg := checkIPv6(a); msg != "" {
+			return h, msg
+		}
+		h.IPv6 = append(h.IPv6, a)
+	}
 	h.Vendor = jh.Vendor
 	if msg := firstBad(jh.Names, checkName); msg != "" {
 		return h, msg
@@ -210,6 +221,9 @@ func writeJSON(w *bytes.Buffer, hosts []Host) error {
 		}
 		if h.Addr.IsValid() {
 			jh.IP = h.Addr.String()
+		}
+		for _, a := range h.IPv6 {
+			jh.IPv6 = append(jh.IPv6, a.String())
 		}
 		for _, c := range h.Conflict {
 			jh.Conflict = append(jh.Conflict, c.String())

@@ -85,9 +85,18 @@ func nodeEntry(node string) Host {
 }
 
 // writePlain writes one line per host: its node if it has one, else its
-// address or first name, with ":port" when Port is set.
+// address or first name, with ":port" when Port is set; then, for a host
+// without a node, one line for each of its [Host.ExtraAddrs].
 func writePlain(w *bytes.Buffer, hosts []Host) error {
-	return writeLines(w, "#", hosts, func(h Host) (string, error) { return plainLine(h), nil })
+	return writeLines(w, "#", hosts, func(h Host) (string, error) {
+		lines := []string{plainLine(h)}
+		if h.Node == "" && lines[0] != "" {
+			for _, a := range h.ExtraAddrs() {
+				lines = append(lines, plainLine(Host{Addr: a, Port: h.Port}))
+			}
+		}
+		return strings.Join(lines, "\n"), nil
+	})
 }
 
 // plainLine is h's plain entry, "" when it has no address or name.

@@ -3,6 +3,7 @@ package hostfile
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +257,54 @@ func TestCheckNodeName(t *testing.T) {
 			node := tt.name + "@ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 			if err := CheckNode(node); err != nil {
 				t.Errorf("CheckNode(%.20q...) = %v, want nil", node, err)
+			}
+		}
+	}
+}
+
+func TestWriteIPv6Lines(t *testing.T) {
+	v6 := []netip.Addr{addr("fe80::1%eth0"), addr("2001:db8::1"), addr("fd00:db8::1"), addr("2001:db8::1")}
+	hosts := []Host{
+		{Addr: addr("192.0.2.1"), Names: []string{"a.local", "a"}, IPv6: v6},
+		{Addr: addr("2001:db8::2"), Names: []string{"b.local"}, Port: 22, IPv6: []netip.Addr{addr("2001:db8::2"), addr("2001:db8::3")}},
+		{Addr: addr("192.0.2.4"), Node: "app@192.0.2.4", IPv6: v6},
+		{Addr: addr("192.0.2.5"), Names: []string{"ll.local"}, IPv6: []netip.Addr{addr("fe80::5%eth0")}},
+	}
+	tests := []struct {
+		name   string
+		format Format
+		want   string
+	}{
+		{"hosts", Hosts, "#" + header + "\n" +
+			"192.0.2.1\ta.local a\n2001:db8::1\ta.local a\nfd00:db8::1\ta.local a\n" +
+			"192.0.2.5\tll.local\n" +
+			"2001:db8::2\tb.local\n2001:db8::3\tb.local\n"},
+		{"plain", Plain, "#" + header + "\n" +
+			"192.0.2.1\n2001:db8::1\nfd00:db8::1\n" +
+			"app@192.0.2.4\n192.0.2.5\n" +
+			"[2001:db8::2]:22\n[2001:db8::3]:22\n"},
+		{"erlang", Erlang, "%" + header + "\n" +
+			"'192.0.2.1'.\n'app@192.0.2.4'.\n'192.0.2.5'.\n'2001:db8::2'.\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, tt.format, hosts); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, buf.String()); diff != "" {
+				t.Errorf("Write (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWriteBadIPv6(t *testing.T) {
+	for _, a := range []string{"192.0.2.1", "::ffff:192.0.2.1", "fe80::1%a b"} {
+		h := Host{Addr: addr("192.0.2.1"), Names: []string{"a"}, IPv6: []netip.Addr{addr(a)}}
+		for _, f := range []Format{Hosts, Plain, Erlang, JSON} {
+			if err := Write(&bytes.Buffer{}, f, []Host{h}); err == nil {
+				t.Errorf("Write %v of IPv6 %s: no error", f, a)
 			}
 		}
 	}

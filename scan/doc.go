@@ -39,9 +39,21 @@
 // timeout, once. [NewRDNS] and [NewNetBIOS] run them over any
 // [net.PacketConn].
 //
+// # IPv6 neighbours
+//
+// [FindIPv6] pings all-nodes (ff02::1) on an interface from each of its
+// IPv6 addresses, so hosts answer from their link-local, global and unique
+// local addresses, and pairs each answer with the MAC of the kernel's
+// neighbour table (netlink). [DialPinger] and [NewPinger] are its ICMPv6
+// echo client; NewPinger runs over any [net.PacketConn]. Hosts that do not
+// answer multicast echo (net.ipv6.icmp.echo_ignore_multicast=1, some
+// firewalls) are not found; privacy (temporary) addresses are found only
+// when the host picks one as source to answer.
+//
 // # Privileges: CAP_NET_RAW
 //
-// ARP needs a raw packet socket, so [SweepARP] and [DialARP] need
+// ARP needs a raw packet socket, and IPv6 a raw ICMPv6 one, so [SweepARP],
+// [DialARP], [FindIPv6] and [DialPinger] need
 // CAP_NET_RAW: run as root, or grant the binary the capability once with
 // `setcap cap_net_raw+ep /path/to/ipfinder`. Without it they return an error
 // that says so. mDNS, reverse DNS and NetBIOS use ordinary UDP sockets and

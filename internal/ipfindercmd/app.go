@@ -28,6 +28,12 @@ Hosts that no source names get a name generated from their address in the
 hosts format: host-10-0-0-5.
 This machine is included (marked "self" in JSON) unless --no-self.
 
+IPv6: an ICMPv6 echo to all-nodes (ff02::1) on each swept interface finds
+the hosts' IPv6 addresses, grouped with their IPv4 address by MAC. JSON
+lists them per host ("ipv6"); the hosts and plain formats add a line for
+each global or unique local address. Hosts with only IPv6 are listed by
+their global address (or link-local one). --no-ipv6 skips it.
+
 With -o the file is replaced atomically, only when the sweep succeeded and
 found something (see --allow-empty), and only when its content changed, so
 it is safe to run from cron:
@@ -38,7 +44,7 @@ it is safe to run from cron:
    ipfinder --cidr 192.168.1.0/24 --exclude 192.168.1.1 -f json
    ipfinder --dns 192.168.1.1 --no-netbios
 
-ARP needs CAP_NET_RAW: run as root or 'setcap cap_net_raw+ep ipfinder'.
+ARP and IPv6 need CAP_NET_RAW: run as root or 'setcap cap_net_raw+ep ipfinder'.
 
 Exit codes: 0 hosts found, 1 failure, 2 usage error, 3 the sweep found no
 other host (the -o file is left as it was unless --allow-empty).`
@@ -71,13 +77,14 @@ func sweepFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "replace `FILE` atomically instead of writing to stdout"},
 		&cli.StringSliceFlag{Name: "name", Usage: "write Erlang node `NAME`@ip for every host found (repeatable)"},
 		&cli.BoolFlag{Name: "epmd", Usage: "ask each host's epmd (TCP 4369) for its Erlang nodes and write those name@ip"},
-		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only)"},
+		&cli.BoolFlag{Name: "no-arp", Usage: "skip the ARP sweep (hosts come from mDNS only; no IPv6 either)"},
 		&cli.BoolFlag{Name: "no-mdns", Usage: "skip mDNS (no .local names or services)"},
 		&cli.BoolFlag{Name: "no-rdns", Usage: "skip reverse DNS (the names the LAN's DNS server, usually the router, knows)"},
 		&cli.StringFlag{Name: "dns", Usage: "ask `SERVER[:PORT]` for reverse DNS instead of the servers in /etc/resolv.conf"},
 		&cli.BoolFlag{Name: "no-netbios", Usage: "skip NetBIOS name queries (names of Windows and Samba hosts)"},
+		&cli.BoolFlag{Name: "no-ipv6", Usage: "skip IPv6 (no ICMPv6 echo to ff02::1, no \"ipv6\" addresses); --no-arp skips it too"},
 		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
-		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP (50ms suits a quiet wired LAN)"},
+		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP and the IPv6 echo (50ms suits a quiet wired LAN)"},
 		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
 		&cli.IntFlag{Name: "rate", Value: scan.DefaultARPRate, Usage: "ARP requests per second (the default, about 0.5 Mbit/s, is safe on Wi-Fi)"},
 		&cli.BoolFlag{Name: "force", Usage: "allow sweeping a prefix larger than /16"},
@@ -101,6 +108,7 @@ type options struct {
 	dns        []netip.AddrPort // --dns; nil: the servers of resolvConf
 	resolvConf string
 	netbios    bool
+	ipv6       bool
 	self       bool
 	timeout    time.Duration
 	retries    int
@@ -124,6 +132,7 @@ func parseOptions(c *cli.Context) (*options, error) {
 		rdns:       !c.Bool("no-rdns"),
 		resolvConf: resolvConf,
 		netbios:    !c.Bool("no-netbios"),
+		ipv6:       !c.Bool("no-ipv6") && !c.Bool("no-arp"), // without ARP MACs, IPv6 addresses join no host
 		self:       !c.Bool("no-self"),
 		timeout:    c.Duration("timeout"),
 		retries:    c.Int("retries"),

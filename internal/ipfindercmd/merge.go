@@ -29,6 +29,11 @@ import (
 // A name or service type that no hostfile can hold (hostfile.CheckHostName),
 // such as "evil.1" announced by a responder on the LAN, is left out and
 // reported in dropped; its host stays.
+//
+// IPv6 addresses join the host with the same MAC (every host with it);
+// those of a MAC no host has make a host of their own, an IPv6-only one,
+// whose Addr is its first global or unique local address, else its first
+// link-local one. With self, this machine's IPv6 addresses join its hosts.
 func merge(links []linkResult, self bool, hostname string, vendor func(net.HardwareAddr) string) (hosts []hostfile.Host, dropped []error) {
 	m := &merger{byAddr: make(map[netip.Addr]*hostfile.Host)}
 	for _, l := range links {
@@ -41,6 +46,7 @@ func merge(links []linkResult, self bool, hostname string, vendor func(net.Hardw
 		if self {
 			m.addSelf(l.plan, hostname, vendor)
 		}
+		m.addIPv6(l, self, vendor)
 		for _, mh := range l.mdns {
 			h, ok := m.byAddr[mh.Addr]
 			if _, target := slices.BinarySearchFunc(l.plan.Targets, mh.Addr, netip.Addr.Compare); !ok && !target {
@@ -128,6 +134,71 @@ func (m *merger) addSelf(p scan.Plan, hostname string, vendor func(net.HardwareA
 			m.addNames(h, sourceSelf, "this machine's host name", hostname)
 		}
 	}
+}
+
+// addIPv6 adds the IPv6 addresses found on link l to the hosts with their
+// MAC, and makes IPv6-only hosts of the others.
+func (m *merger) addIPv6(l linkResult, self bool, vendor func(net.HardwareAddr) string) {
+	byMAC := make(map[string][]netip.Addr)
+	var macs []net.HardwareAddr
+	for _, n := range l.ipv6 {
+		k := string(n.MAC)
+		if byMAC[k] == nil {
+			macs = append(macs, n.MAC)
+		}
+		byMAC[k] = append(byMAC[k], n.Addr)
+	}
+	if self && len(l.self6) > 0 {
+		byMAC[string(l.plan.Iface.MAC)] = l.self6
+	}
+	matched := make(map[string]bool)
+	for _, h := range m.linkHosts(l, self) {
+		if addrs, ok := byMAC[string(h.MAC)]; ok && len(h.MAC) > 0 {
+			h.IPv6 = append(h.IPv6, addrs...)
+			matched[string(h.MAC)] = true
+		}
+	}
+	for _, mac := range macs {
+		if matched[string(mac)] {
+			continue
+		}
+		addrs := byMAC[string(mac)]
+		h := m.get(preferredIPv6(addrs))
+		h.MAC, h.Vendor, h.IPv6 = mac, vendor(mac), addrs
+	}
+}
+
+// linkHosts returns the hosts ARP found on link l, and with self this
+// machine's, each once.
+func (m *merger) linkHosts(l linkResult, self bool) []*hostfile.Host {
+	var addrs []netip.Addr
+	for _, r := range l.arp {
+		addrs = append(addrs, r.Addr)
+	}
+	if self {
+		for _, a := range l.plan.Iface.Addrs {
+			if a.Addr().Is4() && inPlan(l.plan, a.Addr()) {
+				addrs = append(addrs, a.Addr())
+			}
+		}
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	var out []*hostfile.Host
+	for _, a := range slices.Compact(addrs) {
+		if h, ok := m.byAddr[a]; ok {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// preferredIPv6 returns the address an IPv6-only host is listed by: its
+// first global or unique local address, else its first address.
+func preferredIPv6(addrs []netip.Addr) netip.Addr {
+	if i := slices.IndexFunc(addrs, netip.Addr.IsGlobalUnicast); i >= 0 {
+		return addrs[i]
+	}
+	return addrs[0]
 }
 
 // inPlan reports whether a is inside one of the plan's prefixes.

@@ -291,3 +291,69 @@ func TestParseDNS(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeIPv6(t *testing.T) {
+	macC := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x03}
+	macD := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x04}
+	link := linkResult{
+		plan: lanPlan("192.0.2.10", "192.0.2.11"),
+		arp: []scan.ARPReply{
+			{Addr: addr("192.0.2.10"), MAC: macA},
+			{Addr: addr("192.0.2.11"), MAC: macB},
+		},
+		ipv6: []scan.IPv6Neighbor{
+			{Addr: addr("fe80::a%eth0"), MAC: macA},
+			{Addr: addr("2001:db8::a"), MAC: macA},
+			{Addr: addr("fe80::c%eth0"), MAC: macC},
+			{Addr: addr("fd00:db8::c"), MAC: macC},
+			{Addr: addr("fe80::d%eth0"), MAC: macD},
+		},
+		self6: []netip.Addr{addr("fe80::1%eth0"), addr("2001:db8::1")},
+	}
+	vendor := func(m net.HardwareAddr) string { return "V" + m.String()[15:] }
+	tests := []struct {
+		name string
+		self bool
+		want []hostfile.Host
+	}{
+		{name: "with_self", self: true, want: []hostfile.Host{
+			{Addr: addr("192.0.2.1"), MAC: macS, Vendor: "Vff", Names: []string{"box"}, Sources: src("box", "self"), Self: true,
+				IPv6: []netip.Addr{addr("fe80::1%eth0"), addr("2001:db8::1")}},
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "V01", IPv6: []netip.Addr{addr("fe80::a%eth0"), addr("2001:db8::a")}},
+			{Addr: addr("192.0.2.11"), MAC: macB, Vendor: "V02"},
+			{Addr: addr("fd00:db8::c"), MAC: macC, Vendor: "V03", IPv6: []netip.Addr{addr("fe80::c%eth0"), addr("fd00:db8::c")}},
+			{Addr: addr("fe80::d%eth0"), MAC: macD, Vendor: "V04", IPv6: []netip.Addr{addr("fe80::d%eth0")}},
+		}},
+		{name: "no_self", self: false, want: []hostfile.Host{
+			{Addr: addr("192.0.2.10"), MAC: macA, Vendor: "V01", IPv6: []netip.Addr{addr("fe80::a%eth0"), addr("2001:db8::a")}},
+			{Addr: addr("192.0.2.11"), MAC: macB, Vendor: "V02"},
+			{Addr: addr("fd00:db8::c"), MAC: macC, Vendor: "V03", IPv6: []netip.Addr{addr("fe80::c%eth0"), addr("fd00:db8::c")}},
+			{Addr: addr("fe80::d%eth0"), MAC: macD, Vendor: "V04", IPv6: []netip.Addr{addr("fe80::d%eth0")}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := merge([]linkResult{link}, tt.self, "box", vendor)
+			if diff := cmp.Diff(tt.want, got, addrEq); diff != "" {
+				t.Errorf("merge (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An IPv6 address joins a host of its own link only.
+func TestMergeIPv6PerLink(t *testing.T) {
+	eth0 := linkResult{plan: lanPlan("192.0.2.10"), arp: []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}}}
+	eth1 := linkResult{
+		plan: scan.Plan{Iface: scan.Iface{Name: "eth1", MAC: macB}},
+		ipv6: []scan.IPv6Neighbor{{Addr: addr("2001:db8:1::a"), MAC: macA}},
+	}
+	got, _ := merge([]linkResult{eth0, eth1}, false, "box", func(net.HardwareAddr) string { return "" })
+	want := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA},
+		{Addr: addr("2001:db8:1::a"), MAC: macA, IPv6: []netip.Addr{addr("2001:db8:1::a")}},
+	}
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
+		t.Errorf("merge (-want +got):\n%s", diff)
+	}
+}

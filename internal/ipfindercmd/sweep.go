@@ -25,6 +25,8 @@ type linkResult struct {
 	arp   []scan.ARPReply
 	mdns  []scan.MDNSHost
 	names unicastNames // reverse DNS and NetBIOS
+	ipv6  []scan.IPv6Neighbor
+	self6 []netip.Addr // this machine's IPv6 addresses on the link, when IPv6 was swept
 }
 
 // sweep runs ARP, mDNS, reverse DNS and NetBIOS on every chosen interface
@@ -116,7 +118,8 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
 // reverse-resolves every address ARP found; once ARP is done, reverse DNS
 // (asking servers) and NetBIOS name the addresses it found while mDNS
-// finishes. Without ARP they name the hosts mDNS found, after it.
+// finishes. Without ARP they name the hosts mDNS found, after it. IPv6
+// neighbours (findIPv6) are looked for alongside.
 func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
 	res := linkResult{plan: p}
 	ifi, err := net.InterfaceByIndex(p.Iface.Index)
@@ -148,6 +151,9 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		}()
 	} else {
 		close(done)
+	}
+	if o.ipv6 {
+		wg.Go(func() { res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o) })
 	}
 	var arpErr error
 	if o.arp {

@@ -128,3 +128,12 @@ func (d *DHCP) Log() string { return "" }
 
 // WaitDAD returns an error: labs need Linux.
 func (h *Host) WaitDAD() error { return errNotImplemented }
+
+// AddIPv6 returns an error: labs need Linux.
+func (h *Host) AddIPv6(p netip.Prefix) error { return errNotImplemented }
+
+// DropIPv4 returns an error: labs need Linux.
+func (h *Host) DropIPv4() error { return errNotImplemented }
+
+// IPv6Addrs returns an error: labs need Linux.
+func (h *Host) IPv6Addrs() ([]netip.Addr, error) { return nil, errNotImplemented }
