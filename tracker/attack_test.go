@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -507,4 +508,70 @@ func TestAttackSyncRequestFlood(t *testing.T) {
 	if n := len(tr.syncs.sentTo); n != 1 {
 		t.Errorf("%d answers remembered, want 1", n)
 	}
+}
+
+// floodPhantoms sends each target rate/s alive messages for new phantom
+// names until the test ends. It returns how many names were sent so far.
+func floodPhantoms(t *testing.T, targets []*node, rate int) func() int64 {
+	t.Helper()
+	var sent atomic.Int64
+	var sps []*spoofer
+	for _, n := range targets {
+		sps = append(sps, newSpoofer(t, n.addr()))
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for range rate / 20 {
+				i++
+				meta := encodeNodeMeta(nodeMeta{Boot: uint64(i)})
+				for _, sp := range sps {
+					sp.alive(fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i%5000), meta, 1)
+				}
+				sent.Add(1)
+			}
+		}
+	}()
+	return sent.Load
+}
+
+// Issue 8 item 6, second part: a flood of alive messages for ever new
+// phantom names (200 per second at each member, where 8 blocking
+// pingers verified about 40) must not keep a real node out: it joins
+// one member over TCP and is soon a member everywhere, and no real
+// member is dropped meanwhile.
+func TestAttackPhantomFloodDelaysJoin(t *testing.T) {
+	const rate, limit = 200, 3 * time.Second
+	nodes := startCluster(t, 3, nil)
+	sent := floodPhantoms(t, nodes, rate)
+	lab.Eventually(t, 10*time.Second, "3 s of flood", func() error {
+		if n := sent(); n < 3*rate {
+			return fmt.Errorf("%d phantom names sent", n)
+		}
+		return nil
+	})
+	start := time.Now()
+	late := startNode(t, "late", 0, nil)
+	if _, err := late.Join([]string{nodes[0].addr()}); err != nil {
+		t.Fatal(err)
+	}
+	all := append(nodes, late)
+	lab.Eventually(t, limit, "late a member everywhere", func() error {
+		for _, n := range all {
+			if got := len(n.Members()); got != len(all) {
+				return fmt.Errorf("%s has %d members, want %d", n.LocalNode(), got, len(all))
+			}
+		}
+		return nil
+	})
+	t.Logf("late a member everywhere after %v, under %d phantom names/s per member", time.Since(start), rate)
 }
