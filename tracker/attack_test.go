@@ -575,3 +575,88 @@ func TestAttackPhantomFloodDelaysJoin(t *testing.T) {
 	})
 	t.Logf("late a member everywhere after %v, under %d phantom names/s per member", time.Since(start), rate)
 }
+
+// Under a flood the bag of nodes to ping stays bounded, and the node of
+// the latest alive message is always in it: a full bag drops a random
+// node, so a node announced again and again keeps getting chances.
+func TestGateBagFull(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	real := candidate{"real@192.0.2.5", netip.MustParseAddrPort("192.0.2.5:7946")}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range 3 * gateQueue {
+		g.ask(candidate{fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i % 5000)})
+		if i%gateQueue == gateQueue-1 {
+			g.ask(real)
+			if !slices.Contains(g.bag, real) {
+				t.Fatalf("after %d phantoms, the node just announced is not in the bag", i+1)
+			}
+		}
+	}
+	if len(g.bag) != gateQueue || len(g.queued) != gateQueue {
+		t.Errorf("bag holds %d, %d marked queued, want %d", len(g.bag), len(g.queued), gateQueue)
+	}
+	for _, c := range g.bag {
+		if !g.queued[c] {
+			t.Fatalf("%v in the bag but not marked queued", c)
+		}
+	}
+}
+
+// A join's push/pull (over TCP) vouches for nodes at the address of a
+// recent inbound stream only: alive, unknown and unverified ones, a few
+// per push/pull.
+func TestGateVouched(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	g := bareTracker(peer).gate
+	node := func(name, addr string, state memberlist.NodeStateType) *memberlist.Node {
+		ap := netip.MustParseAddrPort(addr)
+		return &memberlist.Node{Name: name, Addr: ap.Addr().AsSlice(), Port: ap.Port(), State: state}
+	}
+	g.streamFrom(netip.MustParseAddr("192.0.2.3"))
+	now := time.Now()
+	peers := []*memberlist.Node{
+		node("me@192.0.2.1", "192.0.2.3:7946", memberlist.StateAlive), // our own name
+		node(peer, "192.0.2.2:7946", memberlist.StateAlive),           // known
+		node("dead@192.0.2.3", "192.0.2.3:7947", memberlist.StateDead),
+		node("other@192.0.2.9", "192.0.2.9:7946", memberlist.StateAlive), // no stream from there
+		node("new@192.0.2.3", "192.0.2.3:7946", memberlist.StateAlive),
+	}
+	for i := range vouchMax + 2 {
+		peers = append(peers, node(fmt.Sprintf("co%d@192.0.2.3", i), fmt.Sprintf("192.0.2.3:%d", 8000+i), memberlist.StateAlive))
+	}
+	got := g.vouched(peers, now)
+	if len(got) != vouchMax || got[0].Name != "new@192.0.2.3" {
+		t.Errorf("vouched %v, want new@192.0.2.3 first and %d in all", got, vouchMax)
+	}
+	g.verify(got[0], true, now)
+	if got := g.vouched(peers[4:5], now); len(got) != 0 {
+		t.Errorf("vouched %v again after it answered", got)
+	}
+	if got := g.vouched(peers[5:], now.Add(streamTTL)); len(got) != 0 {
+		t.Errorf("vouched %v %v after the stream", got, streamTTL)
+	}
+}
+
+// For a while after Join, a member verified on probation gets one
+// push/pull from us, which tells it about us over TCP.
+func TestGateGreet(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	now := t0
+	member := candidate{"member@192.0.2.3", netip.MustParseAddrPort("192.0.2.3:7946")}
+	late := candidate{"late@192.0.2.4", netip.MustParseAddrPort("192.0.2.4:7946")}
+	g.joining(now)
+	for _, c := range []candidate{member, late} {
+		if err := g.admit(c, now); err != nil {
+			t.Fatalf("%s not on probation: %v", c.Name, err)
+		}
+		g.verify(c, true, now.Add(map[candidate]time.Duration{member: time.Second, late: greetWindow}[c]))
+		g.release(c.Name)
+	}
+	if c, ok := g.tick(now); !ok || c != member {
+		t.Errorf("tick = %v, %v, want a push/pull with %s", c, ok, member.Name)
+	}
+	if c, ok := g.tick(now); ok {
+		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", c, greetWindow)
+	}
+}
