@@ -638,8 +638,8 @@ func TestGateVouched(t *testing.T) {
 	}
 }
 
-// For a while after Join, a member verified on probation gets one
-// push/pull from us, which tells it about us over TCP.
+// For a while after Join, a node verified on probation (or vouched for)
+// gets one push/pull from us, which tells it about us over TCP.
 func TestGateGreet(t *testing.T) {
 	g := bareTracker("peer@192.0.2.2").gate
 	now := t0

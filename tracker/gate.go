@@ -36,13 +36,13 @@ import (
 const (
 	probationTTL = 10 * time.Second       // for one memberlist never reported joined
 	gateQueue    = 1024                   // nodes waiting for a ping
-	gateInFlight = 64                     // pings in flight
+	gateInFlight = 8                      // pings in flight
 	gateRetry    = 500 * time.Millisecond // times tries, before pinging a silent node again
 	gateTries    = 4                      // pings of a refused node before giving up
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
 	streamTTL    = 5 * time.Second  // how long an inbound stream vouches for its address
-	greetWindow  = 10 * time.Second // after Join, push/pull with members verified on probation
+	greetWindow  = 10 * time.Second // after Join, push/pull once with each node verified
 	vouchMax     = 4                // nodes pinged at once per join push/pull
 )
 
@@ -70,7 +70,7 @@ type gate struct {
 	queued    map[candidate]bool       // in the bag or being pinged
 	probation map[string]*probation    // by name
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
-	greet     map[candidate]bool       // verified on probation soon after our join: push/pull once
+	greet     map[candidate]bool       // verified soon after our join: push/pull once
 	joined    time.Time                // when this node last called Join
 	tries     map[candidate]int        // unanswered pings, while retrying
 	bag       []candidate              // waiting for a ping
@@ -331,6 +331,9 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	delete(g.failed, c)
 	delete(g.tries, c)
 	g.remember(g.verified, c, now)
+	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
+		g.greet[c] = true
+	}
 	p := g.probation[c.Name]
 	if p == nil || p.addr != c.Addr {
 		if _, ok := g.refused[c]; !ok && len(g.refused) < gateMax {
@@ -339,17 +342,14 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 		return
 	}
 	delete(g.probation, c.Name)
-	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
-		g.greet[c] = true
-	}
 	if p.node != nil {
 		g.t.memberUp(p.node)
 	}
 }
 
-// joining notes that this node joins a cluster: for a while, members it
-// verifies on probation get a push/pull from it, which tells them about
-// this node over TCP (see vouch) however many phantoms they are pinging.
+// joining notes that this node joins a cluster: for a while, every node
+// it verifies gets a push/pull from it, which tells that node about this
+// one over TCP (see vouch), however many phantoms it is pinging.
 func (g *gate) joining(now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
