@@ -26,13 +26,17 @@ import (
 // came by the next tick, a push/pull with it brings it (and whoever
 // else it knows) in.
 //
-// Pings run side by side (up to gateInFlight, each with memberlist's
-// probe timeout), from a bag of waiting nodes: when the bag is full a
-// new node replaces a random one, so a flood of new names cannot keep
-// out a node that is announced again and again. A node that joins
-// through us does so over TCP, which a UDP spoofer cannot: the nodes a
-// join's push/pull lists at the address of a recent inbound stream are
-// pinged at once, before memberlist asks the gate (see vouch).
+// Up to gateInFlight pings (each waiting memberlist's probe timeout)
+// take nodes from a bag: when the bag is full a new node replaces a
+// random one, so a flood of new names cannot keep out a node that is
+// announced again and again. More pings would verify more nodes, but
+// memberlist piggybacks gossip on every ping, and a ping to a phantom
+// spends that gossip (a suspicion, a refutation, a change) on nobody.
+// TCP, which a UDP spoofer cannot complete, is the fast lane: the nodes
+// a join's push/pull lists at the address of a recent inbound stream
+// are pinged at once, before memberlist asks the gate (see vouch), and
+// a node that just joined push/pulls once with every node it verifies
+// (see joining), so each member hears of it over TCP.
 const (
 	probationTTL = 10 * time.Second       // for one memberlist never reported joined
 	gateQueue    = 1024                   // nodes waiting for a ping
