@@ -636,6 +636,11 @@ func TestGateVouched(t *testing.T) {
 	if got := g.vouched(peers[5:], now.Add(streamTTL)); len(got) != 0 {
 		t.Errorf("vouched %v %v after the stream", got, streamTTL)
 	}
+	g.vouching.Store(vouchBusy)
+	g.vouch(peers[5:6], now) // bareTracker has no memberlist to ping with
+	if len(g.failed) != 0 || len(g.verified) != 1 {
+		t.Errorf("vouch pinged while %d push/pulls were vouching", vouchBusy)
+	}
 }
 
 // For a while after Join, a node verified on probation (or vouched for)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -48,6 +49,7 @@ const (
 	streamTTL    = 5 * time.Second  // how long an inbound stream vouches for its address
 	greetWindow  = 10 * time.Second // after Join, push/pull once with each node verified
 	vouchMax     = 4                // nodes pinged at once per join push/pull
+	vouchBusy    = 4                // push/pulls vouching at once
 )
 
 var errUnverified = errors.New("tracker: node not verified yet")
@@ -76,6 +78,7 @@ type gate struct {
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
 	greet     map[candidate]bool       // verified soon after our join: push/pull once
 	joined    time.Time                // when this node last called Join
+	vouching  atomic.Int32             // push/pulls in vouch
 	tries     map[candidate]int        // unanswered pings, while retrying
 	bag       []candidate              // waiting for a ping
 	wake      chan struct{}            // something entered the bag
@@ -212,11 +215,19 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 	return nil
 }
 
-// vouch pings at once, side by side and up to gateTries times, the unknown nodes a join's push/pull
-// lists at the address of a recent inbound stream: a real node joining
-// through us (over TCP) is verified before memberlist asks the gate about
-// it, however many phantoms wait in the bag.
+// vouch pings at once, side by side and up to gateTries times, the
+// unknown nodes a join's push/pull lists at the address of a recent
+// inbound stream: a real node joining through us (over TCP) is verified
+// before memberlist asks the gate about it, however many phantoms wait
+// in the bag. While vouchBusy push/pulls are vouching, others do not
+// (their nodes wait in the bag): each holds one of memberlist's stream
+// handlers for up to gateTries probe timeouts.
 func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
+	if g.vouching.Add(1) > vouchBusy {
+		g.vouching.Add(-1)
+		return
+	}
+	defer g.vouching.Add(-1)
 	var wg sync.WaitGroup
 	for _, c := range g.vouched(peers, now) {
 		wg.Add(1)
