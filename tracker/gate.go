@@ -70,19 +70,20 @@ type probation struct {
 type gate struct {
 	t         *Tracker
 	mu        sync.Mutex
-	dialing   map[netip.AddrPort]int   // addresses being joined
-	verified  map[candidate]time.Time  // answered a ping, when
-	failed    map[candidate]time.Time  // did not answer: ping again after
-	queued    map[candidate]bool       // in the bag or being pinged
-	probation map[string]*probation    // by name
-	refused   map[candidate]int        // answered after being refused: push/pulls tried
-	greet     map[candidate]bool       // verified soon after our join: push/pull once
-	joined    time.Time                // when this node last called Join
-	vouching  atomic.Int32             // push/pulls in vouch
-	tries     map[candidate]int        // unanswered pings, while retrying
-	bag       []candidate              // waiting for a ping
-	wake      chan struct{}            // something entered the bag
-	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
+	dialing   map[netip.AddrPort]int                // addresses being joined
+	verified  map[candidate]time.Time               // answered a ping, when
+	failed    map[candidate]time.Time               // did not answer: ping again after
+	queued    map[candidate]bool                    // in the bag or being pinged
+	probation map[string]*probation                 // by name
+	refused   map[candidate]int                     // answered after being refused: push/pulls tried
+	greet     map[candidate]bool                    // verified soon after our join: push/pull once
+	joined    time.Time                             // when this node last called Join
+	vouching  atomic.Int32                          // push/pulls in vouch
+	ml        atomic.Pointer[memberlist.Memberlist] // to ping with; nil until memberlist.Create returned
+	tries     map[candidate]int                     // unanswered pings, while retrying
+	bag       []candidate                           // waiting for a ping
+	wake      chan struct{}                         // something entered the bag
+	streams   map[netip.Addr]time.Time              // remote addresses of inbound streams, when
 }
 
 func newGate(t *Tracker) *gate {
@@ -223,6 +224,9 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 // (their nodes wait in the bag): each holds one of memberlist's stream
 // handlers for up to gateTries probe timeouts.
 func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
+	if g.ml.Load() == nil { // a stream came in before New finished
+		return
+	}
 	if g.vouching.Add(1) > vouchBusy {
 		g.vouching.Add(-1)
 		return
@@ -324,7 +328,7 @@ func (g *gate) pinger() {
 // ping pings c at its address under its name, records the answer and
 // reports it.
 func (g *gate) ping(c candidate) bool {
-	_, err := g.t.ml.Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
+	_, err := g.ml.Load().Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
 	g.verify(c, err == nil, time.Now())
 	return err == nil
 }

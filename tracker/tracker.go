@@ -209,6 +209,7 @@ func New(cfg *Config) (*Tracker, error) {
 		return nil, fmt.Errorf("tracker: start gossip on %v: %w", cfg.BindAddr, err)
 	}
 	t.ml = ml
+	t.gate.ml.Store(ml)
 	ln := ml.LocalNode()
 	addr, _ := netip.AddrFromSlice(ln.Addr)
 	t.mu.Lock()
