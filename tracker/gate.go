@@ -70,20 +70,21 @@ type probation struct {
 type gate struct {
 	t         *Tracker
 	mu        sync.Mutex
-	dialing   map[netip.AddrPort]int                // addresses being joined
-	verified  map[candidate]time.Time               // answered a ping, when
-	failed    map[candidate]time.Time               // did not answer: ping again after
-	queued    map[candidate]bool                    // in the bag or being pinged
-	probation map[string]*probation                 // by name
-	refused   map[candidate]int                     // answered after being refused: push/pulls tried
-	greet     map[candidate]bool                    // verified soon after our join: push/pull once
-	joined    time.Time                             // when this node last called Join
-	vouching  atomic.Int32                          // push/pulls in vouch
-	ml        atomic.Pointer[memberlist.Memberlist] // to ping with; nil until memberlist.Create returned
-	tries     map[candidate]int                     // unanswered pings, while retrying
-	bag       []candidate                           // waiting for a ping
-	wake      chan struct{}                         // something entered the bag
-	streams   map[netip.Addr]time.Time              // remote addresses of inbound streams, when
+	dialing   map[netip.AddrPort]int   // addresses being joined
+	verified  map[candidate]time.Time  // answered a ping, when
+	failed    map[candidate]time.Time  // did not answer: ping again after
+	tries     map[candidate]int        // unanswered pings, while retrying
+	queued    map[candidate]bool       // in the bag or being pinged
+	bag       []candidate              // waiting for a ping
+	wake      chan struct{}            // something entered the bag
+	probation map[string]*probation    // by name
+	refused   map[candidate]int        // answered after being refused: push/pulls tried
+	greet     map[candidate]bool       // verified soon after our join: push/pull once
+	joined    time.Time                // when this node last called Join
+	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
+
+	ml       atomic.Pointer[memberlist.Memberlist] // to ping with; nil until memberlist.Create returned
+	vouching atomic.Int32                          // push/pulls in vouch
 }
 
 func newGate(t *Tracker) *gate {
