@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -506,5 +507,163 @@ func TestAttackSyncRequestFlood(t *testing.T) {
 	}
 	if n := len(tr.syncs.sentTo); n != 1 {
 		t.Errorf("%d answers remembered, want 1", n)
+	}
+}
+
+// floodPhantoms sends each target rate/s alive messages for new phantom
+// names until the test ends. It returns how many names were sent so far.
+func floodPhantoms(t *testing.T, targets []*node, rate int) func() int64 {
+	t.Helper()
+	var sent atomic.Int64
+	var sps []*spoofer
+	for _, n := range targets {
+		sps = append(sps, newSpoofer(t, n.addr()))
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for range rate / 20 {
+				i++
+				meta := encodeNodeMeta(nodeMeta{Boot: uint64(i)})
+				for _, sp := range sps {
+					sp.alive(fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i%5000), meta, 1)
+				}
+				sent.Add(1)
+			}
+		}
+	}()
+	return sent.Load
+}
+
+// Issue 8 item 6, second part: a flood of alive messages for ever new
+// phantom names (200 per second at each member, where 8 blocking
+// pingers verified about 40) must not keep a real node out: it joins
+// one member over TCP and is soon a member everywhere, and no real
+// member is dropped meanwhile.
+func TestAttackPhantomFloodDelaysJoin(t *testing.T) {
+	const rate, limit = 200, 3 * time.Second
+	nodes := startCluster(t, 3, nil)
+	sent := floodPhantoms(t, nodes, rate)
+	lab.Eventually(t, 10*time.Second, "3 s of flood", func() error {
+		if n := sent(); n < 3*rate {
+			return fmt.Errorf("%d phantom names sent", n)
+		}
+		return nil
+	})
+	start := time.Now()
+	late := startNode(t, "late", 0, nil)
+	if _, err := late.Join([]string{nodes[0].addr()}); err != nil {
+		t.Fatal(err)
+	}
+	all := append(nodes, late)
+	lab.Eventually(t, limit, "late a member everywhere", func() error {
+		for _, n := range all {
+			if got := len(n.Members()); got != len(all) {
+				return fmt.Errorf("%s has %d members, want %d", n.LocalNode(), got, len(all))
+			}
+		}
+		return nil
+	})
+	t.Logf("late a member everywhere after %v, under %d phantom names/s per member", time.Since(start), rate)
+}
+
+// Under a flood the bag of nodes to ping stays bounded, and the node of
+// the latest alive message is always in it: a full bag drops a random
+// node, so a node announced again and again keeps getting chances.
+func TestGateBagFull(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	real := candidate{"real@192.0.2.5", netip.MustParseAddrPort("192.0.2.5:7946")}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range 3 * gateQueue {
+		g.ask(candidate{fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i % 5000)})
+		if i%gateQueue == gateQueue-1 {
+			g.ask(real)
+			if !slices.Contains(g.bag, real) {
+				t.Fatalf("after %d phantoms, the node just announced is not in the bag", i+1)
+			}
+		}
+	}
+	if len(g.bag) != gateQueue || len(g.queued) != gateQueue {
+		t.Errorf("bag holds %d, %d marked queued, want %d", len(g.bag), len(g.queued), gateQueue)
+	}
+	for _, c := range g.bag {
+		if !g.queued[c] {
+			t.Fatalf("%v in the bag but not marked queued", c)
+		}
+	}
+}
+
+// A join's push/pull (over TCP) vouches for nodes at the address of a
+// recent inbound stream only: alive, unknown and unverified ones, a few
+// per push/pull.
+func TestGateVouched(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	g := bareTracker(peer).gate
+	node := func(name, addr string, state memberlist.NodeStateType) *memberlist.Node {
+		ap := netip.MustParseAddrPort(addr)
+		return &memberlist.Node{Name: name, Addr: ap.Addr().AsSlice(), Port: ap.Port(), State: state}
+	}
+	g.streamFrom(netip.MustParseAddr("192.0.2.3"))
+	now := time.Now()
+	peers := []*memberlist.Node{
+		node("me@192.0.2.1", "192.0.2.3:7946", memberlist.StateAlive), // our own name
+		node(peer, "192.0.2.2:7946", memberlist.StateAlive),           // known
+		node("dead@192.0.2.3", "192.0.2.3:7947", memberlist.StateDead),
+		node("other@192.0.2.9", "192.0.2.9:7946", memberlist.StateAlive), // no stream from there
+		node("new@192.0.2.3", "192.0.2.3:7946", memberlist.StateAlive),
+	}
+	for i := range vouchMax + 2 {
+		peers = append(peers, node(fmt.Sprintf("co%d@192.0.2.3", i), fmt.Sprintf("192.0.2.3:%d", 8000+i), memberlist.StateAlive))
+	}
+	got := g.vouched(peers, now)
+	if len(got) != vouchMax || got[0].Name != "new@192.0.2.3" {
+		t.Errorf("vouched %v, want new@192.0.2.3 first and %d in all", got, vouchMax)
+	}
+	g.verify(got[0], true, now)
+	if got := g.vouched(peers[4:5], now); len(got) != 0 {
+		t.Errorf("vouched %v again after it answered", got)
+	}
+	if got := g.vouched(peers[5:], now.Add(streamTTL)); len(got) != 0 {
+		t.Errorf("vouched %v %v after the stream", got, streamTTL)
+	}
+	g.vouch(peers[5:6], now) // memberlist not created yet: nothing to ping with
+	g.ml.Store(&memberlist.Memberlist{})
+	g.vouching.Store(vouchBusy)
+	g.vouch(peers[5:6], now)
+	if len(g.failed) != 0 || len(g.verified) != 1 {
+		t.Errorf("vouch pinged: before memberlist was up, or while %d push/pulls were vouching", vouchBusy)
+	}
+}
+
+// For a while after Join, a node verified on probation (or vouched for)
+// gets one push/pull from us, which tells it about us over TCP.
+func TestGateGreet(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	now := t0
+	member := candidate{"member@192.0.2.3", netip.MustParseAddrPort("192.0.2.3:7946")}
+	late := candidate{"late@192.0.2.4", netip.MustParseAddrPort("192.0.2.4:7946")}
+	g.joining(now)
+	for _, c := range []candidate{member, late} {
+		if err := g.admit(c, now); err != nil {
+			t.Fatalf("%s not on probation: %v", c.Name, err)
+		}
+		g.verify(c, true, now.Add(map[candidate]time.Duration{member: time.Second, late: greetWindow}[c]))
+		g.release(c.Name)
+	}
+	if c, ok := g.tick(now); !ok || c != member {
+		t.Errorf("tick = %v, %v, want a push/pull with %s", c, ok, member.Name)
+	}
+	if c, ok := g.tick(now); ok {
+		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", c, greetWindow)
 	}
 }

@@ -124,7 +124,12 @@
 // only once it answered a ping at its advertised address under its
 // name, with at most 1 + members/8 such nodes on probation in
 // memberlist at a time, so spoofed alive messages cannot fill the probe
-// rotation with phantoms. Forging a member's own messages takes only
+// rotation with phantoms. Nodes wait for that ping in a bounded list
+// that drops a random one when full; a node that joins through this one
+// (a push/pull over TCP, which a UDP spoofer cannot complete, from the
+// node's own address) is pinged at once, and for 10 s after Join a node
+// push/pulls once with every node it verifies, so a flood of phantom
+// names does not keep real nodes out. Forging a member's own messages takes only
 // its name and boot, which unencrypted gossip shows: only a key
 // prevents that. A forged version above the member's own lasts until the
 // member's next push/pull with the node: a record a member sends of

@@ -2,9 +2,11 @@ package tracker
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -24,14 +26,30 @@ import (
 // its ping is admitted by the next alive message about it; if none
 // came by the next tick, a push/pull with it brings it (and whoever
 // else it knows) in.
+//
+// Up to gateInFlight pings (each waiting memberlist's probe timeout)
+// take nodes from a bag: when the bag is full a new node replaces a
+// random one, so a flood of new names cannot keep out a node that is
+// announced again and again. More pings would verify more nodes, but
+// memberlist piggybacks gossip on every ping, and a ping to a phantom
+// spends that gossip (a suspicion, a refutation, a change) on nobody.
+// TCP, which a UDP spoofer cannot complete, is the fast lane: the nodes
+// a join's push/pull lists at the address of a recent inbound stream
+// are pinged at once, before memberlist asks the gate (see vouch), and
+// a node that just joined push/pulls once with every node it verifies
+// (see joining), so each member hears of it over TCP.
 const (
 	probationTTL = 10 * time.Second       // for one memberlist never reported joined
-	gateQueue    = 256                    // nodes waiting for a ping
-	gatePingers  = 8                      // pings in flight
+	gateQueue    = 1024                   // nodes waiting for a ping
+	gateInFlight = 8                      // pings in flight
 	gateRetry    = 500 * time.Millisecond // times tries, before pinging a silent node again
 	gateTries    = 4                      // pings of a refused node before giving up
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
+	streamTTL    = 5 * time.Second  // how long an inbound stream vouches for its address
+	greetWindow  = 10 * time.Second // after Join, push/pull once with each node verified
+	vouchMax     = 4                // nodes pinged at once per join push/pull
+	vouchBusy    = 4                // push/pulls vouching at once
 )
 
 var errUnverified = errors.New("tracker: node not verified yet")
@@ -52,14 +70,21 @@ type probation struct {
 type gate struct {
 	t         *Tracker
 	mu        sync.Mutex
-	dialing   map[netip.AddrPort]int  // addresses being joined
-	verified  map[candidate]time.Time // answered a ping, when
-	failed    map[candidate]time.Time // did not answer: ping again after
-	queued    map[candidate]bool      // waiting in queue
-	probation map[string]*probation   // by name
-	refused   map[candidate]int       // answered after being refused: push/pulls tried
-	tries     map[candidate]int       // unanswered pings, while retrying
-	queue     chan candidate          // for the pingers
+	dialing   map[netip.AddrPort]int   // addresses being joined
+	verified  map[candidate]time.Time  // answered a ping, when
+	failed    map[candidate]time.Time  // did not answer: ping again after
+	tries     map[candidate]int        // unanswered pings, while retrying
+	queued    map[candidate]bool       // in the bag or being pinged
+	bag       []candidate              // waiting for a ping
+	wake      chan struct{}            // something entered the bag
+	probation map[string]*probation    // by name
+	refused   map[candidate]int        // answered after being refused: push/pulls tried
+	greet     map[candidate]bool       // verified soon after our join: push/pull once
+	joined    time.Time                // when this node last called Join
+	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
+
+	ml       atomic.Pointer[memberlist.Memberlist] // to ping with; nil until memberlist.Create returned
+	vouching atomic.Int32                          // push/pulls in vouch
 }
 
 func newGate(t *Tracker) *gate {
@@ -71,8 +96,10 @@ func newGate(t *Tracker) *gate {
 		queued:    make(map[candidate]bool),
 		probation: make(map[string]*probation),
 		refused:   make(map[candidate]int),
+		greet:     make(map[candidate]bool),
 		tries:     make(map[candidate]int),
-		queue:     make(chan candidate, gateQueue),
+		wake:      make(chan struct{}, 1),
+		streams:   make(map[netip.Addr]time.Time),
 	}
 }
 
@@ -133,17 +160,116 @@ func (g *gate) known(c candidate) bool {
 	return m != nil && m.Addr == c.Addr
 }
 
-// ask queues a ping to c unless one is queued or the queue is full (a
-// flood: c is refused, and asked again by its next alive message).
+// ask puts c in the bag of nodes to ping unless it is there or being
+// pinged. A full bag (a flood) drops a random node for c: every alive
+// message gives its node a new chance.
 func (g *gate) ask(c candidate) {
 	if g.queued[c] {
 		return
 	}
+	if len(g.bag) < gateQueue {
+		g.bag = append(g.bag, c)
+	} else {
+		i := rand.IntN(len(g.bag))
+		delete(g.queued, g.bag[i])
+		g.bag[i] = c
+	}
+	g.queued[c] = true
 	select {
-	case g.queue <- c:
-		g.queued[c] = true
+	case g.wake <- struct{}{}:
 	default:
 	}
+}
+
+// next takes a random node from the bag.
+func (g *gate) next() (candidate, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := len(g.bag)
+	if n == 0 {
+		return candidate{}, false
+	}
+	i := rand.IntN(n)
+	c := g.bag[i]
+	g.bag[i] = g.bag[n-1]
+	g.bag = g.bag[:n-1]
+	return c, true
+}
+
+// streamFrom records an inbound stream from a.
+func (g *gate) streamFrom(a netip.Addr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k := range g.streams {
+		if len(g.streams) < gateMax {
+			break
+		}
+		delete(g.streams, k)
+	}
+	g.streams[a] = time.Now()
+}
+
+// NotifyMerge implements memberlist.MergeDelegate. memberlist calls it,
+// without its lock, with the nodes a join's push/pull (over TCP) lists,
+// before merging them.
+func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
+	d.t.gate.vouch(peers, time.Now())
+	return nil
+}
+
+// vouch pings at once, side by side and up to gateTries times, the
+// unknown nodes a join's push/pull lists at the address of a recent
+// inbound stream: a real node joining through us (over TCP) is verified
+// before memberlist asks the gate about it, however many phantoms wait
+// in the bag. While vouchBusy push/pulls are vouching, others do not
+// (their nodes wait in the bag): each holds one of memberlist's stream
+// handlers for up to gateTries probe timeouts.
+func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
+	if g.ml.Load() == nil { // a stream came in before New finished
+		return
+	}
+	if g.vouching.Add(1) > vouchBusy {
+		g.vouching.Add(-1)
+		return
+	}
+	defer g.vouching.Add(-1)
+	var wg sync.WaitGroup
+	for _, c := range g.vouched(peers, now) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range gateTries {
+				if g.ping(c) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// vouched picks the nodes vouch pings: alive, unknown, unverified, at
+// the address of an inbound stream seen within streamTTL; at most
+// vouchMax.
+func (g *gate) vouched(peers []*memberlist.Node, now time.Time) []candidate {
+	var cs []candidate
+	for _, n := range peers {
+		if len(cs) == vouchMax {
+			break
+		}
+		c := candidate{Name: n.Name, Addr: nodeAddr(n)}
+		if n.Name == g.t.name || n.State != memberlist.StateAlive || g.known(c) {
+			continue
+		}
+		g.mu.Lock()
+		_, ok := g.verified[c]
+		at, streamed := g.streams[c.Addr.Addr()]
+		g.mu.Unlock()
+		if !ok && streamed && now.Sub(at) < streamTTL {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // hold keeps a node on probation from the view, remembering how
@@ -169,18 +295,43 @@ func (g *gate) release(name string) bool {
 	return ok
 }
 
-// pinger verifies queued candidates until the tracker closes.
+// pinger pings the nodes in the bag, up to gateInFlight at a time, until
+// the tracker closes; it waits for its pings.
 func (g *gate) pinger() {
 	defer g.t.wg.Done()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, gateInFlight)
 	for {
 		select {
 		case <-g.t.done:
 			return
-		case c := <-g.queue:
-			_, err := g.t.ml.Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
-			g.verify(c, err == nil, time.Now())
+		case slots <- struct{}{}:
 		}
+		c, ok := g.next()
+		for !ok {
+			select {
+			case <-g.t.done:
+				return
+			case <-g.wake:
+			}
+			c, ok = g.next()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.ping(c)
+			<-slots
+		}()
 	}
+}
+
+// ping pings c at its address under its name, records the answer and
+// reports it.
+func (g *gate) ping(c candidate) bool {
+	_, err := g.ml.Load().Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
+	g.verify(c, err == nil, time.Now())
+	return err == nil
 }
 
 // verify records the answer of c; a node on probation that answered
@@ -200,6 +351,9 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	delete(g.failed, c)
 	delete(g.tries, c)
 	g.remember(g.verified, c, now)
+	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
+		g.greet[c] = true
+	}
 	p := g.probation[c.Name]
 	if p == nil || p.addr != c.Addr {
 		if _, ok := g.refused[c]; !ok && len(g.refused) < gateMax {
@@ -211,6 +365,15 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	if p.node != nil {
 		g.t.memberUp(p.node)
 	}
+}
+
+// joining notes that this node joins a cluster: for a while, every node
+// it verifies gets a push/pull from it, which tells that node about this
+// one over TCP (see vouch), however many phantoms it is pinging.
+func (g *gate) joining(now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.joined = now
 }
 
 // remember stores c in m, which never grows past gateMax.
@@ -246,7 +409,8 @@ func (g *gate) run() {
 
 // tick asks again about nodes on probation, drops probations memberlist
 // never acted on, and forgets verifications older than the permdown
-// period. It returns a refused node to push/pull with, if any.
+// period. It returns a node to push/pull with, if any: one refused that
+// answered, or one to greet.
 func (g *gate) tick(now time.Time) (candidate, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -273,12 +437,21 @@ func (g *gate) tick(now time.Time) (candidate, bool) {
 			delete(g.verified, c)
 		}
 	}
+	for a, at := range g.streams {
+		if now.Sub(at) > streamTTL {
+			delete(g.streams, a)
+		}
+	}
 	for c, n := range g.refused {
 		if n >= gateTries || g.known(c) {
 			delete(g.refused, c) // later, its alive messages admit it
 			continue
 		}
 		g.refused[c] = n + 1
+		return c, true
+	}
+	for c := range g.greet {
+		delete(g.greet, c)
 		return c, true
 	}
 	return candidate{}, false

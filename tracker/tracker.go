@@ -195,7 +195,7 @@ func New(cfg *Config) (*Tracker, error) {
 		return nil, err
 	}
 	d := &delegate{t: t}
-	mc.Delegate, mc.Events, mc.Alive = d, d, d
+	mc.Delegate, mc.Events, mc.Alive, mc.Merge = d, d, d, d
 	t.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return int(t.alive.Load()) },
 		RetransmitMult: mc.RetransmitMult,
@@ -204,24 +204,23 @@ func New(cfg *Config) (*Tracker, error) {
 	t.v = newView(t.name, netip.AddrPort{}, t.boot)
 	t.syncs = newSyncer(t)
 	t.gate = newGate(t)
-	ml, err := memberlist.Create(mc)
+	ml, err := createMemberlist(mc, t.gate.streamFrom)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: start gossip on %v: %w", cfg.BindAddr, err)
 	}
 	t.ml = ml
+	t.gate.ml.Store(ml)
 	ln := ml.LocalNode()
 	addr, _ := netip.AddrFromSlice(ln.Addr)
 	t.mu.Lock()
 	t.v.selfAddr = netip.AddrPortFrom(addr.Unmap(), ln.Port)
 	t.mu.Unlock()
-	t.wg.Add(4 + gatePingers)
+	t.wg.Add(5)
 	go t.inboxLoop()
 	go t.syncs.run()
 	go t.purgeLoop()
 	go t.gate.run()
-	for range gatePingers {
-		go t.gate.pinger()
-	}
+	go t.gate.pinger()
 	return t, nil
 }
 
@@ -236,6 +235,7 @@ func (t *Tracker) Join(peers []string) (int, error) {
 	for _, p := range peers {
 		addrs = append(addrs, peerAddr(p))
 	}
+	t.gate.joining(time.Now())
 	n, err := t.joinEach(addrs)
 	if err != nil {
 		return n, fmt.Errorf("tracker: join %v: %w", peers, err)

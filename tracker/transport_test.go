@@ -1,0 +1,80 @@
+package tracker
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ipfinder-go/ipfinder/internal/lab"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// The transport tells the gate who opened each inbound stream, passes
+// the stream on, and shuts down even when streams nobody took are
+// waiting (the wrapped transport's listener blocks until one is taken).
+func TestStreamTransport(t *testing.T) {
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{"127.0.0.1"},
+		Logger:    log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []netip.Addr
+	st := newStreamTransport(nt, func(a netip.Addr) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, a)
+	})
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nt.GetAutoBindPort())).String()
+	dial := func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	dial()
+	select {
+	case c := <-st.StreamCh():
+		c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("inbound stream not passed on")
+	}
+	mu.Lock()
+	if len(seen) != 1 || seen[0] != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("seen %v, want [127.0.0.1]", seen)
+	}
+	mu.Unlock()
+	for range 3 { // nobody takes these
+		dial()
+	}
+	lab.Eventually(t, 5*time.Second, "untaken streams noted", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < 2 {
+			return fmt.Errorf("seen %v", seen)
+		}
+		return nil
+	})
+	down := make(chan error, 1)
+	go func() { down <- st.Shutdown() }()
+	select {
+	case err := <-down:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown hangs with streams waiting")
+	}
+	if err := st.Shutdown(); err != nil {
+		t.Errorf("second shutdown: %v", err)
+	}
+}
