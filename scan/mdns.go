@@ -27,9 +27,13 @@ type MDNSConfig struct {
 
 // MDNSHost is what mDNS responders on the link said about one address.
 type MDNSHost struct {
-	Addr     netip.Addr // IPv4 only
-	Names    []string   // host names without the trailing dot, lowercase, sorted: "labhost2.local"
-	Services []string   // DNS-SD service types, sorted: "_ssh._tcp"
+	// Addr is the IPv4 address, or for a host known only by AAAA
+	// records its first global or unique local IPv6 address, else its
+	// first link-local one.
+	Addr     netip.Addr
+	Names    []string     // host names without the trailing dot, lowercase, sorted: "labhost2.local"
+	Services []string     // DNS-SD service types, sorted: "_ssh._tcp"
+	IPv6     []netip.Addr // from the AAAA records of Names, sorted; link-local ones with the interface as zone
 }
 
 // Defaults of MDNSConfig and fixed timings of BrowseMDNS.
@@ -51,7 +55,8 @@ var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
 // DNS-SD service types. One Browse at a time.
 type MDNSBrowser struct {
 	sock
-	unicast bool // conn is on port 5353: ask for unicast answers (QU) first
+	unicast bool   // conn is on port 5353: ask for unicast answers (QU) first
+	zone    string // of link-local IPv6 addresses in AAAA records
 	// noBrowse makes Browse only reverse-resolve addrs (tests).
 	noBrowse bool
 }
@@ -60,7 +65,7 @@ type MDNSBrowser struct {
 // over conn and reads answers from it. Only responses from UDP port 5353
 // count (RFC 6762 section 11); queries and garbage are ignored. When conn
 // is bound to port 5353, first queries ask for unicast answers (QU).
-// Close closes conn.
+// Link-local addresses of AAAA records get no zone. Close closes conn.
 func NewMDNS(conn net.PacketConn) *MDNSBrowser {
 	b := &MDNSBrowser{sock: sock{conn: conn}}
 	if u, ok := conn.LocalAddr().(*net.UDPAddr); ok && u.Port == mdnsGroup.Port {
@@ -74,8 +79,8 @@ func NewMDNS(conn net.PacketConn) *MDNSBrowser {
 // on this machine) when possible, else to an ephemeral port, whose answers
 // come back as legacy unicast (RFC 6762 section 6.7). It joins 224.0.0.251
 // on ifi only, sends out of ifi with TTL 255, does not hear its own
-// queries, and drops packets that arrive on other interfaces. It needs no
-// privileges.
+// queries, and drops packets that arrive on other interfaces. Link-local
+// addresses of AAAA records get ifi as their zone. It needs no privileges.
 func DialMDNS(ifi *net.Interface) (*MDNSBrowser, error) {
 	if ifi == nil {
 		return nil, errors.New("scan: mdns: no interface given")
@@ -84,7 +89,9 @@ func DialMDNS(ifi *net.Interface) (*MDNSBrowser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: mdns on %s: %w", ifi.Name, err)
 	}
-	return NewMDNS(conn), nil
+	b := NewMDNS(conn)
+	b.zone = ifi.Name
+	return b, nil
 }
 
 // BrowseMDNS opens an mDNS socket on ifi, browses and closes it. See
@@ -95,8 +102,9 @@ func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr
 }
 
 // Browse asks for host names and DNS-SD service types and attributes them
-// to IPv4 addresses. It browses _services._dns-sd._udp.local, resolves the
-// instances of every type found (PTR, then SRV, then A of the target,
+// to IPv4 addresses, and to IPv6 addresses from AAAA records heard (over
+// IPv4). It browses _services._dns-sd._udp.local, resolves the
+// instances of every type found (PTR, then SRV, then A and AAAA of the target,
 // each only when an answer did not already carry it), and
 // reverse-resolves (PTR of d.c.b.a.in-addr.arpa) every address it learns
 // and every address received on addrs while it runs; every answer heard
@@ -171,6 +179,7 @@ func newBrowse(b *MDNSBrowser, cfg *MDNSConfig) *browse {
 		state:   newMDNSState(uint16(mdnsGroup.Port)),
 		asked:   make(map[dns.Question]*asked),
 	}
+	br.state.zone = b.zone
 	if cfg != nil && cfg.Timeout > 0 {
 		br.timeout = cfg.Timeout
 	}

@@ -13,8 +13,8 @@ import (
 
 // fakeMDNSLink is a net.PacketConn on a simulated link where responders
 // answer mDNS queries from a zone. With avahi set they answer like avahi:
-// a PTR answer carries the instance's SRV and TXT and the target's A
-// record as additional records; without it they answer exactly what was
+// a PTR answer carries the instance's SRV and TXT and the target's A and
+// AAAA records as additional records; without it they answer exactly what was
 // asked, so every follow-up must be asked for.
 type fakeMDNSLink struct {
 	local *net.UDPAddr
@@ -123,6 +123,7 @@ func (l *fakeMDNSLink) answer(resp *dns.Msg, q dns.Question) {
 		for _, srv := range l.find(ptr.Ptr, dns.TypeSRV) {
 			resp.Extra = append(resp.Extra, srv)
 			resp.Extra = append(resp.Extra, l.find(srv.(*dns.SRV).Target, dns.TypeA)...)
+			resp.Extra = append(resp.Extra, l.find(srv.(*dns.SRV).Target, dns.TypeAAAA)...)
 		}
 	}
 }

@@ -181,10 +181,11 @@ func TestBrowseMDNSLab(t *testing.T) {
 	ws := "_workstation._tcp" // avahi's publish-workstation
 	// avahi reports startup complete before it has probed for its services:
 	// wait until a browse finds everything, then measure.
+	// avahi publishes AAAA records of every IPv6 address over IPv4 too.
 	browsed := []MDNSHost{
-		{Addr: h[1].Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", ws}},
-		{Addr: h[2].Addr, Names: []string{"labhost3.local"}, Services: []string{"_http._tcp", "_ssh._tcp", ws}},
-		{Addr: h[3].Addr, Names: []string{"labhost4.local"}, Services: []string{ws}},
+		{Addr: h[1].Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", ws}, IPv6: ipv6Addrs(t, h[1])},
+		{Addr: h[2].Addr, Names: []string{"labhost3.local"}, Services: []string{"_http._tcp", "_ssh._tcp", ws}, IPv6: ipv6Addrs(t, h[2])},
+		{Addr: h[3].Addr, Names: []string{"labhost4.local"}, Services: []string{ws}, IPv6: ipv6Addrs(t, h[3])},
 	}
 	var reversed []MDNSHost
 	for _, b := range browsed {
@@ -199,7 +200,7 @@ func TestBrowseMDNSLab(t *testing.T) {
 		name      string
 		job       mdnsChildJob
 		want      []MDNSHost
-		namesOnly bool // services may be overheard from answers to earlier browses
+		namesOnly bool // services and AAAA records may be overheard from answers to earlier browses
 	}{
 		{name: "browse", job: mdnsChildJob{Runs: 3}, want: browsed},
 		{name: "browse_and_reverse", job: mdnsChildJob{Runs: 3, Feed: all}, want: browsed},
@@ -215,7 +216,7 @@ func TestBrowseMDNSLab(t *testing.T) {
 			for i, got := range res.Hosts {
 				if tt.namesOnly {
 					for j := range got {
-						got[j].Services = nil
+						got[j].Services, got[j].IPv6 = nil, nil
 					}
 				}
 				if diff := cmp.Diff(tt.want, got, cmpAddr); diff != "" {
@@ -228,6 +229,18 @@ func TestBrowseMDNSLab(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ipv6Addrs returns h's IPv6 addresses, sorted, as a browse on another
+// host's eth0 reports them.
+func ipv6Addrs(t *testing.T, h *lab.Host) []netip.Addr {
+	t.Helper()
+	addrs, err := h.IPv6Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return addrs
 }
 
 // waitForResponders polls with browses from h until one finds want.
@@ -267,7 +280,7 @@ func TestBrowseMDNSLabOtherInterface(t *testing.T) {
 			t.Fatalf("ip %v: %v: %s", args, err, out)
 		}
 	}
-	lan := []MDNSHost{{Addr: h1.Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", "_workstation._tcp"}}}
+	lan := []MDNSHost{{Addr: h1.Addr, Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp", "_workstation._tcp"}, IPv6: ipv6Addrs(t, h1)}}
 	waitForResponders(t, h0, lan)
 
 	otherDone := make(chan error, 1)

@@ -15,8 +15,8 @@ const (
 	maxMDNSHosts       = 1024 // addresses with a name or service
 	maxNamesPerHost    = 8
 	maxServicesPerHost = 32
-	maxMDNSNames       = 2048 // host names seen in A records
-	maxAddrsPerName    = 8
+	maxMDNSNames       = 2048 // host names seen in A records, and again in AAAA records
+	maxAddrsPerName    = 8    // A records per name, and AAAA records per name
 	maxMDNSInstances   = 2048 // service instances seen in PTR or SRV records
 	maxServiceTypes    = 128
 	maxTypesPerTarget  = 32
@@ -37,8 +37,10 @@ type mdnsHostEntry struct {
 // sockets; all maps are bounded by the max* limits.
 type mdnsState struct {
 	port        uint16 // responses come from this UDP port (5353)
+	zone        string // of link-local IPv6 addresses: the browsed interface
 	hosts       map[netip.Addr]*mdnsHostEntry
 	nameAddrs   map[string][]netip.Addr // host name -> IPv4 addresses from A records
+	name6       map[string][]netip.Addr // host name -> IPv6 addresses from AAAA records
 	targetTypes map[string][]string     // SRV target host name -> service types
 	instances   map[string]string       // instance name (lowercase, FQDN) -> SRV target ("" before the SRV arrives)
 	types       map[string]bool         // service types seen, "_ssh._tcp"
@@ -49,6 +51,7 @@ func newMDNSState(port uint16) *mdnsState {
 		port:        port,
 		hosts:       make(map[netip.Addr]*mdnsHostEntry),
 		nameAddrs:   make(map[string][]netip.Addr),
+		name6:       make(map[string][]netip.Addr),
 		targetTypes: make(map[string][]string),
 		instances:   make(map[string]string),
 		types:       make(map[string]bool),
@@ -94,6 +97,8 @@ func (s *mdnsState) handleRecords(rrs []dns.RR) (changed bool, follow []dns.Ques
 			if isNew {
 				newAddrs = append(newAddrs, addrOfA(rr))
 			}
+		case *dns.AAAA:
+			changed = s.addAAAA(rr) || changed
 		case *dns.PTR:
 			c, typ, inst := s.addPTR(rr)
 			changed = changed || c
@@ -122,8 +127,8 @@ func (s *mdnsState) handleRecords(rrs []dns.RR) (changed bool, follow []dns.Ques
 		}
 	}
 	for _, target := range newTargets {
-		if len(s.nameAddrs[target]) == 0 {
-			follow = append(follow, question(target+".", dns.TypeA))
+		if len(s.nameAddrs[target]) == 0 && len(s.name6[target]) == 0 {
+			follow = append(follow, question(target+".", dns.TypeA), question(target+".", dns.TypeAAAA))
 		}
 	}
 	for _, a := range newAddrs {
@@ -155,6 +160,25 @@ func (s *mdnsState) addA(rr *dns.A) (changed, isNew bool) {
 		s.addService(a, typ)
 	}
 	return true, true
+}
+
+// addAAAA records host name -> IPv6 address, within the same limits as
+// addA. Link-local addresses get the zone of the browsed interface.
+func (s *mdnsState) addAAAA(rr *dns.AAAA) bool {
+	name, ok := hostName(rr.Hdr.Name)
+	a, _ := netip.AddrFromSlice(rr.AAAA.To16())
+	if !ok || !usableAddr6(a) {
+		return false
+	}
+	if a.IsLinkLocalUnicast() {
+		a = a.WithZone(s.zone)
+	}
+	addrs, known := s.name6[name]
+	if slices.Contains(addrs, a) || len(addrs) >= maxAddrsPerName || (!known && len(s.name6) >= maxMDNSNames) {
+		return false
+	}
+	s.name6[name] = append(addrs, a)
+	return true
 }
 
 // addPTR handles the three kinds of PTR an mDNS browse sees: reverse
@@ -259,6 +283,9 @@ func (s *mdnsState) answered(q dns.Question) bool {
 	case dns.TypeA:
 		name, _ := hostName(q.Name)
 		return len(s.nameAddrs[name]) > 0
+	case dns.TypeAAAA:
+		name, _ := hostName(q.Name)
+		return len(s.name6[name]) > 0
 	case dns.TypeSRV:
 		return s.instances[strings.ToLower(q.Name)] != ""
 	case dns.TypePTR:
@@ -273,20 +300,54 @@ func (s *mdnsState) answered(q dns.Question) bool {
 }
 
 // result returns the hosts with at least one name or service, sorted by
-// address, names and services sorted.
+// address, names and services sorted. A host's IPv6 addresses are those
+// of its names' AAAA records; a name with AAAA records but no IPv4 host is
+// a host of its own, listed by its preferred IPv6 address.
 func (s *mdnsState) result() []MDNSHost {
 	var out []MDNSHost
+	named := make(map[string]bool) // names of IPv4 hosts
 	for a, e := range s.hosts {
 		if len(e.names) == 0 && len(e.services) == 0 {
 			continue
 		}
 		h := MDNSHost{Addr: a, Names: slices.Clone(e.names), Services: slices.Clone(e.services)}
-		slices.Sort(h.Names)
-		slices.Sort(h.Services)
+		for _, n := range e.names {
+			named[n] = true
+			h.IPv6 = appendNew(h.IPv6, s.name6[n]...)
+		}
 		out = append(out, h)
+	}
+	for n, addrs := range s.name6 {
+		if !named[n] {
+			out = append(out, MDNSHost{Addr: preferred6(addrs), Names: []string{n},
+				Services: slices.Clone(s.targetTypes[n]), IPv6: slices.Clone(addrs)})
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Names)
+		slices.Sort(out[i].Services)
+		slices.SortFunc(out[i].IPv6, netip.Addr.Compare)
 	}
 	slices.SortFunc(out, func(x, y MDNSHost) int { return x.Addr.Compare(y.Addr) })
 	return out
+}
+
+// preferred6 returns the first global or unique local address of addrs,
+// else the first one.
+func preferred6(addrs []netip.Addr) netip.Addr {
+	if i := slices.IndexFunc(addrs, netip.Addr.IsGlobalUnicast); i >= 0 {
+		return addrs[i]
+	}
+	return addrs[0]
+}
+
+func appendNew(list []netip.Addr, add ...netip.Addr) []netip.Addr {
+	for _, a := range add {
+		if !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 func question(name string, qtype uint16) dns.Question {
@@ -332,13 +393,19 @@ func usableAddr(a netip.Addr) bool {
 		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
+// usableAddr6 accepts the IPv6 unicast addresses a host on the link can
+// be reached at: global, unique local and link-local.
+func usableAddr6(a netip.Addr) bool {
+	return a.Is6() && !a.Is4In6() && (a.IsGlobalUnicast() || a.IsLinkLocalUnicast())
+}
+
 // hostName normalises a DNS host name to lowercase without the trailing
 // dot ("LabHost2.local." -> "labhost2.local"). Names that would not be
 // safe in a hosts file (escapes, spaces, anything but letters, digits, '-'
 // and '_') are rejected.
 func hostName(name string) (string, bool) {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
-	if name == "" || len(name) > 253 || strings.HasSuffix(name, ".in-addr.arpa") {
+	if name == "" || len(name) > 253 || strings.HasSuffix(name, ".in-addr.arpa") || strings.HasSuffix(name, ".ip6.arpa") {
 		return "", false
 	}
 	for label := range strings.SplitSeq(name, ".") {

@@ -3,6 +3,7 @@ package scan
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +86,41 @@ func TestMDNSStateHandlePacket(t *testing.T) {
 		{
 			name:       "srv_without_address_asks_a",
 			packets:    [][]byte{response(t, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost3.local."})},
-			wantFollow: []dns.Question{question("labhost3.local.", dns.TypeA)},
+			wantFollow: []dns.Question{question("labhost3.local.", dns.TypeA), question("labhost3.local.", dns.TypeAAAA)},
+		},
+		{
+			name: "aaaa_in_additionals_joins_the_ipv4_host",
+			packets: [][]byte{response(t,
+				[]string{`_ssh._tcp.local. 120 IN PTR ssh._ssh._tcp.local.`},
+				`ssh._ssh._tcp.local. 120 IN SRV 0 0 22 labhost2.local.`,
+				`labhost2.local. 120 IN A 192.0.2.2`,
+				`labhost2.local. 120 IN AAAA 2001:db8::2`,
+				`labhost2.local. 120 IN AAAA fe80::2`,
+				`labhost2.local. 120 IN AAAA fd00::2`,
+			)},
+			want: []MDNSHost{{Addr: netip.MustParseAddr("192.0.2.2"), Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp"},
+				IPv6: []netip.Addr{netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fe80::2")}}},
+			wantFollow: []dns.Question{reverseQuestion(netip.MustParseAddr("192.0.2.2"))},
+		},
+		{
+			name: "ipv6_only_host_from_aaaa_answer",
+			packets: [][]byte{
+				response(t, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost6.local."}),
+				response(t, []string{"labhost6.local. 120 IN AAAA fe80::6", "labhost6.local. 120 IN AAAA 2001:db8::6"}),
+			},
+			want: []MDNSHost{{Addr: netip.MustParseAddr("2001:db8::6"), Names: []string{"labhost6.local"}, Services: []string{"_http._tcp"},
+				IPv6: []netip.Addr{netip.MustParseAddr("2001:db8::6"), netip.MustParseAddr("fe80::6")}}},
+		},
+		{
+			name: "unusable_aaaa_ignored",
+			packets: [][]byte{response(t, []string{
+				"labhost7.local. 120 IN AAAA ::1",
+				"labhost7.local. 120 IN AAAA ::",
+				"labhost7.local. 120 IN AAAA ff02::fb",
+				"labhost7.local. 120 IN AAAA ::ffff:192.0.2.7",
+				"labhost7.local. 0 IN AAAA 2001:db8::7",
+				"7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 120 IN AAAA 2001:db8::7",
+			})},
 		},
 		{
 			name:       "ptr_without_srv_asks_srv",
@@ -193,6 +228,7 @@ func TestMDNSStateAnswered(t *testing.T) {
 	s := newMDNSState(5353)
 	s.handlePacket(avahi2(t), testSrc)
 	s.handlePacket(response(t, []string{"2.0.0.192.in-addr.arpa. 120 IN PTR labhost2.local."}), testSrc)
+	s.handlePacket(response(t, []string{"labhost6.local. 120 IN AAAA 2001:db8::6"}), testSrc)
 	tests := []struct {
 		name string
 		q    dns.Question
@@ -200,6 +236,8 @@ func TestMDNSStateAnswered(t *testing.T) {
 	}{
 		{"a_known", question("LabHost2.local.", dns.TypeA), true},
 		{"a_unknown", question("labhost9.local.", dns.TypeA), false},
+		{"aaaa_known", question("labhost6.local.", dns.TypeAAAA), true},
+		{"aaaa_unknown", question("labhost2.local.", dns.TypeAAAA), false},
 		{"srv_known", question(`ssh\ on\ labhost2._ssh._tcp.local.`, dns.TypeSRV), true},
 		{"srv_unknown", question("x._ssh._tcp.local.", dns.TypeSRV), false},
 		{"reverse_known", reverseQuestion(netip.MustParseAddr("192.0.2.2")), true},
@@ -227,6 +265,7 @@ func TestMDNSNames(t *testing.T) {
 		{"host_empty_label", "a..local.", "", hostName},
 		{"host_root", ".", "", hostName},
 		{"host_reverse", "2.2.0.192.in-addr.arpa.", "", hostName},
+		{"host_reverse6", "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "", hostName},
 		{"host_too_long_label", strings.Repeat("a", 64) + ".local.", "", hostName},
 		{"type_ok", "_SSH._tcp.local.", "_ssh._tcp", serviceType},
 		{"type_udp", "_ipp._udp.local", "_ipp._udp", serviceType},
@@ -288,6 +327,8 @@ func TestMDNSStateBounded(t *testing.T) {
 		m.Answer = append(m.Answer,
 			&dns.A{Hdr: hdr(host, dns.TypeA), A: a.AsSlice()},
 			&dns.A{Hdr: hdr("everyone.local.", dns.TypeA), A: a.AsSlice()},
+			&dns.AAAA{Hdr: hdr("v6"+host, dns.TypeAAAA), AAAA: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}).AsSlice()},
+			&dns.AAAA{Hdr: hdr("everyone.local.", dns.TypeAAAA), AAAA: netip.AddrFrom16([16]byte{0xfd, 14: byte(i >> 8), 15: byte(i)}).AsSlice()},
 			&dns.PTR{Hdr: hdr("2.0.0.192.in-addr.arpa.", dns.TypePTR), Ptr: host},
 			&dns.PTR{Hdr: hdr(servicesName, dns.TypePTR), Ptr: "_s" + itoa(i) + "._tcp.local."},
 			&dns.SRV{Hdr: hdr("i"+itoa(i)+"._s"+itoa(i)+"._tcp.local.", dns.TypeSRV), Target: "everyone.local."},
@@ -301,6 +342,10 @@ func TestMDNSStateBounded(t *testing.T) {
 	checkBounds(t, s)
 	if len(s.hosts) != maxMDNSHosts {
 		t.Errorf("hosts = %d, want the limit %d", len(s.hosts), maxMDNSHosts)
+	}
+	if len(s.name6) != maxMDNSNames || len(s.name6["everyone.local"]) != maxAddrsPerName {
+		t.Errorf("names with AAAA = %d, everyone's IPv6 addresses = %d; want the limits %d, %d",
+			len(s.name6), len(s.name6["everyone.local"]), maxMDNSNames, maxAddrsPerName)
 	}
 }
 
@@ -323,6 +368,14 @@ func checkBounds(t testing.TB, s *mdnsState) {
 			t.Fatalf("%s: %d addresses", n, len(addrs))
 		}
 	}
+	if len(s.name6) > maxMDNSNames {
+		t.Fatalf("limits exceeded: %d names with AAAA records", len(s.name6))
+	}
+	for n, addrs := range s.name6 {
+		if len(addrs) > maxAddrsPerName {
+			t.Fatalf("%s: %d IPv6 addresses", n, len(addrs))
+		}
+	}
 	for n, types := range s.targetTypes {
 		if len(types) > maxTypesPerTarget {
 			t.Fatalf("%s: %d types", n, len(types))
@@ -335,6 +388,9 @@ func FuzzMDNSPacket(f *testing.F) {
 	f.Add(response(f, []string{"_services._dns-sd._udp.local. 4500 IN PTR _ssh._tcp.local."}), []byte{192, 0, 2, 3})
 	f.Add(response(f, []string{"7.2.0.192.in-addr.arpa. 120 IN PTR labhost7.local."}), []byte{198, 51, 100, 1})
 	f.Add(response(f, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost3.local."}, "labhost3.local. 120 IN A 192.0.2.3"), []byte{192, 0, 2, 3})
+	f.Add(response(f, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost6.local."},
+		"labhost6.local. 120 IN AAAA 2001:db8::6", "labhost6.local. 120 IN AAAA fe80::6"), []byte{192, 0, 2, 6})
+	f.Add(response(f, []string{"labhost2.local. 120 IN A 192.0.2.2", "labhost2.local. 120 IN AAAA fd00::2", "labhost2.local. 120 IN AAAA ::1"}), []byte{192, 0, 2, 2})
 	f.Add([]byte{}, []byte{})
 	for _, pkt := range hostilePackets(f) {
 		f.Add(pkt, []byte{192, 0, 2, 66})
@@ -345,14 +401,19 @@ func FuzzMDNSPacket(f *testing.F) {
 		s.handlePacket(pkt, netip.AddrPortFrom(a, 5353))
 		_, follow := s.handlePacket(pkt, netip.AddrPortFrom(a, 5353)) // twice: repeats change nothing new
 		for _, q := range follow {
-			if q.Qtype == dns.TypeA || q.Qtype == dns.TypeSRV {
+			if q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeSRV {
 				t.Errorf("repeated packet asked %v again", q)
 			}
 		}
 		checkBounds(t, s)
 		for _, h := range s.result() {
-			if !usableAddr(h.Addr) {
+			if !usableAddr(h.Addr) && !slices.Contains(h.IPv6, h.Addr) {
 				t.Errorf("unusable address %v in result", h.Addr)
+			}
+			for _, a := range h.IPv6 {
+				if !usableAddr6(a) {
+					t.Errorf("unusable IPv6 address %v in result", a)
+				}
 			}
 			for _, n := range h.Names {
 				if got, ok := hostName(n); !ok || got != n {

@@ -96,6 +96,49 @@ func TestMDNSBrowse(t *testing.T) {
 	}
 }
 
+// TestMDNSBrowseAAAA browses a dual-stack host and an IPv6-only one (a
+// service whose target has only AAAA records): both get their IPv6
+// addresses, link-local ones with the browsed interface as zone, whether
+// the AAAA records come as additional records or as answers to the
+// browser's own questions.
+func TestMDNSBrowseAAAA(t *testing.T) {
+	zone := []string{
+		"_services._dns-sd._udp.local. 4500 IN PTR _ssh._tcp.local.",
+		"_ssh._tcp.local. 4500 IN PTR dual._ssh._tcp.local.",
+		"_ssh._tcp.local. 4500 IN PTR v6only._ssh._tcp.local.",
+		"dual._ssh._tcp.local. 120 IN SRV 0 0 22 labhost2.local.",
+		"v6only._ssh._tcp.local. 120 IN SRV 0 0 22 labhost6.local.",
+		"labhost2.local. 120 IN A 192.0.2.2",
+		"labhost2.local. 120 IN AAAA 2001:db8::2",
+		"labhost2.local. 120 IN AAAA fe80::2",
+		"labhost6.local. 120 IN AAAA fd00::6",
+		"labhost6.local. 120 IN AAAA fe80::6",
+	}
+	ip := netip.MustParseAddr
+	want := []MDNSHost{
+		{Addr: ip("192.0.2.2"), Names: []string{"labhost2.local"}, Services: []string{"_ssh._tcp"},
+			IPv6: []netip.Addr{ip("2001:db8::2"), ip("fe80::2%eth9")}},
+		{Addr: ip("fd00::6"), Names: []string{"labhost6.local"}, Services: []string{"_ssh._tcp"},
+			IPv6: []netip.Addr{ip("fd00::6"), ip("fe80::6%eth9")}},
+	}
+	for _, avahi := range []bool{false, true} {
+		link := newFakeMDNSLink(t, ephemeral, avahi, zone...)
+		b := NewMDNS(link)
+		b.zone = "eth9" // as DialMDNS on eth9
+		got, err := b.Browse(t.Context(), nil, quickCfg)
+		b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got, cmpAddr); diff != "" {
+			t.Errorf("avahi=%v: Browse (-want +got):\n%s", avahi, diff)
+		}
+		if n := link.queries(question("labhost6.local.", dns.TypeAAAA)); !avahi && n != 1 {
+			t.Errorf("AAAA of the IPv6-only host asked %d times, want 1", n)
+		}
+	}
+}
+
 // TestMDNSBrowseFollowUps checks that the browser itself asks every
 // follow-up a responder that sends no additional records needs: PTR per
 // service type, SRV per instance, A per SRV target, and that it asks none

@@ -4,10 +4,13 @@ package ipfindercmd_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
@@ -138,4 +141,34 @@ func TestLabIPv6Neighbours(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &hosts); err != nil || len(hosts) != 3 {
 		t.Errorf("--no-ipv6 found %d hosts (%v), want 3:\n%s", len(hosts), err, stdout)
 	}
+}
+
+// TestLabIPv6OnlyHostsNamed names IPv6-only hosts: host 1, whose IPv4
+// address is excluded so that ipfinder knows it by IPv6 only, from the
+// AAAA records of its avahi-daemon (use-ipv6=yes), and host 3, which has
+// no IPv4 address, from dnsmasq's ip6.arpa PTR record on host 2.
+func TestLabIPv6OnlyHostsNamed(t *testing.T) {
+	lab.NeedTools(t, "dnsmasq", "avahi-daemon")
+	l := ipv6Lab(t)
+	if err := l.Hosts[1].StartAvahiIPv6("labhost2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Hosts[2].StartDNS(map[string]netip.Addr{"six.lan": netip.MustParseAddr("2001:db8:12::4")}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.Addr]map[string]string{
+		netip.MustParseAddr("2001:db8:12::2"): {"labhost2.local": "mdns"},
+		netip.MustParseAddr("2001:db8:12::4"): {"six.lan": "dns"},
+	}
+	args := []string{"--exclude", l.Hosts[1].Addr.String() + "/32", "--dns", l.Hosts[2].Addr.String()}
+	// avahi announces its workstation service a little after it is ready.
+	lab.Eventually(t, 20*time.Second, "names of the IPv6-only hosts", func() error {
+		got, _ := sweepNames(t, l.Hosts[0], args...)
+		for a, w := range want {
+			if !maps.Equal(got[a].Sources, w) {
+				return fmt.Errorf("%v: sources %v, want %v (all: %v)", a, got[a].Sources, w, got)
+			}
+		}
+		return nil
+	})
 }

@@ -14,7 +14,10 @@ import (
 // merge joins what ARP, mDNS, reverse DNS and NetBIOS found on every link
 // into one host per address: MAC, vendor and conflicts from ARP, names and
 // services from mDNS, names from DNS and NetBIOS (and the workgroup). A host
-// that only mDNS saw is kept when its address was a sweep target. With
+// that only mDNS saw is kept when its address was a sweep target. mDNS
+// names also reach the hosts with one of the IPv6 addresses of the mDNS
+// host's AAAA records, IPv6-only hosts included, and reverse DNS names the
+// host with the address asked about, IPv4 or IPv6. With
 // self, the machine's own addresses on the swept links are added, named
 // hostname and marked Self.
 //
@@ -47,19 +50,19 @@ func merge(links []linkResult, self bool, hostname string, vendor func(net.Hardw
 			m.addSelf(l.plan, hostname, vendor)
 		}
 		m.addIPv6(l, self, vendor)
+		by6 := m.ipv6Index()
 		for _, mh := range l.mdns {
-			h, ok := m.byAddr[mh.Addr]
-			if _, target := slices.BinarySearchFunc(l.plan.Targets, mh.Addr, netip.Addr.Compare); !ok && !target {
-				continue // not ours to report: outside --cidr or excluded
+			for _, h := range m.mdnsHosts(l.plan, mh, by6) {
+				m.addNames(h, sourceMDNS, "mDNS name", mh.Names...)
+				h.Services = appendUnique(h.Services, m.keep(h.Addr, "mDNS service type", mh.Services)...)
 			}
-			if !ok {
-				h = m.get(mh.Addr)
-			}
-			m.addNames(h, sourceMDNS, "mDNS name", mh.Names...)
-			h.Services = appendUnique(h.Services, m.keep(mh.Addr, "mDNS service type", mh.Services)...)
 		}
 		for _, r := range l.names.rdns {
-			if h, ok := m.byAddr[r.Addr]; ok {
+			h, ok := m.byAddr[r.Addr]
+			if !ok {
+				h, ok = by6[r.Addr]
+			}
+			if ok {
 				m.addNames(h, sourceDNS, "reverse DNS name", r.Names...)
 			}
 		}
@@ -76,6 +79,36 @@ func merge(links []linkResult, self bool, hostname string, vendor func(net.Hardw
 	}
 	slices.SortFunc(hosts, func(a, b hostfile.Host) int { return a.Addr.Compare(b.Addr) })
 	return hosts, m.dropped
+}
+
+// mdnsHosts returns the hosts mh names: the one at its IPv4 address (made
+// when that address is a target of p), and those with one of its IPv6
+// addresses, found by IPv6 neighbour discovery.
+func (m *merger) mdnsHosts(p scan.Plan, mh scan.MDNSHost, by6 map[netip.Addr]*hostfile.Host) []*hostfile.Host {
+	var out []*hostfile.Host
+	if mh.Addr.Is4() {
+		_, known := m.byAddr[mh.Addr]
+		if _, target := slices.BinarySearchFunc(p.Targets, mh.Addr, netip.Addr.Compare); known || target {
+			out = append(out, m.get(mh.Addr))
+		}
+	}
+	for _, a := range mh.IPv6 {
+		if h, ok := by6[a]; ok && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// ipv6Index maps every IPv6 address of a host to it.
+func (m *merger) ipv6Index() map[netip.Addr]*hostfile.Host {
+	by6 := make(map[netip.Addr]*hostfile.Host)
+	for _, h := range m.byAddr {
+		for _, a := range h.IPv6 {
+			by6[a] = h
+		}
+	}
+	return by6
 }
 
 // merger is the state of one merge.

@@ -357,3 +357,53 @@ func TestMergeIPv6PerLink(t *testing.T) {
 		t.Errorf("merge (-want +got):\n%s", diff)
 	}
 }
+
+// mDNS names reach hosts by the IPv6 addresses of their AAAA records, and
+// reverse DNS by an IPv6-only host's global address.
+func TestMergeNamesIPv6Hosts(t *testing.T) {
+	macC := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x03}
+	link := linkResult{
+		plan: lanPlan("192.0.2.10"),
+		arp:  []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}},
+		ipv6: []scan.IPv6Neighbor{
+			{Addr: addr("fe80::b%eth0"), MAC: macB},
+			{Addr: addr("2001:db8::b"), MAC: macB},
+			{Addr: addr("fd00:db8::c"), MAC: macC},
+		},
+		mdns: []scan.MDNSHost{
+			// IPv6-only host B, by its link-local address.
+			{Addr: addr("fe80::b%eth0"), Names: []string{"labhost6.local"}, Services: []string{"_ssh._tcp"}, IPv6: []netip.Addr{addr("fe80::b%eth0")}},
+			// Host C's IPv4 address is not swept: its IPv6 address names it.
+			{Addr: addr("198.51.100.3"), Names: []string{"labhost7.local"}, IPv6: []netip.Addr{addr("fd00:db8::c")}},
+			// Nobody has this address: no host is made for it.
+			{Addr: addr("2001:db8::99"), Names: []string{"ghost.local"}, IPv6: []netip.Addr{addr("2001:db8::99")}},
+		},
+		names: unicastNames{rdns: []scan.RDNSHost{{Addr: addr("2001:db8::b"), Names: []string{"six.example.net"}}}},
+	}
+	got, _ := merge([]linkResult{link}, false, "box", func(net.HardwareAddr) string { return "" })
+	want := []hostfile.Host{
+		{Addr: addr("192.0.2.10"), MAC: macA},
+		{Addr: addr("2001:db8::b"), MAC: macB, IPv6: []netip.Addr{addr("fe80::b%eth0"), addr("2001:db8::b")},
+			Names: []string{"labhost6.local", "six.example.net"}, Services: []string{"_ssh._tcp"},
+			Sources: map[string]string{"labhost6.local": "mdns", "six.example.net": "dns"}},
+		{Addr: addr("fd00:db8::c"), MAC: macC, IPv6: []netip.Addr{addr("fd00:db8::c")},
+			Names: []string{"labhost7.local"}, Sources: src("labhost7.local", "mdns")},
+	}
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
+		t.Errorf("merge (-want +got):\n%s", diff)
+	}
+}
+
+func TestIPv6OnlyAddrs(t *testing.T) {
+	arp := []scan.ARPReply{{Addr: addr("192.0.2.10"), MAC: macA}}
+	ipv6 := []scan.IPv6Neighbor{
+		{Addr: addr("2001:db8::a"), MAC: macA},  // dual-stack: asked by IPv4
+		{Addr: addr("fe80::b%eth0"), MAC: macB}, // link-local: no DNS name
+		{Addr: addr("2001:db8::b"), MAC: macB},
+		{Addr: addr("fd00:db8::b"), MAC: macB},
+	}
+	want := []netip.Addr{addr("2001:db8::b"), addr("fd00:db8::b")}
+	if diff := cmp.Diff(want, ipv6OnlyAddrs(arp, ipv6), addrEq); diff != "" {
+		t.Errorf("ipv6OnlyAddrs (-want +got):\n%s", diff)
+	}
+}

@@ -83,6 +83,34 @@ func lookupNames(ctx context.Context, addrs []netip.Addr, servers []netip.AddrPo
 	return res
 }
 
+// ipv6OnlyAddrs returns the global and unique local addresses of the
+// IPv6 neighbours whose MAC ARP did not find: the IPv6-only hosts, whose
+// names only reverse DNS of these can give (NetBIOS is IPv4 only).
+func ipv6OnlyAddrs(arp []scan.ARPReply, ipv6 []scan.IPv6Neighbor) []netip.Addr {
+	seen := make(map[string]bool, len(arp))
+	for _, r := range arp {
+		seen[string(r.MAC)] = true
+	}
+	var out []netip.Addr
+	for _, n := range ipv6 {
+		if !seen[string(n.MAC)] && n.Addr.IsGlobalUnicast() {
+			out = append(out, n.Addr)
+		}
+	}
+	return out
+}
+
+// lookupIPv6Names asks reverse DNS (ip6.arpa) about addrs when servers
+// are given. A failure is a -v note.
+func lookupIPv6Names(ctx context.Context, addrs []netip.Addr, servers []netip.AddrPort, o *options) []scan.RDNSHost {
+	if len(addrs) == 0 || len(servers) == 0 {
+		return nil
+	}
+	hosts, err := scan.LookupRDNS(ctx, addrs, &scan.RDNSConfig{Servers: servers, Logger: o.scanLog})
+	noteLookup(o, "reverse DNS", err)
+	return hosts
+}
+
 func noteLookup(o *options, what string, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		o.log.Debug(what+" failed, hosts are listed without its names", "err", err)

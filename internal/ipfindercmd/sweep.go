@@ -172,6 +172,8 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	if !o.arp {
 		res.names = lookupNames(ctx, mdnsTargets(p, res.mdns), servers, o)
 	}
+	v6 := lookupIPv6Names(ctx, ipv6OnlyAddrs(res.arp, res.ipv6), servers, o)
+	res.names.rdns = append(res.names.rdns, v6...)
 	if arpErr != nil {
 		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
 	}

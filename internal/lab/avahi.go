@@ -39,7 +39,7 @@ exec avahi-daemon -f "$2" --no-drop-root --no-chroot --no-rlimits`
 // mDNS for hostname.local with the host's address and publishing services,
 // and waits until it reports "Server startup complete" and every service
 // "successfully established" (probing done). It is configured for
-// eth0 only, IPv4 only and without D-Bus (so avahi-browse cannot talk to
+// eth0 only, IPv4 only (StartAvahiIPv6: IPv6 too) and without D-Bus (so avahi-browse cannot talk to
 // it). The daemon is killed when the lab closes. Needs avahi-daemon and
 // unshare (util-linux).
 func (h *Host) StartAvahi(hostname string, services ...Service) error {
@@ -50,6 +50,17 @@ func (h *Host) StartAvahi(hostname string, services ...Service) error {
 // then announces hostname.domain. Tests use it to make a responder that
 // announces a name such as "evil.1", which no hostfile can hold.
 func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) error {
+	return h.startAvahi(hostname, domain, false, services)
+}
+
+// StartAvahiIPv6 is StartAvahi with use-ipv6=yes: the daemon also answers
+// over IPv6 (ff02::fb). Over IPv4 it publishes AAAA records of the host's
+// IPv6 addresses either way (avahi's publish-aaaa-on-ipv4).
+func (h *Host) StartAvahiIPv6(hostname string, services ...Service) error {
+	return h.startAvahi(hostname, "local", true, services)
+}
+
+func (h *Host) startAvahi(hostname, domain string, ipv6 bool, services []Service) error {
 	for _, tool := range []string{"avahi-daemon", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("lab: %s not found (install avahi-daemon and util-linux): %w", tool, err)
@@ -60,7 +71,7 @@ func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) er
 			return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 		}
 	}
-	conf, svcDir, err := h.writeAvahiFiles(hostname, domain, services)
+	conf, svcDir, err := h.writeAvahiFiles(avahiConf(hostname, domain, h.Iface, ipv6), services)
 	if err != nil {
 		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 	}
@@ -103,7 +114,7 @@ func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) er
 
 // writeAvahiFiles writes the daemon's config file and services directory
 // into the lab's temporary directory.
-func (h *Host) writeAvahiFiles(hostname, domain string, services []Service) (conf, svcDir string, err error) {
+func (h *Host) writeAvahiFiles(config string, services []Service) (conf, svcDir string, err error) {
 	tmp, err := h.lab.tempDir()
 	if err != nil {
 		return "", "", err
@@ -113,7 +124,7 @@ func (h *Host) writeAvahiFiles(hostname, domain string, services []Service) (con
 		return "", "", err
 	}
 	conf = filepath.Join(dir, "avahi-daemon.conf")
-	if err := os.WriteFile(conf, []byte(avahiConf(hostname, domain, h.Iface)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		return "", "", err
 	}
 	svcDir = filepath.Join(dir, "services")
@@ -129,13 +140,18 @@ func (h *Host) writeAvahiFiles(hostname, domain string, services []Service) (con
 	return conf, svcDir, nil
 }
 
-// avahiConf is an avahi-daemon.conf for hostname.domain on iface only.
-func avahiConf(hostname, domain, iface string) string {
+// avahiConf is an avahi-daemon.conf for hostname.domain on iface only,
+// with use-ipv6=yes when ipv6.
+func avahiConf(hostname, domain, iface string, ipv6 bool) string {
+	useIPv6 := "no"
+	if ipv6 {
+		useIPv6 = "yes"
+	}
 	return fmt.Sprintf(`[server]
 host-name=%s
 domain-name=%s
 use-ipv4=yes
-use-ipv6=no
+use-ipv6=%s
 enable-dbus=no
 allow-interfaces=%s
 ratelimit-interval-usec=1000000
@@ -150,7 +166,7 @@ publish-addresses=yes
 
 [reflector]
 enable-reflector=no
-`, hostname, domain, iface)
+`, hostname, domain, useIPv6, iface)
 }
 
 // serviceXML is the avahi .service file publishing s.

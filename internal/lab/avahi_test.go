@@ -113,8 +113,17 @@ func TestStartAvahi_bad_hostname(t *testing.T) {
 }
 
 func TestAvahiConf_lab_interface_only(t *testing.T) {
-	conf := avahiConf("labhost2", "local", "eth0")
+	conf := avahiConf("labhost2", "local", "eth0", false)
 	for _, want := range []string{"host-name=labhost2\n", "allow-interfaces=eth0\n", "use-ipv6=no\n", "enable-dbus=no\n", "publish-workstation=yes\n", "enable-reflector=no\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+}
+
+func TestAvahiConf_ipv6_option(t *testing.T) {
+	conf := avahiConf("labhost2", "local", "eth0", true)
+	for _, want := range []string{"use-ipv4=yes\n", "use-ipv6=yes\n", "allow-interfaces=eth0\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q:\n%s", want, conf)
 		}

@@ -93,6 +93,9 @@ func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) er
 	return errNotImplemented
 }
 
+// StartAvahiIPv6 returns an error: labs need Linux.
+func (h *Host) StartAvahiIPv6(hostname string, services ...Service) error { return errNotImplemented }
+
 // SetLoss returns an error: labs need Linux.
 func (h *Host) SetLoss(percent int) error { return errNotImplemented }
 
