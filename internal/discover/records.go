@@ -126,7 +126,7 @@ func asksForUs(m *dns.Msg) bool {
 // peers returns the agents of cluster announced in m, at most max, in the
 // order of its PTR records. An instance is reported only with its SRV,
 // TXT (same cluster and version) and an IPv4 A record of its target in m;
-// a goodbye (PTR with TTL 0) needs only the PTR.
+// a goodbye (PTR with TTL 0) needs only the TXT.
 func peers(m *dns.Msg, cluster string, max int) []Peer {
 	if !m.Response {
 		return nil
@@ -155,13 +155,16 @@ func peers(m *dns.Msg, cluster string, max int) []Peer {
 		if !ok {
 			continue
 		}
+		key := strings.ToLower(ptr.Ptr)
+		s, t := srv[key], txt[key]
+		if t == nil || !matchTXT(t.Txt, cluster) {
+			continue
+		}
 		if ptr.Hdr.Ttl == 0 {
 			out = append(out, Peer{Instance: inst, Gone: true})
 			continue
 		}
-		key := strings.ToLower(ptr.Ptr)
-		s, t := srv[key], txt[key]
-		if s == nil || t == nil || !matchTXT(t.Txt, cluster) {
+		if s == nil {
 			continue
 		}
 		ip, ok := a[strings.ToLower(s.Target)]

@@ -40,6 +40,7 @@ func TestPeers(t *testing.T) {
 		{name: "long_label_other", ann: announcement{"a@192.0.2.7", addr, long}, ttl: ttl, cluster: long + "y"},
 		{name: "goodbye", ann: announcement{"a@192.0.2.7", addr, "test"}, ttl: 0, cluster: "test",
 			want: []Peer{{Instance: "a@192.0.2.7", Gone: true}}},
+		{name: "goodbye_other_cluster", ann: announcement{"a@192.0.2.7", addr, "prod"}, ttl: 0, cluster: "test"},
 		{name: "odd_name", ann: announcement{`we(i)rd;\"$.x`, addr, "test"}, ttl: ttl, cluster: "test",
 			want: []Peer{{Instance: `we(i)rd;\"$.x`, Addr: addr}}},
 	}
