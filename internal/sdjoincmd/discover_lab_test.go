@@ -4,12 +4,17 @@ package sdjoincmd
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/internal/discover"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -95,5 +100,100 @@ func TestLabDiscoveryBesideAvahi(t *testing.T) {
 	}
 	for _, h := range l.Hosts {
 		lab.Shell(t, h, "pgrep -x avahi-daemon >/dev/null")
+	}
+}
+
+// listener records what a discover.Agent of cluster "" hears in a lab
+// host: the latest address of each instance, and the goodbyes.
+type listener struct {
+	mu    sync.Mutex
+	addrs map[string]netip.AddrPort
+	gone  map[string]bool
+}
+
+func (l *listener) found(p discover.Peer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p.Gone {
+		l.gone[p.Instance] = true
+		return
+	}
+	l.addrs[p.Instance] = p.Addr
+	delete(l.gone, p.Instance)
+}
+
+// heard reports whether inst was heard at addr (not gone), or, with an
+// invalid addr, whether it said goodbye.
+func (l *listener) heard(inst string, addr netip.AddrPort) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !addr.IsValid() {
+		if !l.gone[inst] {
+			return fmt.Errorf("no goodbye from %s", inst)
+		}
+		return nil
+	}
+	if got := l.addrs[inst]; got != addr || l.gone[inst] {
+		return fmt.Errorf("%s heard at %v (gone %v), want %v", inst, got, l.gone[inst], addr)
+	}
+	return nil
+}
+
+// listen starts a discover.Agent in h that records what it hears.
+func listen(t *testing.T, h *lab.Host) *listener {
+	t.Helper()
+	rec := &listener{addrs: map[string]netip.AddrPort{}, gone: map[string]bool{}}
+	var d *discover.Agent
+	err := h.Do(func() error {
+		ifi, err := discover.InterfaceOf(h.Addr)
+		if err != nil {
+			return err
+		}
+		d, err = discover.Start(ifi, &discover.Config{Instance: "listener", Addr: netip.AddrPortFrom(h.Addr, 9), Found: rec.found})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return rec
+}
+
+// TestLabDiscoveryFollowsRename: after an address change the agent says
+// goodbye under its old name and announces the new one; on SIGTERM it
+// says goodbye and still exits within shutdownBound.
+func TestLabDiscoveryFollowsRename(t *testing.T) {
+	t.Parallel()
+	lab.NeedTools(t, "ip")
+	l := lab.New(t, lab.Config{Hosts: 2})
+	rec := listen(t, l.Hosts[1])
+	mover := startLabAgent(t, l.Hosts[0], "m", filepath.Join(t.TempDir(), "none"), withDiscovery)
+	oldAddr, newAddr := mover.host.Addr, l.Addr(200)
+	oldName, newName := mover.node(oldAddr), mover.node(newAddr)
+	lab.Eventually(t, 5*time.Second, "the old name announced", func() error {
+		return rec.heard(oldName, netip.AddrPortFrom(oldAddr, 7946))
+	})
+	lab.Shell(t, mover.host, "sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1")
+	bits := strconv.Itoa(l.Prefix.Bits())
+	lab.Shell(t, mover.host, "ip addr add "+newAddr.String()+"/"+bits+" dev eth0 && ip addr del "+oldAddr.String()+"/"+bits+" dev eth0")
+	lab.Eventually(t, renameBound+2*time.Second, "the new name announced", func() error {
+		return rec.heard(newName, netip.AddrPortFrom(newAddr, 7946))
+	})
+	lab.Eventually(t, time.Second, "a goodbye for the old name", func() error { return rec.heard(oldName, netip.AddrPort{}) })
+
+	if err := mover.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	select {
+	case <-mover.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("agent still running 30 s after SIGTERM")
+	}
+	if took := time.Since(sent); took > shutdownBound {
+		t.Errorf("exited %v after SIGTERM, want under %v", took, shutdownBound)
+	}
+	if err := rec.heard(newName, netip.AddrPort{}); err != nil {
+		t.Errorf("after SIGTERM: %v", err)
 	}
 }
