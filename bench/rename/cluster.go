@@ -46,7 +46,7 @@ func startAgents(bin, dir string, hosts []*lab.Host, addrs []netip.Addr) ([]*age
 		a := &agent{host: h, name: fmt.Sprintf("n%d", i+1)}
 		a.sock = filepath.Join(dir, a.name+".sock")
 		a.cmd = h.Command(context.Background(), bin, "--name", a.name, "--socket", a.sock,
-			"--hostfile", hostfile, "--track", "svc", "--hostfile-poll", "200ms")
+			"--hostfile", hostfile, "--track", "svc", "--hostfile-poll", "200ms", "--no-discover")
 		if err := h.Start(a.cmd); err != nil {
 			return nil, err
 		}

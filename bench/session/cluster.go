@@ -45,7 +45,7 @@ func startCluster(bin, dir string) (*cluster, error) {
 	for i, h := range l.Hosts {
 		sock := filepath.Join(dir, fmt.Sprintf("n%d.sock", i))
 		cmd := h.Command(context.Background(), bin, "--name", fmt.Sprintf("n%d", i), "--socket", sock,
-			"--hostfile", hostfile, "--hostfile-poll", "200ms")
+			"--hostfile", hostfile, "--hostfile-poll", "200ms", "--no-discover")
 		if err := h.Start(cmd); err != nil {
 			l.Close()
 			return nil, err

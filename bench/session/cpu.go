@@ -41,7 +41,7 @@ func (c *cluster) agentCPU(kind string, window time.Duration) (float64, error) {
 	defer srv.Close()
 	sock := filepath.Join(docroot, "cpu.sock")
 	args := []string{"--name", "cpu", "--bind", h.Addr.String() + ":7950", "--socket", sock,
-		"--hostfile", filepath.Join(docroot, "none")}
+		"--hostfile", filepath.Join(docroot, "none"), "--no-discover"}
 	for i := range 100 {
 		args = append(args, "--track", fmt.Sprintf("svc%d", i))
 		switch kind {

@@ -54,6 +54,7 @@ type agentOptions struct {
 	// the address was not fixed (no --advertise, unspecified --bind) and
 	// --no-rename was not given.
 	rename         bool
+	discover       bool          // announce and browse over mDNS (not --no-discover)
 	renameDebounce time.Duration // rename.Config.Debounce; 0 is its default
 	renameGrace    time.Duration // rename.Config.Grace; 0 is its default
 }

@@ -267,7 +267,7 @@ func TestControlSocket(t *testing.T) {
 		t.Errorf("control socket mode = %v, want socket 0600", fi.Mode())
 	}
 	// A second agent on the same socket is refused.
-	code, _, errs := runCLI(context.Background(), "--name", "sock2", "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	code, _, errs := runCLI(context.Background(), "--name", "sock2", "--no-discover", "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		"--socket", a.sock, "--hostfile", hostfileOf(t))
 	if code != 1 || !strings.Contains(errs, "another sdjoin agent is running on "+a.sock) {
 		t.Errorf("second agent on the socket: exit %d, stderr %q", code, errs)

@@ -30,7 +30,7 @@ func TestBinaryTwoAgents(t *testing.T) {
 	}
 	start := func(name string, port int) *proc {
 		p := &proc{sock: filepath.Join(dir, name+".sock"), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
-		p.cmd = exec.Command(bin, "--name", name, "--bind", fmt.Sprintf("127.0.0.1:%d", port),
+		p.cmd = exec.Command(bin, "--name", name, "--no-discover", "--bind", fmt.Sprintf("127.0.0.1:%d", port),
 			"--hostfile", hosts, "--socket", p.sock, "--track", "test")
 		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 		if err := p.cmd.Start(); err != nil {
@@ -110,7 +110,7 @@ func startBinCmd(t *testing.T, stdout io.Writer, shell string, args ...string) *
 	t.Helper()
 	bin := buildBinary(t)
 	a := &binAgent{port: freePort(t), sock: filepath.Join(t.TempDir(), "a.sock"), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	argv := append([]string{"--socket", a.sock, "--bind", fmt.Sprintf("127.0.0.1:%d", a.port)}, args...)
+	argv := append([]string{"--socket", a.sock, "--no-discover", "--bind", fmt.Sprintf("127.0.0.1:%d", a.port)}, args...)
 	if shell != "" {
 		argv = append([]string{"-c", shell + ` && exec "$0" "$@"`, bin}, argv...)
 		a.cmd = exec.Command("sh", argv...)

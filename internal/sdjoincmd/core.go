@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/discover"
 	"github.com/ipfinder-go/ipfinder/rename"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -42,15 +43,18 @@ type core struct {
 	local   []netip.Addr // this machine's addresses, for recognizing self
 	entries map[entryID]*localEntry
 	peers   []string
+	// discovered are the peers heard over mDNS, by instance (node name).
+	discovered map[string]string
 	// sessions counts the open sessions; lastSession numbers them.
 	sessions, lastSession int
 
 	checks *check.Runner // of the entries with checks; consumed on the loop
 
 	// owned by the loop goroutine
-	prevName    string        // name of the last tracker, while t is nil
-	prevPeers   []string      // its live peers when it left, to rejoin
-	drained     chan struct{} // closed when the diffs of t are consumed
+	disc        *discover.Agent // nil: discovery off or not running
+	prevName    string          // name of the last tracker, while t is nil
+	prevPeers   []string        // its live peers when it left, to rejoin
+	drained     chan struct{}   // closed when the diffs of t are consumed
 	watcher     *rename.Watcher
 	hostfile    fileState
 	warnedLines map[string]bool
@@ -120,6 +124,7 @@ func (c *core) close() error {
 	if c.watcher != nil {
 		c.watcher.Close()
 	}
+	c.stopDiscovery()
 	err := c.leave()
 	c.wg.Wait()
 	return err
@@ -203,9 +208,19 @@ func (c *core) addresses(w *rename.Watcher) (bind, adv netip.AddrPort, err error
 	return bind, netip.AddrPortFrom(ip, bind.Port()), nil
 }
 
-// startTracker creates a tracker with these addresses, subscribes to it,
-// tracks every entry and installs it as the current tracker.
+// startTracker installs a tracker with these addresses (see
+// installTracker) and starts discovery at them.
 func (c *core) startTracker(bind, adv netip.AddrPort, prev string) error {
+	if err := c.installTracker(bind, adv, prev); err != nil {
+		return err
+	}
+	c.startDiscovery()
+	return nil
+}
+
+// installTracker creates a tracker with these addresses, subscribes to
+// it, tracks every entry and installs it as the current tracker.
+func (c *core) installTracker(bind, adv netip.AddrPort, prev string) error {
 	cfg := &tracker.Config{
 		Name:          c.opt.name + "@" + adv.Addr().String(),
 		BindAddr:      bind,
@@ -346,6 +361,7 @@ func (c *core) renameTo(newAddr netip.Addr) error {
 // entry and member, as an agent without a tracker sees nothing. It runs on
 // the loop.
 func (c *core) retire(all bool) {
+	c.stopDiscovery()
 	c.mu.Lock()
 	old := c.t
 	c.mu.Unlock()

@@ -48,7 +48,7 @@
 //
 // # Files
 //
-// core.go (lifecycle and identity), entries.go (what this node tracks and
+// core.go (lifecycle and identity), discovery.go (mDNS peers), entries.go (what this node tracks and
 // the queries), follow.go (address changes, with package rename), peers.go
 // and join.go (the hostfile's peers, probed then joined), hub.go (view and
 // fan-out), output.go (the stdout printer and non-blocking writers),
@@ -58,6 +58,15 @@
 // --hold: sessions that reconnect), spec.go (entries with checks, their
 // wire form and bounds), keyfile.go, advertise.go, app.go and
 // manual.go (flags and --help).
+//
+// # Discovery
+//
+// discovery.go runs a discover.Agent (package internal/discover, mDNS on
+// the interface of the advertised address) per tracker: started after
+// the tracker, stopped (goodbye) before it leaves, so a rename announces
+// the new name. Peers it hears land in core.discovered (at most
+// maxDiscovered, dropped on goodbye) and are joined by the join loop with
+// the hostfile's, probed first. The key is never announced.
 //
 // # Address changes
 //

@@ -21,8 +21,10 @@ import (
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
-// fastKnobs shorten the agent's timers for tests.
-var fastKnobs = []string{"--retry-interval", "150ms", "--hostfile-poll", "50ms"}
+// fastKnobs shorten the agent's timers for tests and turn discovery off
+// (tests on loopback must not multicast; discovery tests turn it back on
+// with --no-discover=false).
+var fastKnobs = []string{"--retry-interval", "150ms", "--hostfile-poll", "50ms", "--no-discover"}
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {

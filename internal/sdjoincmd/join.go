@@ -42,11 +42,11 @@ func (c *core) joinLoop(ctx context.Context) {
 	}
 }
 
-// joinMissing joins the hostfile peers that are not members (see
+// joinMissing joins the hostfile's and discovery's peers that are not members (see
 // joinPeers).
 func (c *core) joinMissing(ctx context.Context) {
 	c.mu.Lock()
-	t, peers := c.t, c.peers
+	t, peers := c.t, c.joinListLocked()
 	c.mu.Unlock()
 	if t == nil {
 		return

@@ -47,6 +47,18 @@ Peers that are not members are tried at start, on every change and every
 and only those that answer are joined, so dead entries never delay live
 ones.
 
+DISCOVERY. Agents on one link also find each other with no hostfile:
+each announces itself over mDNS (multicast DNS, port 5353) as
+NAME@IP._sdjoin._udp.local, with its gossip address and port, its
+--cluster label and the discovery protocol version (never the key), and
+looks for the others; it joins those with the same label and version
+like hostfile peers, within about a second. Only the interface holding
+the advertised address is used, never loopback (an agent on 127.0.0.1
+does not discover). After an address change it announces the new name;
+when it stops it says goodbye. The hostfile stays the way to reach peers
+beyond the link. --no-discover turns discovery off: nothing is announced
+or looked for.
+
 CONTROL SOCKET. $XDG_RUNTIME_DIR/sdjoin/NAME.sock, else
 /tmp/sdjoin-UID/NAME.sock, or --socket PATH: mode 0600, bound in a private
 directory and then moved into place, so nobody else can ever connect. The
@@ -63,7 +75,8 @@ readable by others); nodes without it can neither join nor read anything:
    head -c32 /dev/urandom | base64 > key && chmod 600 key
    sdjoin --key-file key --cluster lab --track test
 
---cluster LABEL keeps clusters sharing a network apart.
+--cluster LABEL keeps clusters sharing a network apart (discovery joins
+only agents with the same label).
 
 OUTPUT. One event per line on stdout: "join SERVICE NODE ADDR META",
 "leave SERVICE NODE", "rename OLD -> NEW", "member-join NODE ADDR" and

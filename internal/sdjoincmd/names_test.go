@@ -19,7 +19,7 @@ import (
 // or invalid UTF-8 are usage errors on the command line and the socket.
 func TestControlCharactersRefused(t *testing.T) {
 	forged := "a\nmember-leave x@192.0.2.1"
-	base := []string{"--hostfile", filepath.Join(t.TempDir(), "none"), "--socket", filepath.Join(t.TempDir(), "a.sock"), "--bind", "127.0.0.1:0"}
+	base := []string{"--hostfile", filepath.Join(t.TempDir(), "none"), "--socket", filepath.Join(t.TempDir(), "a.sock"), "--no-discover", "--bind", "127.0.0.1:0"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -63,7 +63,7 @@ func TestControlCharactersRefused(t *testing.T) {
 func TestMetaTooLargeIsUsage(t *testing.T) {
 	big := "k=" + strings.Repeat("x", 2000)
 	code, _, errs := runCLI(t.Context(), "--track", "web", "--meta", big, "--hostfile", filepath.Join(t.TempDir(), "none"),
-		"--socket", filepath.Join(t.TempDir(), "a.sock"), "--bind", "127.0.0.1:0")
+		"--socket", filepath.Join(t.TempDir(), "a.sock"), "--no-discover", "--bind", "127.0.0.1:0")
 	if code != cliutil.ExitUsage || !strings.Contains(errs, "limit 1024") {
 		t.Errorf("sdjoin --meta of 2000 bytes: exit %d, %q; want exit 2 naming the limit", code, errs)
 	}
@@ -176,8 +176,8 @@ func TestNameRule(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"agent_non_ascii", []string{"--name", "nöde", "--track", "web", "--hostfile", none, "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
-		{"agent_space", []string{"--name", "a b", "--track", "web", "--hostfile", none, "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
+		{"agent_non_ascii", []string{"--name", "nöde", "--track", "web", "--hostfile", none, "--no-discover", "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
+		{"agent_space", []string{"--name", "a b", "--track", "web", "--hostfile", none, "--no-discover", "--bind", "127.0.0.1:0"}, cliutil.ExitUsage},
 		{"client_non_ascii", []string{"list", "--name", "nöde"}, cliutil.ExitUsage},
 		{"client_after_argument", []string{"list", "web", "--name", "a:b"}, cliutil.ExitUsage},
 		{"client_ok_no_agent", []string{"list", "web", "--name", "node-1.a_b", "--socket", none}, cliutil.ExitFailure},

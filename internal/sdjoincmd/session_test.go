@@ -39,7 +39,7 @@ type loopAgent struct {
 func startLoopAgent(t *testing.T, name, sock string, port int, hostfile string, args ...string) *loopAgent {
 	t.Helper()
 	a := &loopAgent{name: name, port: port, sock: sock, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	argv := append([]string{"--name", name, "--bind", fmt.Sprintf("127.0.0.1:%d", port),
+	argv := append([]string{"--name", name, "--no-discover", "--bind", fmt.Sprintf("127.0.0.1:%d", port),
 		"--socket", sock, "--hostfile", hostfile}, fastKnobs...)
 	a.cmd = exec.Command(buildBinary(t), append(argv, args...)...)
 	a.cmd.Stdout, a.cmd.Stderr = &syncBuffer{}, a.stderr

@@ -102,7 +102,7 @@ func TestBinaryKeyFileFIFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--key-file", fifo, "--socket", filepath.Join(dir, "a.sock"),
-		"--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--hostfile", filepath.Join(dir, "none"))
+		"--no-discover", "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--hostfile", filepath.Join(dir, "none"))
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
