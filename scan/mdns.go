@@ -151,6 +151,7 @@ type browse struct {
 	asked  map[dns.Question]*asked
 	fresh  []dns.Question // asked, not sent yet
 	active time.Time      // last send or new answer
+	lookup bool           // a Lookup: no browse, no follow-ups, done when all answered
 }
 
 type asked struct {
@@ -195,7 +196,7 @@ func (br *browse) run(parent context.Context, addrs <-chan netip.Addr, rd *mdnsR
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(parent, start.Add(br.timeout))
 	defer cancel()
-	if !br.b.noBrowse {
+	if !br.b.noBrowse && !br.lookup {
 		br.ask(question(servicesName, dns.TypePTR))
 	}
 	if err := br.flush(start); err != nil {
@@ -221,6 +222,9 @@ func (br *browse) run(parent context.Context, addrs <-chan netip.Addr, rd *mdnsR
 			changed, follow := br.state.handlePacket(p.data, p.src)
 			br.log.Debug("mdns: packet", "src", p.src, "changed", changed, "follow", len(follow), "t", time.Since(start))
 			br.learned(changed, follow)
+			if br.lookupDone() {
+				return br.state.result(), nil
+			}
 		case a, ok := <-addrs:
 			if !ok {
 				addrs = nil
@@ -241,7 +245,9 @@ func (br *browse) learned(changed bool, follow []dns.Question) {
 	if changed {
 		br.active = time.Now()
 	}
-	br.ask(follow...)
+	if !br.lookup {
+		br.ask(follow...)
+	}
 }
 
 // next returns when the loop must wake up (a retransmission is due or the
