@@ -59,7 +59,8 @@ type core struct {
 	hostfile    fileState
 	warnedLines map[string]bool
 
-	joinWarned bool // owned by joinLoop
+	joinWarned bool            // owned by joinLoop
+	unresolved map[string]bool // names warned about; owned by joinLoop
 
 	calls    chan func()   // work for the loop from other goroutines
 	joinKick chan struct{} // wakes joinLoop
@@ -74,6 +75,7 @@ func newCore(opt *agentOptions, h *hub, warn func(string, ...any), log *slog.Log
 		entries:     make(map[entryID]*localEntry),
 		checks:      check.NewRunner(),
 		warnedLines: make(map[string]bool),
+		unresolved:  make(map[string]bool),
 		calls:       make(chan func()),
 		joinKick:    make(chan struct{}, 1),
 		stopped:     make(chan struct{}),

@@ -42,15 +42,17 @@ func (c *core) joinLoop(ctx context.Context) {
 	}
 }
 
-// joinMissing joins the hostfile's and discovery's peers that are not members (see
-// joinPeers).
+// joinMissing joins the hostfile's and discovery's peers that are not
+// members (see joinPeers), their host names resolved first (see
+// resolvePeers).
 func (c *core) joinMissing(ctx context.Context) {
 	c.mu.Lock()
-	t, peers := c.t, c.joinListLocked()
+	t, peers, adv, self := c.t, c.joinListLocked(), c.adv.Addr(), c.selfLocked()
 	c.mu.Unlock()
 	if t == nil {
 		return
 	}
+	peers = c.resolvePeers(ctx, peers, adv, self)
 	missing := notMembers(t, peers)
 	if len(missing) == 0 {
 		return
