@@ -43,8 +43,9 @@ func (c *core) joinLoop(ctx context.Context) {
 }
 
 // joinMissing joins the hostfile's and discovery's peers that are not
-// members (see joinPeers), their host names resolved first (see
-// resolvePeers).
+// members (see joinPeers): first those given by address, then those
+// given by name, resolved meanwhile (see resolvePeers), so slow names do
+// not delay the addresses.
 func (c *core) joinMissing(ctx context.Context) {
 	c.mu.Lock()
 	t, peers, adv, self := c.t, c.joinListLocked(), c.adv.Addr(), c.selfLocked()
@@ -52,21 +53,50 @@ func (c *core) joinMissing(ctx context.Context) {
 	if t == nil {
 		return
 	}
-	peers = c.resolvePeers(ctx, peers, adv, self)
-	missing := notMembers(t, peers)
-	if len(missing) == 0 {
+	addrs, named := splitNamed(peers)
+	n, tried, err := joinSome(ctx, t, addrs)
+	if len(named) > 0 && ctx.Err() == nil {
+		k, more, e := joinSome(ctx, t, c.resolvePeers(ctx, named, adv, self))
+		n, tried = n+k, tried+more
+		if e != nil {
+			err = e
+		}
+	}
+	if tried == 0 {
 		return
 	}
-	n, err := joinPeers(ctx, t, missing, probeWorkers())
-	c.log.Debug("join", "tried", len(missing), "reached", n, "err", err)
+	c.log.Debug("join", "tried", tried, "reached", n, "err", err)
 	switch {
 	case ctx.Err() != nil || errors.Is(err, tracker.ErrClosed):
 	case n == 0 && !c.joinWarned:
 		c.joinWarned = true
-		c.warn("no peer reachable yet (%d tried); retrying every %s", len(missing), c.opt.retry)
+		c.warn("no peer reachable yet (%d tried); retrying every %s", tried, c.opt.retry)
 	case n > 0:
 		c.joinWarned = false
 	}
+}
+
+// splitNamed splits peers into those given by address and by host name.
+func splitNamed(peers []string) (addrs, named []string) {
+	for _, p := range peers {
+		if _, ok := peerName(p); ok {
+			named = append(named, p)
+		} else {
+			addrs = append(addrs, p)
+		}
+	}
+	return addrs, named
+}
+
+// joinSome joins the peers that are not members of t (see joinPeers) and
+// returns how many were reached and tried.
+func joinSome(ctx context.Context, t *tracker.Tracker, peers []string) (reached, tried int, err error) {
+	missing := notMembers(t, peers)
+	if len(missing) == 0 {
+		return 0, 0, nil
+	}
+	reached, err = joinPeers(ctx, t, missing, probeWorkers())
+	return reached, len(missing), err
 }
 
 // notMembers returns the peers that are not members of t.

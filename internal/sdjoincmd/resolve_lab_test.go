@@ -3,11 +3,13 @@
 package sdjoincmd
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,4 +65,68 @@ func TestLabHostfileNames(t *testing.T) {
 			t.Errorf("warning about %s, which resolves:\n%s", name, out)
 		}
 	}
+}
+
+// deadNameHostfile writes a hostfile listing deadPeers host names, half
+// of them .local, that a blackholed DNS server and silent mDNS leave
+// unresolved, then the lines of extra.
+func deadNameHostfile(t *testing.T, extra ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for i := range deadPeers {
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "dead%d.lan\n", i)
+		} else {
+			fmt.Fprintf(&b, "dead%d.local\n", i)
+		}
+	}
+	for _, e := range extra {
+		fmt.Fprintln(&b, e)
+	}
+	path := filepath.Join(t.TempDir(), "hosts")
+	writeFile(t, path, b.String())
+	return path
+}
+
+// TestLabDeadNamesBounded: with deadPeers names that never resolve (their
+// DNS server blackholed), a live peer listed by address is joined within
+// reachBound of the start, and SIGTERM makes the agent exit 0 within
+// shutdownBound.
+func TestLabDeadNamesBounded(t *testing.T) {
+	t.Parallel()
+	l := blackholeLab(t)
+	if err := l.Hosts[0].UseResolver(deadPrefix.Addr().Next()); err != nil {
+		t.Fatal(err)
+	}
+	live := startLabAgent(t, l.Hosts[1], "live", filepath.Join(t.TempDir(), "none"))
+	start := time.Now()
+	a := startLabAgent(t, l.Hosts[0], "a", deadNameHostfile(t, l.Hosts[1].Addr.String()))
+	want := live.node(l.Hosts[1].Addr)
+	var took time.Duration
+	waitFor(t, 90*time.Second, "a listing the live peer", func() bool {
+		took = time.Since(start)
+		return slices.Contains(a.list(t), want)
+	})
+	if took > reachBound {
+		t.Errorf("live peer after %d dead names joined %v after start, want under %v", deadPeers, took, reachBound)
+	}
+	waitFor(t, 30*time.Second, "warnings about the dead names", func() bool {
+		return strings.Count(a.stderr.String(), "does not resolve") == deadPeers
+	})
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	select {
+	case <-a.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatal("agent still running 90 s after SIGTERM")
+	}
+	if took := time.Since(sent); took > shutdownBound {
+		t.Errorf("exited %v after SIGTERM with %d dead names, want under %v", took, deadPeers, shutdownBound)
+	}
+	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	t.Logf("live peer joined after %v; exited %v after SIGTERM", took.Round(time.Millisecond), time.Since(sent).Round(time.Millisecond))
 }
