@@ -24,7 +24,9 @@
 // types the hosts announce, such as _ssh._tcp and Erlang's _epmd._tcp.
 // [BrowseMDNS] opens one UDP socket on the interface ([DialMDNS]), browses
 // with [MDNSBrowser.Browse] and closes it; [NewMDNS] runs the same browse
-// over any [net.PacketConn], which is how the tests drive it.
+// over any [net.PacketConn], which is how the tests drive it. The other
+// way round, [LookupMDNS] ([MDNSBrowser.Lookup]) resolves NAME.local host
+// names to IPv4 addresses, as sdjoin does for its hostfile.
 //
 // # Names by unicast: reverse DNS and NetBIOS
 //

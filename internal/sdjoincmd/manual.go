@@ -45,7 +45,12 @@ it changes (so a cron-run ipfinder adds peers); it must be a regular file.
 Peers that are not members are tried at start, on every change and every
 30 s: each is first probed with a TCP connect (1 s, up to 1024 at once)
 and only those that answer are joined, so dead entries never delay live
-ones.
+ones. Host names are resolved again before every try, after the
+addresses are tried: NAME.local over mDNS on the interface of the
+advertised address (never on loopback: list the address instead), other
+names through the system resolver (DNS), 1 s each, all at once. A name
+that does not resolve is warned about once, naming it, until it
+resolves again.
 
 DISCOVERY. Agents on one link also find each other with no hostfile:
 each announces itself over mDNS (multicast DNS, port 5353) as
