@@ -45,3 +45,20 @@ func ExampleEPMDNames() {
 		fmt.Printf("%s@192.0.2.7\n", n)
 	}
 }
+
+// LookupMDNS resolves .local names the way sdjoin resolves its hostfile.
+// This example has no Output line on purpose: run, it would touch this
+// machine's real network. Never add one.
+func ExampleLookupMDNS() {
+	ifi, err := net.InterfaceByName("eth0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	addrs, err := scan.LookupMDNS(context.Background(), ifi, []string{"nas.local", "printer.local"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for name, as := range addrs {
+		fmt.Println(name, as)
+	}
+}
