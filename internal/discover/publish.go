@@ -78,8 +78,19 @@ func serviceType(service string) string { return "_" + service + "._tcp.local." 
 // fqdn is the owner name of in's SRV and TXT records.
 func (in Instance) fqdn() string { return escapeLabel(in.Name) + "." + serviceType(in.Service) }
 
-// key identifies in among the published instances.
-func (in Instance) key() string { return strings.ToLower(in.fqdn()) }
+// key identifies in among the published instances (see nameKey).
+func (in Instance) key() string { return nameKey(in.fqdn()) }
+
+// nameKey is a form of the domain name s that is the same for every
+// presentation (escapes) and case of it: its labels, unescaped and in
+// lower case, NUL-separated.
+func nameKey(s string) string {
+	labels := dns.SplitDomainName(s)
+	for i, l := range labels {
+		labels[i] = strings.ToLower(unescapeLabel(l))
+	}
+	return strings.Join(labels, "\x00")
+}
 
 // records returns in's PTR, SRV and TXT records with TTL t, its SRV
 // pointing at host.
@@ -253,18 +264,18 @@ func (a *Agent) answer(m *dns.Msg) {
 	}
 	a.pubMu.Lock()
 	for _, q := range m.Question {
-		name := strings.ToLower(q.Name)
+		name := nameKey(q.Name)
 		ptr := q.Qtype == dns.TypePTR || q.Qtype == dns.TypeANY
 		switch {
-		case ptr && name == strings.ToLower(Service): // answered below
-		case ptr && name == servicesName:
+		case ptr && name == nameKey(Service): // answered below
+		case ptr && name == nameKey(servicesName):
 			add(servicesName, a.typesLocked())
-		case name == strings.ToLower(a.host) && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
+		case name == nameKey(a.host) && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
 			add(a.host, []dns.RR{a.addrRR})
 		default:
 			for _, k := range slices.Sorted(maps.Keys(a.pub)) {
 				in := a.pub[k]
-				if (ptr && name == strings.ToLower(serviceType(in.Service))) || name == k {
+				if (ptr && name == nameKey(serviceType(in.Service))) || name == k {
 					add(k, a.withHost(in.records(a.host, ttl)))
 				}
 			}
