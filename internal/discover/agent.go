@@ -54,6 +54,7 @@ type Agent struct {
 	host    string // the SRV target of published instances
 	addrRR  dns.RR // its A record
 	kick    chan struct{}
+	sendMu  sync.Mutex // held from reading the published set to sending what it gave, to keep goodbyes last
 	pubMu   sync.Mutex
 	pub     map[string]Instance // published, by key
 	gone    [][]dns.RR          // goodbyes not sent yet
@@ -120,11 +121,14 @@ func (a *Agent) Close() error {
 	}
 	a.closed = true
 	close(a.done)
+	// Stop the goroutines first (the reader returns on the deadline, as
+	// done is closed), so no announcement or answer follows the goodbyes.
+	a.conn.SetReadDeadline(time.Now())
+	a.wg.Wait()
 	a.conn.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
 	a.sendGroups(a.withdrawAll())
 	_, err := a.conn.WriteTo(a.bye, group)
 	a.conn.Close()
-	a.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("discover: goodbye: %w", err)
 	}

@@ -193,6 +193,8 @@ func sameInstance(x, y Instance) bool {
 // takeChanges sends the pending goodbyes and returns the keys of the
 // instances to announce.
 func (a *Agent) takeChanges() map[string]bool {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
 	a.pubMu.Lock()
 	gone, fresh := a.gone, a.fresh
 	a.gone, a.fresh = nil, map[string]bool{}
@@ -204,6 +206,8 @@ func (a *Agent) takeChanges() map[string]bool {
 // announceInstances announces the published instances with keys in
 // keys, or all of them when keys is nil.
 func (a *Agent) announceInstances(keys map[string]bool) {
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
 	a.pubMu.Lock()
 	var groups [][]dns.RR
 	for _, k := range slices.Sorted(maps.Keys(a.pub)) {
@@ -262,6 +266,8 @@ func (a *Agent) answer(m *dns.Msg) {
 			groups = append(groups, rrs)
 		}
 	}
+	a.sendMu.Lock()
+	defer a.sendMu.Unlock()
 	a.pubMu.Lock()
 	for _, q := range m.Question {
 		name := nameKey(q.Name)
