@@ -172,3 +172,25 @@ func TestLabNoPublish(t *testing.T) {
 		}
 	}
 }
+
+// TestLabPublishOnlyOwn: two agents of one cluster, each tracking web,
+// see each other's entry, yet each publishes only its own: a browser on a
+// third host sees exactly the two providers at their own hosts, and only
+// the live one after the other stops.
+func TestLabPublishOnlyOwn(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t, lab.Config{Hosts: 3})
+	browser := lab.BrowseDNSSD(t, l.Hosts[2], "_web._tcp.local.")
+	agents, nodes, _ := startDiscoveringAgents(t, l.Hosts[:2], func(i int) []string {
+		return []string{"--track", "web", "--meta", fmt.Sprintf("port=%d", 8080+i)}
+	})
+	waitAll(t, agents, 30*time.Second, nodes...)
+	w1 := webInstance(agents[0], "_web._tcp.local.", 8080, map[string]string{"port": "8080"})
+	w2 := webInstance(agents[1], "_web._tcp.local.", 8081, map[string]string{"port": "8081"})
+	lab.Eventually(t, 10*time.Second, "the browser resolving both providers", sees(browser, w1, w2))
+	if got := agents[0].listService(t, "web"); len(got) != 2 {
+		t.Fatalf("n1 lists web on %v, want both nodes", got)
+	}
+	agents[1].cmd.Process.Signal(os.Interrupt)
+	lab.Eventually(t, publishBound+shutdownBound, "the browser seeing only the live provider", sees(browser, w1))
+}
