@@ -26,6 +26,9 @@ const (
 	maxPeersPerPacket = 32
 	// goodbyeTimeout bounds sending the goodbye on Close.
 	goodbyeTimeout = 100 * time.Millisecond
+	// repeatAfter is when a change to the published instances is
+	// announced again (RFC 6762 section 8.4).
+	repeatAfter = time.Second
 )
 
 // Config configures an Agent.
@@ -48,6 +51,14 @@ type Agent struct {
 	resp    []byte // the announcement
 	bye     []byte // the goodbye
 	query   []byte
+	host    string // the SRV target of published instances
+	addrRR  dns.RR // its A record
+	kick    chan struct{}
+	sendMu  sync.Mutex // held from reading the published set to sending what it gave, to keep goodbyes last
+	pubMu   sync.Mutex
+	pub     map[string]Instance // published, by key
+	gone    [][]dns.RR          // goodbyes not sent yet
+	fresh   map[string]bool     // keys to announce
 	done    chan struct{}
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
@@ -60,11 +71,15 @@ func New(conn net.PacketConn, cfg *Config) (*Agent, error) {
 	if cfg == nil || cfg.Instance == "" || len(cfg.Instance) > MaxInstance || !cfg.Addr.Addr().Is4() {
 		return nil, errors.New("discover: need an instance name (at most 255 bytes) and an IPv4 address")
 	}
-	a := &Agent{conn: conn, cfg: *cfg, log: cfg.Logger, done: make(chan struct{})}
+	a := &Agent{conn: conn, cfg: *cfg, log: cfg.Logger, done: make(chan struct{}),
+		kick: make(chan struct{}, 1), pub: map[string]Instance{}, fresh: map[string]bool{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	ann := announcement{instance: cfg.Instance, addr: cfg.Addr, cluster: cfg.Cluster}
+	ip := cfg.Addr.Addr().As4()
+	a.host = hostName(ann)
+	a.addrRR = &dns.A{Hdr: header(a.host, dns.TypeA, true, ttl), A: ip[:]}
 	var err error
 	if a.resp, err = ann.response(ttl); err != nil {
 		return nil, fmt.Errorf("discover: announcement of %s: %w", cfg.Instance, err)
@@ -106,32 +121,55 @@ func (a *Agent) Close() error {
 	}
 	a.closed = true
 	close(a.done)
+	// Stop the goroutines first (the reader returns on the deadline, as
+	// done is closed), so no announcement or answer follows the goodbyes.
+	a.conn.SetReadDeadline(time.Now())
+	a.wg.Wait()
 	a.conn.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
+	a.sendGroups(a.withdrawAll())
 	_, err := a.conn.WriteTo(a.bye, group)
 	a.conn.Close()
-	a.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("discover: goodbye: %w", err)
 	}
 	return nil
 }
 
-// announce queries and announces on schedule, then every refresh.
+// announce queries and announces on schedule, then every refresh; it
+// announces the published instances with them, and a change to them at
+// once and again after repeatAfter.
 func (a *Agent) announce() {
 	defer a.wg.Done()
 	start := time.Now()
-	for i := 0; ; i++ {
-		next := refresh
-		if i < len(schedule) {
-			next = time.Until(start.Add(schedule[i]))
-		}
+	tick := time.NewTimer(0)
+	defer tick.Stop()
+	var repeat <-chan time.Time
+	again := map[string]bool{}
+	for i := 1; ; {
 		select {
 		case <-a.done:
 			return
-		case <-time.After(next):
+		case <-tick.C:
+			a.send(a.query)
+			a.send(a.resp)
+			a.announceInstances(nil)
+			next := refresh
+			if i < len(schedule) {
+				next = time.Until(start.Add(schedule[i]))
+			}
+			i++
+			tick.Reset(next)
+		case <-a.kick:
+			fresh := a.takeChanges()
+			a.announceInstances(fresh)
+			for k := range fresh {
+				again[k] = true
+			}
+			repeat = time.After(repeatAfter)
+		case <-repeat:
+			a.announceInstances(again)
+			again, repeat = map[string]bool{}, nil
 		}
-		a.send(a.query)
-		a.send(a.resp)
 	}
 }
 
@@ -170,8 +208,8 @@ func (a *Agent) handle(pkt []byte) {
 	if err := m.Unpack(pkt); err != nil {
 		return
 	}
-	if asksForUs(&m) {
-		a.send(a.resp)
+	if !m.Response {
+		a.answer(&m)
 		return
 	}
 	for _, p := range peers(&m, a.cfg.Cluster, maxPeersPerPacket) {

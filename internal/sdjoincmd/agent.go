@@ -55,6 +55,7 @@ type agentOptions struct {
 	// --no-rename was not given.
 	rename         bool
 	discover       bool          // announce and browse over mDNS (not --no-discover)
+	publish        bool          // publish services over DNS-SD (not --no-publish)
 	renameDebounce time.Duration // rename.Config.Debounce; 0 is its default
 	renameGrace    time.Duration // rename.Config.Grace; 0 is its default
 }

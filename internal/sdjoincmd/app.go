@@ -55,7 +55,8 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log gossip details on stderr"},
-		&cli.BoolFlag{Name: "no-discover", Usage: "neither announce this agent over mDNS nor look for peers that way"},
+		&cli.BoolFlag{Name: "no-discover", Usage: "neither announce this agent over mDNS nor look for peers that way (implies --no-publish)"},
+		&cli.BoolFlag{Name: "no-publish", Usage: "do not publish this node's services (those with a port in their meta) over DNS-SD"},
 		&cli.BoolFlag{Name: "no-rename", Usage: "keep the node's name when the address changes (following it is on unless --advertise or a specific --bind fixes the address)"},
 		&cli.DurationFlag{Name: "rename-debounce", Hidden: true},
 		&cli.DurationFlag{Name: "rename-grace", Hidden: true},
@@ -204,6 +205,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		poll:    c.Duration("hostfile-poll"),
 	}
 	o.discover = !c.Bool("no-discover")
+	o.publish = !c.Bool("no-publish")
 	o.renameDebounce = c.Duration("rename-debounce")
 	o.renameGrace = c.Duration("rename-grace")
 	if err := checkName(o.name); err != nil {

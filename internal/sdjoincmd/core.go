@@ -52,6 +52,7 @@ type core struct {
 
 	// owned by the loop goroutine
 	disc        *discover.Agent // nil: discovery off or not running
+	pub         *publisher      // nil: --no-discover or --no-publish
 	prevName    string          // name of the last tracker, while t is nil
 	prevPeers   []string        // its live peers when it left, to rejoin
 	drained     chan struct{}   // closed when the diffs of t are consumed
@@ -82,6 +83,10 @@ func newCore(opt *agentOptions, h *hub, warn func(string, ...any), log *slog.Log
 	}
 	for _, ts := range opt.tracks {
 		c.addLocked(entryID{ts.service, trackKey}, ts) // no tracker yet: cannot fail
+	}
+	if opt.discover && opt.publish {
+		c.pub = newPublisher(warn)
+		h.register("", func(int) handler { return c.pub })
 	}
 	return c
 }

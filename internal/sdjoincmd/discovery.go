@@ -13,7 +13,8 @@ const maxDiscovered = 256
 
 // startDiscovery announces the current tracker over mDNS on the interface
 // of its advertised address and browses for peers there (package
-// discover), unless --no-discover. An address discovery cannot use
+// discover), unless --no-discover; it publishes this node's services
+// there too, unless --no-publish (publish.go). An address discovery cannot use
 // (loopback, no multicast) is a warning, not an error. It runs on the
 // loop (or before it starts).
 func (c *core) startDiscovery() {
@@ -32,12 +33,20 @@ func (c *core) startDiscovery() {
 	}
 	if err != nil {
 		c.warn("warning: peer discovery off: %v (--no-discover silences this)", err)
+		return
+	}
+	if c.pub != nil {
+		c.pub.attach(c.disc)
 	}
 }
 
-// stopDiscovery says goodbye over mDNS and forgets the discovered peers.
+// stopDiscovery says goodbye over mDNS (for the published instances
+// too) and forgets the discovered peers.
 // It runs on the loop, or after it stopped.
 func (c *core) stopDiscovery() {
+	if c.pub != nil {
+		c.pub.attach(nil)
+	}
 	if c.disc != nil {
 		if err := c.disc.Close(); err != nil {
 			c.log.Debug("discovery", "err", err)

@@ -48,7 +48,8 @@
 //
 // # Files
 //
-// core.go (lifecycle and identity), discovery.go (mDNS peers), entries.go (what this node tracks and
+// core.go (lifecycle and identity), discovery.go (mDNS peers), publish.go
+// (DNS-SD publishing), entries.go (what this node tracks and
 // the queries), follow.go (address changes, with package rename), peers.go
 // and join.go (the hostfile's peers, probed then joined), hub.go (view and
 // fan-out), output.go (the stdout printer and non-blocking writers),
@@ -67,6 +68,17 @@
 // the new name. Peers it hears land in core.discovered (at most
 // maxDiscovered, dropped on goodbye) and are joined by the join loop with
 // the hostfile's, probed first. The key is never announced.
+//
+// # Publishing
+//
+// publish.go's publisher is a hub handler (registered unless
+// --no-discover or --no-publish): it follows the joins and leaves of this
+// node's own entries (record.Local), so an untrack, a session's end and
+// a check's withdrawal all reach it as leaves, and hands the set of DNS-SD
+// instances (entries with a valid service name and a meta port) to the
+// current discover.Agent's Publish, which never blocks. startDiscovery
+// attaches each new Agent (it publishes the set at once); stopDiscovery
+// detaches it before Close, whose goodbye withdraws them all.
 //
 // # Address changes
 //

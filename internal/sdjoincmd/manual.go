@@ -64,6 +64,18 @@ when it stops it says goodbye. The hostfile stays the way to reach peers
 beyond the link. --no-discover turns discovery off: nothing is announced
 or looked for.
 
+PUBLISHING. With discovery on, this node's advertised entries with a
+"port" in their meta are published over DNS-SD (mDNS) on the same
+interface, so any DNS-SD browser on the link sees the live providers:
+NODE._SERVICE._tcp.local ("NODE (session-N)" for a session's entry), SRV
+to sdjoin-A-B-C-D.local (an A record of its own, never the machine's host
+name) and the port, TXT key=value from the meta. An entry leaving (untrack,
+session end, failing check, agent stop) is withdrawn at once (goodbye).
+A service whose name is not a DNS-SD service name (1 to 15 letters, digits
+and hyphens, one letter at least, no hyphen at an end or twice in a row)
+or whose port is not 1-65535 is not published (one warning); at most 64
+instances are. --no-publish turns publishing off.
+
 CONTROL SOCKET. $XDG_RUNTIME_DIR/sdjoin/NAME.sock, else
 /tmp/sdjoin-UID/NAME.sock, or --socket PATH: mode 0600, bound in a private
 directory and then moved into place, so nobody else can ever connect. The
