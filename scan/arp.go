@@ -48,8 +48,18 @@ type ARPConfig struct {
 
 	// Rate bounds the requests sent per second. The first Rate/4 go out
 	// back to back, then one every 1/Rate seconds: a /24 starts in one
-	// burst. Zero means DefaultARPRate.
+	// burst. Zero means DefaultARPRate; [LinkARPRate] picks one by the
+	// kind of link.
 	Rate int
+
+	// Prior lists addresses that were live before (the kernel's neighbour
+	// table: [NeighborAddrs]; an earlier sweep). Those among the targets
+	// get their first request before the others, and their retries go
+	// ahead of every other request once due; the other targets' retries
+	// go when no first request is waiting, or once overdue by a whole
+	// spacing. Prior changes the order only: every target still gets
+	// Retries more requests while silent.
+	Prior []netip.Addr
 
 	// Progress, if set, is called from the sweeping goroutine with the
 	// number of targets that answered or got their last request, at most

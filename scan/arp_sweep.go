@@ -32,6 +32,11 @@ type arpSweep struct {
 
 	settled int // targets that answered or got their last request
 	dst     net.Addr
+
+	order      []int32    // targets in the order of their first requests: prior first
+	next       int        // into order: the next target to get its first request
+	retries    []arpRetry // due to the other targets, by due time
+	priorRetry []arpRetry // due to prior targets, by due time
 }
 
 // arpTarget is what a sweep remembers per target: 16 bytes, so that a /16
@@ -39,6 +44,7 @@ type arpSweep struct {
 type arpTarget struct {
 	sent  time.Duration // since the start, of the latest request
 	tries uint8
+	prior bool  // live before: asked first, retried first
 	reply int32 // index+1 into found; 0 while silent
 }
 
@@ -87,7 +93,28 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	slices.SortFunc(sw.addrs, netip.Addr.Compare)
 	sw.addrs = slices.Compact(sw.addrs)
 	sw.state = make([]arpTarget, len(sw.addrs))
+	sw.order = firstOrder(sw.addrs, sw.state, c.Prior)
 	return sw, nil
+}
+
+// firstOrder marks the targets among prior in state and returns the
+// indexes of addrs in the order of their first requests: prior targets
+// first, each part in address order.
+func firstOrder(addrs []netip.Addr, state []arpTarget, prior []netip.Addr) []int32 {
+	for _, a := range prior {
+		if i, ok := slices.BinarySearchFunc(addrs, a.Unmap(), netip.Addr.Compare); ok {
+			state[i].prior = true
+		}
+	}
+	order := make([]int32, 0, len(addrs))
+	for _, wantPrior := range []bool{true, false} {
+		for i := range addrs {
+			if state[i].prior == wantPrior {
+				order = append(order, int32(i))
+			}
+		}
+	}
+	return order
 }
 
 // run sends the requests and takes in the claims until every target
@@ -96,8 +123,6 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	start := time.Now()
 	limiter := rate.NewLimiter(rate.Limit(sw.rate), sw.burst)
 	var (
-		queue        []arpRetry
-		next         int // the next target to get its first request
 		lastFirst    time.Duration
 		resume       time.Duration // no sends before: backing off
 		failures     int
@@ -112,24 +137,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		t := time.Now()
 		now := t.Sub(start)
 		for now >= resume && limiter.TokensAt(t) >= 1 {
-			for len(queue) > 0 && sw.state[queue[0].idx].reply != 0 {
-				queue = queue[1:] // answered meanwhile; append reallocates without the head
-			}
-			for next < n && sw.state[next].reply != 0 {
-				next++ // announced itself before we asked
-			}
-			// First requests go first, so that a short Timeout still
-			// reaches every target; a retry overdue by a whole gap goes
-			// before them, so that a long sweep keeps retrying as it goes.
-			idx, retry := -1, false
-			switch {
-			case len(queue) > 0 && queue[0].due+sw.gap <= now:
-				idx, retry = int(queue[0].idx), true
-			case next < n:
-				idx = next
-			case len(queue) > 0 && queue[0].due <= now:
-				idx, retry = int(queue[0].idx), true
-			}
+			idx, queue := sw.pick(now)
 			if idx < 0 {
 				break
 			}
@@ -144,40 +152,33 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			}
 			failures = 0
 			limiter.AllowN(t, 1)
-			if retry {
-				queue = queue[1:]
+			if queue != nil {
+				*queue = (*queue)[1:] // append reallocates without the head
 			} else {
-				next++
+				sw.next++
 				lastFirst = now
 			}
-			t := &sw.state[idx]
-			t.tries++
-			t.sent = now
-			if int(t.tries) < sw.maxTries {
-				queue = append(queue, arpRetry{idx: int32(idx), due: now + sw.gap})
-			} else {
-				sw.settled++
-			}
+			sw.record(idx, now)
 		}
 
 		if len(sw.found) == n {
 			return nil
 		}
 		wake := time.Duration(1<<63 - 1)
-		if next == n {
+		if sw.next == n {
 			end := lastFirst + sw.timeout
 			if now >= end {
 				return nil
 			}
 			wake = end
 		}
-		if next < n || len(queue) > 0 {
+		if due, ok := sw.nextDue(); ok || sw.next < n {
 			at := max(now, resume)
 			if tokens := limiter.TokensAt(t); tokens < 1 {
 				at = max(at, now+time.Duration((1-tokens)/sw.rate*float64(time.Second)))
 			}
-			if next == n {
-				at = max(at, queue[0].due)
+			if sw.next == n {
+				at = max(at, due)
 			}
 			wake = min(wake, at)
 		}
@@ -201,6 +202,66 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		case <-timer.C:
 		}
 	}
+}
+
+// pick returns the target to send the next request to, and the retry
+// queue it heads (nil for a first request); -1 when nothing is due. Due
+// retries of prior targets go first. Then first requests, so that a short
+// Timeout still reaches every target, except that another target's retry
+// overdue by a whole gap goes before them, so that a long sweep keeps
+// retrying as it goes.
+func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
+	sw.skipAnswered()
+	switch {
+	case len(sw.priorRetry) > 0 && sw.priorRetry[0].due <= now:
+		return int(sw.priorRetry[0].idx), &sw.priorRetry
+	case len(sw.retries) > 0 && sw.retries[0].due+sw.gap <= now:
+		return int(sw.retries[0].idx), &sw.retries
+	case sw.next < len(sw.order):
+		return int(sw.order[sw.next]), nil
+	case len(sw.retries) > 0 && sw.retries[0].due <= now:
+		return int(sw.retries[0].idx), &sw.retries
+	}
+	return -1, nil
+}
+
+// skipAnswered drops the targets that answered from the heads of the
+// queues and of the first requests.
+func (sw *arpSweep) skipAnswered() {
+	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries} {
+		for len(*q) > 0 && sw.state[(*q)[0].idx].reply != 0 {
+			*q = (*q)[1:]
+		}
+	}
+	for sw.next < len(sw.order) && sw.state[sw.order[sw.next]].reply != 0 {
+		sw.next++ // announced itself before we asked
+	}
+}
+
+// record records a request to target idx at now and queues its retry.
+func (sw *arpSweep) record(idx int, now time.Duration) {
+	t := &sw.state[idx]
+	t.tries++
+	t.sent = now
+	switch {
+	case int(t.tries) >= sw.maxTries:
+		sw.settled++
+	case t.prior:
+		sw.priorRetry = append(sw.priorRetry, arpRetry{idx: int32(idx), due: now + sw.gap})
+	default:
+		sw.retries = append(sw.retries, arpRetry{idx: int32(idx), due: now + sw.gap})
+	}
+}
+
+// nextDue returns when the earliest queued retry is due.
+func (sw *arpSweep) nextDue() (time.Duration, bool) {
+	due, ok := time.Duration(0), false
+	for _, q := range [][]arpRetry{sw.priorRetry, sw.retries} {
+		if len(q) > 0 && (!ok || q[0].due < due) {
+			due, ok = q[0].due, true
+		}
+	}
+	return due, ok
 }
 
 func (sw *arpSweep) report(done int) {
