@@ -33,10 +33,13 @@ type arpSweep struct {
 	settled int // targets that answered or got their last request
 	dst     net.Addr
 
-	order      []int32    // targets in the order of their first requests: prior first
-	next       int        // into order: the next target to get its first request
-	retries    []arpRetry // due to the other targets, by due time
-	priorRetry []arpRetry // due to prior targets, by due time
+	order      []int32       // targets in the order of their first requests: prior first
+	next       int           // into order: the next target to get its first request
+	lastFirst  time.Duration // since the start, of the last first request
+	lastSent   time.Duration // since the start, of the latest request
+	budget     int           // retries left to send to targets not prior
+	retries    []arpRetry    // due to the other targets, by due time
+	priorRetry []arpRetry    // due to prior targets, by due time
 }
 
 // arpTarget is what a sweep remembers per target: 16 bytes, so that a /16
@@ -58,6 +61,7 @@ type arpRetry struct {
 // sweep fails after maxSendFailures such failures in a row.
 const (
 	progressEvery   = 50 * time.Millisecond
+	maxBurst        = 256 // requests back to back at the start: a /24
 	sendBackoff     = 5 * time.Millisecond
 	maxSendFailures = 20
 )
@@ -81,7 +85,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	}
 	sw.maxTries = min(sw.maxTries, 255)
 	sw.gap = sw.timeout / time.Duration(sw.maxTries)
-	sw.burst = max(1, int(sw.rate/4))
+	sw.burst = max(1, min(int(sw.rate/4), maxBurst))
 	sw.addrs = make([]netip.Addr, 0, len(targets))
 	for _, a := range targets {
 		a = a.Unmap()
@@ -94,6 +98,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	sw.addrs = slices.Compact(sw.addrs)
 	sw.state = make([]arpTarget, len(sw.addrs))
 	sw.order = firstOrder(sw.addrs, sw.state, c.Prior)
+	sw.budget = max(len(sw.addrs), int(sw.timeout.Seconds()*sw.rate))
 	return sw, nil
 }
 
@@ -123,7 +128,6 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	start := time.Now()
 	limiter := rate.NewLimiter(rate.Limit(sw.rate), sw.burst)
 	var (
-		lastFirst    time.Duration
 		resume       time.Duration // no sends before: backing off
 		failures     int
 		lastProgress = -time.Hour
@@ -153,10 +157,13 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			failures = 0
 			limiter.AllowN(t, 1)
 			if queue != nil {
+				if queue == &sw.retries {
+					sw.budget--
+				}
 				*queue = (*queue)[1:] // append reallocates without the head
 			} else {
 				sw.next++
-				lastFirst = now
+				sw.lastFirst = now
 			}
 			sw.record(idx, now)
 		}
@@ -166,7 +173,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		}
 		wake := time.Duration(1<<63 - 1)
 		if sw.next == n {
-			end := lastFirst + sw.timeout
+			end := sw.end()
 			if now >= end {
 				return nil
 			}
@@ -206,23 +213,37 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 
 // pick returns the target to send the next request to, and the retry
 // queue it heads (nil for a first request); -1 when nothing is due. Due
-// retries of prior targets go first. Then first requests, so that a short
-// Timeout still reaches every target, except that another target's retry
-// overdue by a whole gap goes before them, so that a long sweep keeps
-// retrying as it goes.
+// retries of prior targets go first; then first requests, so that every
+// target is asked once as early as the rate allows; then the other
+// targets' retries, each target's second request before any third. After
+// the first pass, the other targets' retries go while the budget lasts.
 func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 	sw.skipAnswered()
+	firstPass := sw.next < len(sw.order)
 	switch {
 	case len(sw.priorRetry) > 0 && sw.priorRetry[0].due <= now:
 		return int(sw.priorRetry[0].idx), &sw.priorRetry
-	case len(sw.retries) > 0 && sw.retries[0].due+sw.gap <= now:
-		return int(sw.retries[0].idx), &sw.retries
-	case sw.next < len(sw.order):
+	case firstPass:
 		return int(sw.order[sw.next]), nil
-	case len(sw.retries) > 0 && sw.retries[0].due <= now:
+	case sw.budget > 0 && len(sw.retries) > 0 && sw.retries[0].due <= now:
 		return int(sw.retries[0].idx), &sw.retries
 	}
 	return -1, nil
+}
+
+// end is when the sweep ends once every target got its first request:
+// Timeout after the last first request, a spacing after the latest
+// request, and while retries wait (those to targets not prior only while
+// the budget lasts), a spacing after the next is due.
+func (sw *arpSweep) end() time.Duration {
+	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
+	if len(sw.priorRetry) > 0 {
+		end = max(end, sw.priorRetry[0].due+sw.gap)
+	}
+	if len(sw.retries) > 0 && sw.budget > 0 {
+		end = max(end, sw.retries[0].due+sw.gap)
+	}
+	return end
 }
 
 // skipAnswered drops the targets that answered from the heads of the
@@ -243,6 +264,7 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 	t := &sw.state[idx]
 	t.tries++
 	t.sent = now
+	sw.lastSent = now
 	switch {
 	case int(t.tries) >= sw.maxTries:
 		sw.settled++

@@ -455,7 +455,8 @@ func TestSweepPriorFirst(t *testing.T) {
 	targets := subnet22()
 	prior := []netip.Addr{netip.MustParseAddr("10.0.3.200"), netip.MustParseAddr("10.0.2.1"), netip.MustParseAddr("192.0.2.99")}
 	// 1022 silent targets at 2000/s: the first pass outlasts the 10ms
-	// between requests to one target, so retries compete with it.
+	// between requests to one target, so prior retries go during it and
+	// the others' retries after it.
 	cfg := &ARPConfig{Timeout: 30 * time.Millisecond, Retries: 2, Rate: 2000, Prior: prior}
 	if _, err := s.Sweep(context.Background(), targets, cfg); err != nil {
 		t.Fatal(err)
@@ -498,48 +499,72 @@ func TestSweepPriorFirst(t *testing.T) {
 	if got := lan.askedFor("192.0.2.99"); got != 0 {
 		t.Errorf("prior 192.0.2.99 is no target but was asked %d times", got)
 	}
-	if got := lan.askedFor("10.0.1.7"); got != 3 {
-		t.Errorf("silent 10.0.1.7 asked %d times, want 3: priority must not cost others their retries", got)
+	// The retry budget, one retry per target (Rate allows fewer in
+	// Timeout), gives every silent target a second request and no more
+	// than that in all; prior retries are not charged to it.
+	if max := 2*len(targets) + 4; len(sent) > max {
+		t.Errorf("sent %d requests, want at most %d", len(sent), max)
+	}
+	for _, a := range targets {
+		if got := lan.askedFor(a.String()); got < 2 {
+			t.Errorf("silent %v asked %d times, want at least 2", a, got)
+			break
+		}
 	}
 }
 
 func TestPick(t *testing.T) {
 	const gap = 10 * time.Millisecond
-	// Targets 0 and 1 are prior, 2 to 5 are not; 4 and 5 still wait for
-	// their first request.
+	// Targets 0 and 1 are prior, 2 to 5 are not; the first pass is at
+	// target next (6: done).
 	tests := []struct {
 		name       string
 		now        time.Duration
+		next       int
+		spent      bool // the retry budget
 		priorRetry []arpRetry
 		retries    []arpRetry
 		answered   []int
 		want       int
 		wantQueue  string
 	}{
-		{name: "prior_retry_before_first_and_overdue", now: 50 * time.Millisecond,
+		{name: "prior_retry_before_first", now: 50 * time.Millisecond, next: 4,
 			priorRetry: []arpRetry{{idx: 1, due: 40 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:       1, wantQueue: "prior"},
-		{name: "prior_retry_not_due", now: 5 * time.Millisecond,
+		{name: "prior_retry_not_due", now: 5 * time.Millisecond, next: 4,
 			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
 			want:       4, wantQueue: "first"},
-		{name: "first_before_due_retry", now: 15 * time.Millisecond,
+		{name: "first_before_overdue_retry", now: 50 * time.Millisecond, next: 4,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    4, wantQueue: "first"},
-		{name: "overdue_retry_before_first", now: 20 * time.Millisecond,
+		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 6,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    2, wantQueue: "other"},
-		{name: "answered_skipped", now: 50 * time.Millisecond,
+		{name: "retry_not_due", now: 50 * time.Millisecond, next: 6,
+			retries: []arpRetry{{idx: 2, due: 60 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "answered_skipped", now: 50 * time.Millisecond, next: 4,
 			priorRetry: []arpRetry{{idx: 0, due: 10 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}, {idx: 3, due: 10 * time.Millisecond}},
-			answered:   []int{0, 2, 4},
+			answered:   []int{0, 2, 4, 5},
 			want:       3, wantQueue: "other"},
+		{name: "budget_spent", now: 50 * time.Millisecond, next: 6, spent: true,
+			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 6, spent: true,
+			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:       1, wantQueue: "prior"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sw := &arpSweep{gap: gap, state: make([]arpTarget, 6),
-				order: []int32{0, 1, 2, 3, 4, 5}, next: 4,
+			sw := &arpSweep{gap: gap, state: make([]arpTarget, 6), budget: 10,
+				order: []int32{0, 1, 2, 3, 4, 5}, next: tt.next,
 				priorRetry: tt.priorRetry, retries: tt.retries}
+			if tt.spent {
+				sw.budget = 0
+			}
 			sw.state[0].prior, sw.state[1].prior = true, true
 			for _, i := range tt.answered {
 				sw.state[i].reply = 1

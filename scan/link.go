@@ -7,7 +7,7 @@ import (
 
 // DefaultWiredARPRate is the ARP rate [LinkARPRate] gives a link that is
 // not Wi-Fi: about 5 Mbit/s of broadcast frames, a small share of even a
-// 100 Mbit/s Ethernet, at which a /16 takes about 20 s.
+// 100 Mbit/s Ethernet.
 const DefaultWiredARPRate = 10000
 
 // sysClassNet is where Linux describes network interfaces.
