@@ -78,7 +78,7 @@ func sweepFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-netbios", Usage: "skip NetBIOS name queries (names of Windows and Samba hosts)"},
 		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
 		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP (50ms suits a quiet wired LAN)"},
-		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
+		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses (on subnets larger than a /24 about one each, see README)"},
 		&cli.IntFlag{Name: "rate", Usage: "ARP requests per second (default: 1000 on Wi-Fi, about 0.5 Mbit/s; 10000 on other links)"},
 		&cli.BoolFlag{Name: "force", Usage: "allow sweeping a prefix larger than /16"},
 		&cli.DurationFlag{Name: "keep", Usage: "with -o: keep hosts seen within `DURATION` that did not answer this time"},
