@@ -237,11 +237,8 @@ func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 // the budget lasts), a spacing after the next is due.
 func (sw *arpSweep) end() time.Duration {
 	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
-	if len(sw.priorRetry) > 0 {
-		end = max(end, sw.priorRetry[0].due+sw.gap)
-	}
-	if len(sw.retries) > 0 && sw.budget > 0 {
-		end = max(end, sw.retries[0].due+sw.gap)
+	if due, ok := sw.nextDue(); ok {
+		end = max(end, due+sw.gap)
 	}
 	return end
 }
@@ -275,10 +272,15 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 	}
 }
 
-// nextDue returns when the earliest queued retry is due.
+// nextDue returns when the earliest retry that may still go is due: the
+// other targets' retries only while the budget lasts.
 func (sw *arpSweep) nextDue() (time.Duration, bool) {
+	queues := [][]arpRetry{sw.priorRetry}
+	if sw.budget > 0 {
+		queues = append(queues, sw.retries)
+	}
 	due, ok := time.Duration(0), false
-	for _, q := range [][]arpRetry{sw.priorRetry, sw.retries} {
+	for _, q := range queues {
 		if len(q) > 0 && (!ok || q[0].due < due) {
 			due, ok = q[0].due, true
 		}

@@ -615,3 +615,22 @@ func TestRecordQueuesRetries(t *testing.T) {
 		t.Errorf("after the last request: settled %d, %d retries queued; want 1 and 1", sw.settled, len(sw.retries))
 	}
 }
+
+func TestNextDueSkipsRetriesOverBudget(t *testing.T) {
+	sw := &arpSweep{
+		priorRetry: []arpRetry{{idx: 0, due: 30 * time.Millisecond}},
+		retries:    []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+		budget:     1,
+	}
+	if due, ok := sw.nextDue(); !ok || due != 10*time.Millisecond {
+		t.Errorf("with budget: nextDue = %v, %v; want 10ms", due, ok)
+	}
+	sw.budget = 0 // the sweep must not wake for a retry it will not send
+	if due, ok := sw.nextDue(); !ok || due != 30*time.Millisecond {
+		t.Errorf("budget spent: nextDue = %v, %v; want the prior retry's 30ms", due, ok)
+	}
+	sw.priorRetry = nil
+	if due, ok := sw.nextDue(); ok {
+		t.Errorf("budget spent, no prior retry: nextDue = %v, want none", due)
+	}
+}
