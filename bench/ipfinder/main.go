@@ -57,6 +57,7 @@ func main() {
 	bigRuns := flag.Int("bigruns", 1, "runs per tool on the /16")
 	scaleRuns := flag.Int("scaleruns", 3, "runs per tool on the /22")
 	scaleHosts := flag.Int("scalehosts", 200, "live hosts in the /22 and the /16")
+	tools := flag.String("scaletools", "ipfinder,arp-scan,nmap", "tools of the scale comparison")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -64,7 +65,7 @@ func main() {
 		os.Exit(1)
 	}
 	scale := scaleCases(*scaleRuns, *bigRuns, *big)
-	if err := run(*runs, *lossRuns, *hosts, *ours, scale, *scaleHosts, *only); err != nil {
+	if err := run(*runs, *lossRuns, *hosts, *ours, scale, *scaleHosts, strings.Split(*tools, ","), *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/ipfinder:", err)
 		os.Exit(1)
 	}
@@ -99,7 +100,7 @@ type result struct {
 	services, wantServices int
 }
 
-func run(runs, lossRuns, hosts int, ours string, scale []scaleCase, scaleHosts int, only string) error {
+func run(runs, lossRuns, hosts int, ours string, scale []scaleCase, scaleHosts int, tools []string, only string) error {
 	tmp, err := os.MkdirTemp("", "bench-arp-")
 	if err != nil {
 		return err
@@ -154,7 +155,7 @@ func run(runs, lossRuns, hosts int, ours string, scale []scaleCase, scaleHosts i
 		printRow(sc.name, "arp-scan", theirRes, "")
 	}
 	scale = slices.DeleteFunc(scale, func(c scaleCase) bool { return !strings.Contains("scale "+c.name, only) })
-	return runScale(scale, scaleHosts, ours)
+	return runScale(scale, scaleHosts, ours, tools)
 }
 
 // fullMDNS is a run with mDNS, five hosts running avahi-daemon with

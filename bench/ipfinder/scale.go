@@ -34,19 +34,26 @@ func scaleCases(runs, bigRuns int, big bool) []scaleCase {
 	return cs
 }
 
+// scaleTools are the tools of the scale comparison, in table order.
+var scaleTools = []string{"ipfinder", "arp-scan", "nmap"}
+
 // runScale sweeps each case's subnet, holding hosts live hosts besides the
-// scanner, with ours, arp-scan and nmap -sn in turn, and prints median
-// times, recall over all runs, ratios to arp-scan and our peak RSS.
-func runScale(cases []scaleCase, hosts int, ours string) error {
+// scanner, with the tools named in tools (of scaleTools) in turn, and
+// prints median times, recall over all runs, ratios to arp-scan and peak
+// RSS.
+func runScale(cases []scaleCase, hosts int, ours string, tools []string) error {
 	fmt.Printf("\n%-11s %-9s %5s %10s %14s %7s %9s\n", "subnet", "tool", "runs", "median", "recall", "ratio", "peak RSS")
 	for _, c := range cases {
-		res, err := scaleRuns(c, hosts, ours)
+		res, err := scaleRuns(c, hosts, ours, tools)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
 		base := float64(stats.Median(res[1].times))
-		for i, tool := range []string{"ipfinder", "arp-scan", "nmap -sn"} {
+		for i, tool := range scaleTools {
 			r := res[i]
+			if len(r.times) == 0 {
+				continue
+			}
 			fmt.Printf("%-11s %-9s %5d %10s %7d/%-6d %6.2fx %7.1f MiB\n", c.name, tool, len(r.times),
 				stats.Median(r.times).Round(time.Millisecond), r.found, r.want,
 				float64(stats.Median(r.times))/base, float64(slices.Max(r.rss))/1024)
@@ -55,9 +62,9 @@ func runScale(cases []scaleCase, hosts int, ours string) error {
 	return nil
 }
 
-// scaleRuns builds c's lab and runs the three tools c.runs times each,
-// rotating their order.
-func scaleRuns(c scaleCase, hosts int, ours string) ([3]result, error) {
+// scaleRuns builds c's lab and runs the tools c.runs times each, rotating
+// their order.
+func scaleRuns(c scaleCase, hosts int, ours string, tools []string) ([3]result, error) {
 	var res [3]result
 	l, err := lab.Start(lab.Config{Hosts: hosts + 1, Prefix: c.prefix})
 	if err != nil {
@@ -80,6 +87,9 @@ func scaleRuns(c scaleCase, hosts int, ours string) ([3]result, error) {
 	for i := range c.runs {
 		for k := range 3 {
 			tool := (i + k) % 3
+			if !slices.Contains(tools, scaleTools[tool]) {
+				continue
+			}
 			if _, err := measure(scanner, cmds[tool], l.Hosts[1:], &res[tool]); err != nil {
 				return res, err
 			}
