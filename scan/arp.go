@@ -52,8 +52,8 @@ type ARPConfig struct {
 	Retries int
 
 	// Rate bounds the requests sent per second. The first Rate/4 (at most
-	// 256) go out back to back, then one every 1/Rate seconds: a /24
-	// starts in one burst. Zero means DefaultARPRate; [LinkARPRate] picks one by the
+	// 256) go out back to back, then one every 1/Rate seconds (at most 16
+	// back to back when catching up): a /24 starts in one burst. Zero means DefaultARPRate; [LinkARPRate] picks one by the
 	// kind of link.
 	Rate int
 

@@ -60,8 +60,12 @@ type arpRetry struct {
 // Sending stops for sendBackoff when the kernel's queue is full, and the
 // sweep fails after maxSendFailures such failures in a row.
 const (
-	progressEvery   = 50 * time.Millisecond
-	maxBurst        = 256 // requests back to back at the start: a /24
+	progressEvery = 50 * time.Millisecond
+	maxBurst      = 256 // requests back to back at the start: a /24
+	// pacedBurst bounds the requests back to back after the start, when
+	// a late wake-up catches up: retries due together do not flood a LAN
+	// whose hosts each take every broadcast.
+	pacedBurst      = 16
 	sendBackoff     = 5 * time.Millisecond
 	maxSendFailures = 20
 )
@@ -166,6 +170,9 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 				sw.lastFirst = now
 			}
 			sw.record(idx, now)
+		}
+		if limiter.Burst() > pacedBurst {
+			limiter.SetBurstAt(t, pacedBurst) // the first burst is spent
 		}
 
 		if len(sw.found) == n {

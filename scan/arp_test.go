@@ -634,3 +634,27 @@ func TestNextDueSkipsRetriesOverBudget(t *testing.T) {
 		t.Errorf("budget spent, no prior retry: nextDue = %v, want none", due)
 	}
 }
+
+func TestSweepPacesRetries(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	// 253 silent targets at 10000/s: the first 253 requests go in one
+	// burst, and the retries, due together a spacing later, must not: in
+	// any millisecond at most pacedBurst plus ten.
+	cfg := &ARPConfig{Rate: 10000, Timeout: 50 * time.Millisecond, Retries: 2}
+	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	lan.mu.Lock()
+	times := slices.Clone(lan.sendTimes)
+	lan.mu.Unlock()
+	if len(times) < 253+400 { // the budget: 500 retries at 10000/s in 50ms
+		t.Fatalf("sent %d requests, want at least %d", len(times), 253+400)
+	}
+	retries := times[253:]
+	const most = pacedBurst + 10 + 1
+	for i := range retries[most:] {
+		if d := retries[i+most].Sub(retries[i]); d < time.Millisecond {
+			t.Fatalf("%d retries within %v, want at most %d in a millisecond", most+1, d, most)
+		}
+	}
+}
