@@ -33,12 +33,17 @@ const (
 // *ARPConfig, apply the defaults.
 type ARPConfig struct {
 	// Timeout is how long a target has to answer, counted from its first
-	// request. Retries are spread evenly over it, Timeout/(Retries+1)
-	// apart, and the sweep ends Timeout after the last target got its
-	// first request (earlier if every target answered). First requests go
-	// before retries unless a retry is late by a whole spacing, so a short
-	// Timeout (50 ms) still asks every target once: a quick sweep of a quiet
-	// wired LAN, whose retries that do not fit in it are not sent. Zero
+	// request. A silent target's requests go at least Timeout/(Retries+1)
+	// apart (the spacing). Every target gets its first request before any
+	// retry but those of Prior targets; the other retries follow, second
+	// requests before third ones, within a retry budget: one retry per
+	// target, or as many as Rate allows in Timeout, whichever is more. So
+	// a /24 gets every retry, and a /16 about one per silent target
+	// instead of tripling its time. The sweep ends when no retry is left
+	// to send and the latest request had a spacing to be answered, at
+	// least Timeout after the last first request (earlier if every target
+	// answered). A short Timeout (50 ms) still
+	// asks every target once: a quick sweep of a quiet wired LAN. Zero
 	// means DefaultARPTimeout.
 	Timeout time.Duration
 
@@ -46,10 +51,18 @@ type ARPConfig struct {
 	// DefaultARPRetries; a negative value means none.
 	Retries int
 
-	// Rate bounds the requests sent per second. The first Rate/4 go out
-	// back to back, then one every 1/Rate seconds: a /24 starts in one
-	// burst. Zero means DefaultARPRate.
+	// Rate bounds the requests sent per second. The first Rate/4 (at most
+	// 256) go out back to back, then one every 1/Rate seconds (at most 16
+	// back to back when catching up): a /24 starts in one burst. Zero means DefaultARPRate; [LinkARPRate] picks one by the
+	// kind of link.
 	Rate int
+
+	// Prior lists addresses that were live before (the kernel's neighbour
+	// table: [NeighborAddrs]; an earlier sweep). Those among the targets
+	// get their first request before the others, and their retries go
+	// ahead of every other request once due, so they are all sent early
+	// in the retry budget.
+	Prior []netip.Addr
 
 	// Progress, if set, is called from the sweeping goroutine with the
 	// number of targets that answered or got their last request, at most

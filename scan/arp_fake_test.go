@@ -27,6 +27,7 @@ type fakeLAN struct {
 	mu         sync.Mutex
 	hosts      map[netip.Addr][]*fakeHost
 	asked      map[netip.Addr]int
+	sent       []netip.Addr // the targets of the requests, in order
 	sendTimes  []time.Time
 	rng        *rand.Rand
 	writeErr   error
@@ -86,6 +87,7 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 	target := netip.AddrFrom4([4]byte(b[38:42]))
 	sender := netip.AddrFrom4([4]byte(b[28:32]))
 	l.asked[target]++
+	l.sent = append(l.sent, target)
 	l.sendTimes = append(l.sendTimes, time.Now())
 	for _, h := range l.hosts[target] {
 		if h.drop > 0 {

@@ -136,3 +136,21 @@ func TestDialARPLab(t *testing.T) {
 		t.Fatalf("DialARP as root in a lab host: %v", err)
 	}
 }
+
+// TestSweepARPLabBudgetLoss sweeps a /20 at the wired rate behind 10%
+// reply loss: 4093 targets, more silent ones than the retry budget gives
+// two retries each, so most get one; the hosts are still found.
+func TestSweepARPLabBudgetLoss(t *testing.T) {
+	l := lab.New(t, lab.Config{Hosts: 31, Prefix: netip.MustParsePrefix("10.253.16.0/20")})
+	others := l.Hosts[1:]
+	for _, h := range others {
+		if err := h.SetLoss(10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two requests each: a host is missed with probability 1/100.
+	cfg := &ARPConfig{Rate: DefaultWiredARPRate}
+	if n := checkFound(t, others, labSweep(t, l.Hosts[0], cfg)); n < len(others)-2 {
+		t.Errorf("found %d of %d hosts behind 10%% loss", n, len(others))
+	}
+}

@@ -32,6 +32,14 @@ type arpSweep struct {
 
 	settled int // targets that answered or got their last request
 	dst     net.Addr
+
+	order      []int32       // targets in the order of their first requests: prior first
+	next       int           // into order: the next target to get its first request
+	lastFirst  time.Duration // since the start, of the last first request
+	lastSent   time.Duration // since the start, of the latest request
+	budget     int           // retries left to send to targets not prior
+	retries    []arpRetry    // due to the other targets, by due time
+	priorRetry []arpRetry    // due to prior targets, by due time
 }
 
 // arpTarget is what a sweep remembers per target: 16 bytes, so that a /16
@@ -39,6 +47,7 @@ type arpSweep struct {
 type arpTarget struct {
 	sent  time.Duration // since the start, of the latest request
 	tries uint8
+	prior bool  // live before: asked first, retried first
 	reply int32 // index+1 into found; 0 while silent
 }
 
@@ -51,7 +60,12 @@ type arpRetry struct {
 // Sending stops for sendBackoff when the kernel's queue is full, and the
 // sweep fails after maxSendFailures such failures in a row.
 const (
-	progressEvery   = 50 * time.Millisecond
+	progressEvery = 50 * time.Millisecond
+	maxBurst      = 256 // requests back to back at the start: a /24
+	// pacedBurst bounds the requests back to back after the start, when
+	// a late wake-up catches up: retries due together do not flood a LAN
+	// whose hosts each take every broadcast.
+	pacedBurst      = 16
 	sendBackoff     = 5 * time.Millisecond
 	maxSendFailures = 20
 )
@@ -75,7 +89,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	}
 	sw.maxTries = min(sw.maxTries, 255)
 	sw.gap = sw.timeout / time.Duration(sw.maxTries)
-	sw.burst = max(1, int(sw.rate/4))
+	sw.burst = max(1, min(int(sw.rate/4), maxBurst))
 	sw.addrs = make([]netip.Addr, 0, len(targets))
 	for _, a := range targets {
 		a = a.Unmap()
@@ -87,7 +101,29 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	slices.SortFunc(sw.addrs, netip.Addr.Compare)
 	sw.addrs = slices.Compact(sw.addrs)
 	sw.state = make([]arpTarget, len(sw.addrs))
+	sw.order = firstOrder(sw.addrs, sw.state, c.Prior)
+	sw.budget = max(len(sw.addrs), int(sw.timeout.Seconds()*sw.rate))
 	return sw, nil
+}
+
+// firstOrder marks the targets among prior in state and returns the
+// indexes of addrs in the order of their first requests: prior targets
+// first, each part in address order.
+func firstOrder(addrs []netip.Addr, state []arpTarget, prior []netip.Addr) []int32 {
+	for _, a := range prior {
+		if i, ok := slices.BinarySearchFunc(addrs, a.Unmap(), netip.Addr.Compare); ok {
+			state[i].prior = true
+		}
+	}
+	order := make([]int32, 0, len(addrs))
+	for _, wantPrior := range []bool{true, false} {
+		for i := range addrs {
+			if state[i].prior == wantPrior {
+				order = append(order, int32(i))
+			}
+		}
+	}
+	return order
 }
 
 // run sends the requests and takes in the claims until every target
@@ -96,9 +132,6 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	start := time.Now()
 	limiter := rate.NewLimiter(rate.Limit(sw.rate), sw.burst)
 	var (
-		queue        []arpRetry
-		next         int // the next target to get its first request
-		lastFirst    time.Duration
 		resume       time.Duration // no sends before: backing off
 		failures     int
 		lastProgress = -time.Hour
@@ -112,24 +145,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		t := time.Now()
 		now := t.Sub(start)
 		for now >= resume && limiter.TokensAt(t) >= 1 {
-			for len(queue) > 0 && sw.state[queue[0].idx].reply != 0 {
-				queue = queue[1:] // answered meanwhile; append reallocates without the head
-			}
-			for next < n && sw.state[next].reply != 0 {
-				next++ // announced itself before we asked
-			}
-			// First requests go first, so that a short Timeout still
-			// reaches every target; a retry overdue by a whole gap goes
-			// before them, so that a long sweep keeps retrying as it goes.
-			idx, retry := -1, false
-			switch {
-			case len(queue) > 0 && queue[0].due+sw.gap <= now:
-				idx, retry = int(queue[0].idx), true
-			case next < n:
-				idx = next
-			case len(queue) > 0 && queue[0].due <= now:
-				idx, retry = int(queue[0].idx), true
-			}
+			idx, queue := sw.pick(now)
 			if idx < 0 {
 				break
 			}
@@ -144,40 +160,39 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			}
 			failures = 0
 			limiter.AllowN(t, 1)
-			if retry {
-				queue = queue[1:]
+			if queue != nil {
+				if queue == &sw.retries {
+					sw.budget--
+				}
+				*queue = (*queue)[1:] // append reallocates without the head
 			} else {
-				next++
-				lastFirst = now
+				sw.next++
+				sw.lastFirst = now
 			}
-			t := &sw.state[idx]
-			t.tries++
-			t.sent = now
-			if int(t.tries) < sw.maxTries {
-				queue = append(queue, arpRetry{idx: int32(idx), due: now + sw.gap})
-			} else {
-				sw.settled++
-			}
+			sw.record(idx, now)
+		}
+		if limiter.Burst() > pacedBurst {
+			limiter.SetBurstAt(t, pacedBurst) // the first burst is spent
 		}
 
 		if len(sw.found) == n {
 			return nil
 		}
 		wake := time.Duration(1<<63 - 1)
-		if next == n {
-			end := lastFirst + sw.timeout
+		if sw.next == n {
+			end := sw.end()
 			if now >= end {
 				return nil
 			}
 			wake = end
 		}
-		if next < n || len(queue) > 0 {
+		if due, ok := sw.nextDue(); ok || sw.next < n {
 			at := max(now, resume)
 			if tokens := limiter.TokensAt(t); tokens < 1 {
 				at = max(at, now+time.Duration((1-tokens)/sw.rate*float64(time.Second)))
 			}
-			if next == n {
-				at = max(at, queue[0].due)
+			if sw.next == n {
+				at = max(at, due)
 			}
 			wake = min(wake, at)
 		}
@@ -201,6 +216,83 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		case <-timer.C:
 		}
 	}
+}
+
+// pick returns the target to send the next request to, and the retry
+// queue it heads (nil for a first request); -1 when nothing is due. Due
+// retries of prior targets go first; then first requests, so that every
+// target is asked once as early as the rate allows; then the other
+// targets' retries, each target's second request before any third. After
+// the first pass, the other targets' retries go while the budget lasts.
+func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
+	sw.skipAnswered()
+	firstPass := sw.next < len(sw.order)
+	switch {
+	case len(sw.priorRetry) > 0 && sw.priorRetry[0].due <= now:
+		return int(sw.priorRetry[0].idx), &sw.priorRetry
+	case firstPass:
+		return int(sw.order[sw.next]), nil
+	case sw.budget > 0 && len(sw.retries) > 0 && sw.retries[0].due <= now:
+		return int(sw.retries[0].idx), &sw.retries
+	}
+	return -1, nil
+}
+
+// end is when the sweep ends once every target got its first request:
+// Timeout after the last first request, a spacing after the latest
+// request, and while retries wait (those to targets not prior only while
+// the budget lasts), a spacing after the next is due.
+func (sw *arpSweep) end() time.Duration {
+	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
+	if due, ok := sw.nextDue(); ok {
+		end = max(end, due+sw.gap)
+	}
+	return end
+}
+
+// skipAnswered drops the targets that answered from the heads of the
+// queues and of the first requests.
+func (sw *arpSweep) skipAnswered() {
+	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries} {
+		for len(*q) > 0 && sw.state[(*q)[0].idx].reply != 0 {
+			*q = (*q)[1:]
+		}
+	}
+	for sw.next < len(sw.order) && sw.state[sw.order[sw.next]].reply != 0 {
+		sw.next++ // announced itself before we asked
+	}
+}
+
+// record records a request to target idx at now and queues its retry.
+func (sw *arpSweep) record(idx int, now time.Duration) {
+	t := &sw.state[idx]
+	t.tries++
+	t.sent = now
+	sw.lastSent = now
+	switch {
+	case int(t.tries) >= sw.maxTries:
+		sw.settled++
+	case t.prior:
+		sw.priorRetry = append(sw.priorRetry, arpRetry{idx: int32(idx), due: now + sw.gap})
+	default:
+		sw.retries = append(sw.retries, arpRetry{idx: int32(idx), due: now + sw.gap})
+	}
+}
+
+// nextDue returns when the earliest retry that may still go is due: the
+// other targets' retries only while the budget lasts.
+func (sw *arpSweep) nextDue() (time.Duration, bool) {
+	queues := [][]arpRetry{sw.priorRetry}
+	if sw.budget > 0 {
+		queues = append(queues, sw.retries)
+	}
+	due, ok := time.Duration(0), false
+	for _, q := range queues {
+		if len(q) > 0 && (!ok || q[0].due < due) {
+			due, ok = q[0].due, true
+		}
+	}
+	return due, ok
 }
 
 func (sw *arpSweep) report(done int) {

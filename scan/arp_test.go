@@ -440,3 +440,221 @@ func FuzzParseARPFrame(f *testing.F) {
 		}
 	})
 }
+
+// subnet22 returns 10.0.0.1 to 10.0.3.254.
+func subnet22() []netip.Addr {
+	var out []netip.Addr
+	for a := netip.MustParseAddr("10.0.0.1"); a != netip.MustParseAddr("10.0.3.255"); a = a.Next() {
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestSweepPriorFirst(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	targets := subnet22()
+	prior := []netip.Addr{netip.MustParseAddr("10.0.3.200"), netip.MustParseAddr("10.0.2.1"), netip.MustParseAddr("192.0.2.99")}
+	// 1022 silent targets at 2000/s: the first pass outlasts the 10ms
+	// between requests to one target, so prior retries go during it and
+	// the others' retries after it.
+	cfg := &ARPConfig{Timeout: 30 * time.Millisecond, Retries: 2, Rate: 2000, Prior: prior}
+	if _, err := s.Sweep(context.Background(), targets, cfg); err != nil {
+		t.Fatal(err)
+	}
+	lan.mu.Lock()
+	sent := slices.Clone(lan.sent)
+	lan.mu.Unlock()
+
+	wantFirst := []netip.Addr{prior[1], prior[0]}
+	if !slices.Equal(sent[:2], wantFirst) {
+		t.Errorf("first requests went to %v, want %v", sent[:2], wantFirst)
+	}
+	// nth returns the position in sent of the n-th request to a, or -1.
+	nth := func(a netip.Addr, n int) int {
+		for i, b := range sent {
+			if b == a {
+				if n--; n == 0 {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	firstOtherRetry := len(sent)
+	for _, a := range targets {
+		if !slices.Contains(prior, a) {
+			if i := nth(a, 2); i >= 0 {
+				firstOtherRetry = min(firstOtherRetry, i)
+			}
+		}
+	}
+	for _, a := range wantFirst {
+		if i := nth(a, 2); i < 0 || i > firstOtherRetry {
+			t.Errorf("second request to prior %v at %d, want before the first other retry at %d", a, i, firstOtherRetry)
+		}
+		if got := lan.askedFor(a.String()); got != 3 {
+			t.Errorf("prior %v asked %d times, want 3", a, got)
+		}
+	}
+	if got := lan.askedFor("192.0.2.99"); got != 0 {
+		t.Errorf("prior 192.0.2.99 is no target but was asked %d times", got)
+	}
+	// The retry budget, one retry per target (Rate allows fewer in
+	// Timeout), gives every silent target a second request and no more
+	// than that in all; prior retries are not charged to it.
+	if max := 2*len(targets) + 4; len(sent) > max {
+		t.Errorf("sent %d requests, want at most %d", len(sent), max)
+	}
+	for _, a := range targets {
+		if got := lan.askedFor(a.String()); got < 2 {
+			t.Errorf("silent %v asked %d times, want at least 2", a, got)
+			break
+		}
+	}
+}
+
+func TestPick(t *testing.T) {
+	const gap = 10 * time.Millisecond
+	// Targets 0 and 1 are prior, 2 to 5 are not; the first pass is at
+	// target next (6: done).
+	tests := []struct {
+		name       string
+		now        time.Duration
+		next       int
+		spent      bool // the retry budget
+		priorRetry []arpRetry
+		retries    []arpRetry
+		answered   []int
+		want       int
+		wantQueue  string
+	}{
+		{name: "prior_retry_before_first", now: 50 * time.Millisecond, next: 4,
+			priorRetry: []arpRetry{{idx: 1, due: 40 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:       1, wantQueue: "prior"},
+		{name: "prior_retry_not_due", now: 5 * time.Millisecond, next: 4,
+			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+			want:       4, wantQueue: "first"},
+		{name: "first_before_overdue_retry", now: 50 * time.Millisecond, next: 4,
+			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:    4, wantQueue: "first"},
+		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 6,
+			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:    2, wantQueue: "other"},
+		{name: "retry_not_due", now: 50 * time.Millisecond, next: 6,
+			retries: []arpRetry{{idx: 2, due: 60 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "answered_skipped", now: 50 * time.Millisecond, next: 4,
+			priorRetry: []arpRetry{{idx: 0, due: 10 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}, {idx: 3, due: 10 * time.Millisecond}},
+			answered:   []int{0, 2, 4, 5},
+			want:       3, wantQueue: "other"},
+		{name: "budget_spent", now: 50 * time.Millisecond, next: 6, spent: true,
+			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 6, spent: true,
+			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:       1, wantQueue: "prior"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sw := &arpSweep{gap: gap, state: make([]arpTarget, 6), budget: 10,
+				order: []int32{0, 1, 2, 3, 4, 5}, next: tt.next,
+				priorRetry: tt.priorRetry, retries: tt.retries}
+			if tt.spent {
+				sw.budget = 0
+			}
+			sw.state[0].prior, sw.state[1].prior = true, true
+			for _, i := range tt.answered {
+				sw.state[i].reply = 1
+			}
+			idx, q := sw.pick(tt.now)
+			queue := "first"
+			switch q {
+			case &sw.priorRetry:
+				queue = "prior"
+			case &sw.retries:
+				queue = "other"
+			}
+			if idx != tt.want || queue != tt.wantQueue {
+				t.Errorf("pick = %d from %s, want %d from %s", idx, queue, tt.want, tt.wantQueue)
+			}
+		})
+	}
+}
+
+func TestFirstOrder(t *testing.T) {
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3"), netip.MustParseAddr("192.0.2.4")}
+	state := make([]arpTarget, len(addrs))
+	prior := []netip.Addr{netip.MustParseAddr("192.0.2.4"), netip.MustParseAddr("::ffff:192.0.2.3"), netip.MustParseAddr("198.51.100.1")}
+	got := firstOrder(addrs, state, prior)
+	if want := []int32{1, 2, 0}; !slices.Equal(got, want) {
+		t.Errorf("firstOrder = %v, want %v", got, want)
+	}
+	if !state[1].prior || !state[2].prior || state[0].prior {
+		t.Errorf("prior marks %+v, want targets 1 and 2", state)
+	}
+}
+
+func TestRecordQueuesRetries(t *testing.T) {
+	sw := &arpSweep{gap: 10 * time.Millisecond, maxTries: 2, state: make([]arpTarget, 2)}
+	sw.state[0].prior = true
+	sw.record(0, 0)
+	sw.record(1, time.Millisecond)
+	want := []arpRetry{{idx: 0, due: 10 * time.Millisecond}}
+	if !slices.Equal(sw.priorRetry, want) {
+		t.Errorf("prior retries %v, want %v", sw.priorRetry, want)
+	}
+	want = []arpRetry{{idx: 1, due: 11 * time.Millisecond}}
+	if !slices.Equal(sw.retries, want) {
+		t.Errorf("other retries %v, want %v", sw.retries, want)
+	}
+	sw.record(1, 20*time.Millisecond) // its last request
+	if sw.settled != 1 || len(sw.retries) != 1 {
+		t.Errorf("after the last request: settled %d, %d retries queued; want 1 and 1", sw.settled, len(sw.retries))
+	}
+}
+
+func TestNextDueSkipsRetriesOverBudget(t *testing.T) {
+	sw := &arpSweep{
+		priorRetry: []arpRetry{{idx: 0, due: 30 * time.Millisecond}},
+		retries:    []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+		budget:     1,
+	}
+	if due, ok := sw.nextDue(); !ok || due != 10*time.Millisecond {
+		t.Errorf("with budget: nextDue = %v, %v; want 10ms", due, ok)
+	}
+	sw.budget = 0 // the sweep must not wake for a retry it will not send
+	if due, ok := sw.nextDue(); !ok || due != 30*time.Millisecond {
+		t.Errorf("budget spent: nextDue = %v, %v; want the prior retry's 30ms", due, ok)
+	}
+	sw.priorRetry = nil
+	if due, ok := sw.nextDue(); ok {
+		t.Errorf("budget spent, no prior retry: nextDue = %v, want none", due)
+	}
+}
+
+func TestSweepPacesRetries(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	// 253 silent targets at 10000/s: the first 253 requests go in one
+	// burst, and the retries, due together a spacing later, must not: in
+	// any millisecond at most pacedBurst plus ten.
+	cfg := &ARPConfig{Rate: 10000, Timeout: 50 * time.Millisecond, Retries: 2}
+	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	lan.mu.Lock()
+	times := slices.Clone(lan.sendTimes)
+	lan.mu.Unlock()
+	if len(times) < 253+400 { // the budget: 500 retries at 10000/s in 50ms
+		t.Fatalf("sent %d requests, want at least %d", len(times), 253+400)
+	}
+	retries := times[253:]
+	const most = pacedBurst + 10 + 1
+	for i := range retries[most:] {
+		if d := retries[i+most].Sub(retries[i]); d < time.Millisecond {
+			t.Fatalf("%d retries within %v, want at most %d in a millisecond", most+1, d, most)
+		}
+	}
+}

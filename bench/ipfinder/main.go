@@ -4,8 +4,9 @@
 // it builds itself (internal/lab): it never touches the machine's own
 // network. Run it by hand as root from the module root:
 //
-//	go run ./bench/ipfinder                 # every scenario, then the /16 RSS check
+//	go run ./bench/ipfinder                 # every scenario, then the /22 and /16
 //	go run ./bench/ipfinder -big=false -runs 3
+//	go run ./bench/ipfinder -only scale     # the /22 and /16 only
 //
 // The "home-lan" scenario (issue 11) comes first: a 20-host LAN with a
 // router whose DNS knows 11 hosts' names, two avahi hosts and a Samba host;
@@ -21,6 +22,12 @@
 // time, recall over all runs and the ratio of the medians. The full-mdns
 // scenario also counts, over all runs, the avahi hosts' names and services
 // that our JSON output lists.
+//
+// The scale comparison (issue 11) comes last: a /22 with -scalehosts live
+// hosts, clean and behind 10% reply loss, and a /16 with as many (-big),
+// swept by ipfinder with defaults, `arp-scan --localnet` and
+// `nmap -sn -n PREFIX`, order rotated; it prints median times, recall over
+// all runs, the ratio to arp-scan and each tool's peak RSS.
 package main
 
 import (
@@ -46,15 +53,19 @@ func main() {
 	lossRuns := flag.Int("lossruns", 10, "pairs of runs in the loss scenario")
 	hosts := flag.Int("hosts", 60, "live hosts besides the scanner")
 	ours := flag.String("ours", "", `our command line, {addr} is the scanner's address (default: ipfinder --no-mdns, built here)`)
-	big := flag.Bool("big", true, "also sweep a /16 with -bighosts hosts and report peak RSS")
-	bigHosts := flag.Int("bighosts", 300, "live hosts in the /16")
+	big := flag.Bool("big", true, "also sweep a /16 in the scale comparison")
+	bigRuns := flag.Int("bigruns", 1, "runs per tool on the /16")
+	scaleRuns := flag.Int("scaleruns", 3, "runs per tool on the /22")
+	scaleHosts := flag.Int("scalehosts", 200, "live hosts in the /22 and the /16")
+	tools := flag.String("scaletools", "ipfinder,arp-scan,nmap", "tools of the scale comparison")
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench/ipfinder: must run as root: it builds network namespaces")
 		os.Exit(1)
 	}
-	if err := run(*runs, *lossRuns, *hosts, *ours, *big, *bigHosts, *only); err != nil {
+	scale := scaleCases(*scaleRuns, *bigRuns, *big)
+	if err := run(*runs, *lossRuns, *hosts, *ours, scale, *scaleHosts, strings.Split(*tools, ","), *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/ipfinder:", err)
 		os.Exit(1)
 	}
@@ -89,7 +100,7 @@ type result struct {
 	services, wantServices int
 }
 
-func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only string) error {
+func run(runs, lossRuns, hosts int, ours string, scale []scaleCase, scaleHosts int, tools []string, only string) error {
 	tmp, err := os.MkdirTemp("", "bench-arp-")
 	if err != nil {
 		return err
@@ -143,10 +154,8 @@ func run(runs, lossRuns, hosts int, ours string, big bool, bigHosts int, only st
 		printRow(sc.name, "ipfinder", ourRes, fmt.Sprintf("%.2fx", ratio))
 		printRow(sc.name, "arp-scan", theirRes, "")
 	}
-	if big {
-		return runBig(bigHosts, ours)
-	}
-	return nil
+	scale = slices.DeleteFunc(scale, func(c scaleCase) bool { return !strings.Contains("scale "+c.name, only) })
+	return runScale(scale, scaleHosts, ours, tools)
 }
 
 // fullMDNS is a run with mDNS, five hosts running avahi-daemon with
@@ -242,6 +251,9 @@ func measure(scanner *lab.Host, cmd []string, live []*lab.Host, res *result) ([]
 	for _, m := range jsonIP.FindAllStringSubmatch(string(out), -1) {
 		seen[m[1]] = true
 	}
+	for _, m := range nmapReport.FindAllStringSubmatch(string(out), -1) {
+		seen[m[1]] = true
+	}
 	for _, h := range live {
 		if seen[h.Addr.String()] {
 			res.found++
@@ -287,22 +299,5 @@ func countMDNS(out []byte, l *lab.Lab, published map[int]mdnsInfo, res *result) 
 			}
 		}
 	}
-	return nil
-}
-
-// runBig sweeps a /16 holding bigHosts hosts once with default settings
-// and reports the sweeping process's peak RSS.
-func runBig(bigHosts int, ours string) error {
-	l, err := lab.Start(lab.Config{Hosts: bigHosts + 1, Prefix: netip.MustParsePrefix("10.251.0.0/16")})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	var res result
-	if _, err := measure(l.Hosts[0], expand(ours, l.Hosts[0].Addr), l.Hosts[1:], &res); err != nil {
-		return err
-	}
-	fmt.Printf("\n/16 with %d hosts (65533 targets), default settings: %v, found %d/%d, peak RSS %.1f MiB\n",
-		bigHosts, res.times[0].Round(time.Millisecond), res.found, res.want, float64(slices.Max(res.rss))/1024)
 	return nil
 }

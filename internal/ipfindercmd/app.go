@@ -85,8 +85,8 @@ func sweepFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-ipv6", Usage: "skip IPv6 (no ICMPv6 echo to ff02::1, no \"ipv6\" addresses); --no-arp skips it too"},
 		&cli.BoolFlag{Name: "no-self", Usage: "leave this machine out"},
 		&cli.DurationFlag{Name: "timeout", Value: scan.DefaultARPTimeout, Usage: "how long a host has to answer ARP and the IPv6 echo (50ms suits a quiet wired LAN)"},
-		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses"},
-		&cli.IntFlag{Name: "rate", Value: scan.DefaultARPRate, Usage: "ARP requests per second (the default, about 0.5 Mbit/s, is safe on Wi-Fi)"},
+		&cli.IntFlag{Name: "retries", Value: scan.DefaultARPRetries, Usage: "extra ARP requests for silent addresses (on subnets larger than a /24 about one each, see README)"},
+		&cli.IntFlag{Name: "rate", Usage: "ARP requests per second (default: 1000 on Wi-Fi, about 0.5 Mbit/s; 10000 on other links)"},
 		&cli.BoolFlag{Name: "force", Usage: "allow sweeping a prefix larger than /16"},
 		&cli.DurationFlag{Name: "keep", Usage: "with -o: keep hosts seen within `DURATION` that did not answer this time"},
 		&cli.BoolFlag{Name: "allow-empty", Usage: "with -o: write the file even when no other host was found"},
@@ -193,8 +193,8 @@ func parseOptions(c *cli.Context) (*options, error) {
 		return nil, cliutil.Usagef("--keep needs -o FILE: it keeps hosts from the previous file")
 	case o.timeout <= 0:
 		return nil, cliutil.Usagef("bad --timeout %s: want a positive duration such as 500ms", o.timeout)
-	case o.rate <= 0:
-		return nil, cliutil.Usagef("bad --rate %d: want packets per second, such as 1000", o.rate)
+	case o.rate < 0:
+		return nil, cliutil.Usagef("bad --rate %d: want packets per second, such as 1000 (0: by link type)", o.rate)
 	case o.retries < 0:
 		return nil, cliutil.Usagef("bad --retries %d: want 0 or more", o.retries)
 	}

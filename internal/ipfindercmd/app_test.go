@@ -39,3 +39,14 @@ func TestBadDNSIsUsageError(t *testing.T) {
 		}
 	}
 }
+
+// TestBadRateIsUsageError checks --rate: 0 picks the rate by link type,
+// a negative rate is refused before any sweep. The interface named does
+// not exist, so nothing could be sent even if the check failed.
+func TestBadRateIsUsageError(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := cliutil.Run(context.Background(), ipfindercmd.App(&stdout, &stderr), []string{"ipfinder", "-i", "ipfl-none", "--rate", "-5"})
+	if code != 2 || !strings.HasPrefix(stderr.String(), "ipfinder: bad --rate -5") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("--rate -5: exit %d, stderr %q; want 2 and one line", code, stderr.String())
+	}
+}

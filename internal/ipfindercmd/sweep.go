@@ -131,7 +131,11 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		mdnsErr error
 		found   chan netip.Addr
 		done    = make(chan struct{})
+		arpCfg  *scan.ARPConfig
 	)
+	if o.arp {
+		arpCfg = arpConfig(p, o, progress)
+	}
 	if o.mdns {
 		if o.arp {
 			found = make(chan netip.Addr, 256)
@@ -141,7 +145,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		// and the link is quiet.
 		cfg := &scan.MDNSConfig{Logger: o.scanLog, Timeout: time.Second}
 		if o.arp {
-			cfg.Timeout += arpDuration(len(p.Targets), o)
+			cfg.Timeout += arpDuration(len(p.Targets), arpCfg.Rate, o)
 		}
 		wg.Add(1)
 		go func() {
@@ -157,11 +161,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	}
 	var arpErr error
 	if o.arp {
-		cfg := &scan.ARPConfig{Timeout: o.timeout, Retries: o.retries, Rate: o.rate, Progress: progress, Logger: o.scanLog}
-		if o.retries == 0 {
-			cfg.Retries = -1 // scan treats 0 as the default
-		}
-		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, cfg)
+		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, arpCfg)
 		addrs := arpAddrs(res.arp)
 		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
 		if found != nil {
@@ -209,9 +209,9 @@ func mdnsTargets(p scan.Plan, hosts []scan.MDNSHost) []netip.Addr {
 }
 
 // arpDuration is an upper bound of how long an ARP sweep of n targets
-// takes with o's rate, retries and timeout.
-func arpDuration(n int, o *options) time.Duration {
-	sends := time.Duration(n*(o.retries+1)) * time.Second / time.Duration(o.rate)
+// takes at rate with o's retries and timeout.
+func arpDuration(n, rate int, o *options) time.Duration {
+	sends := time.Duration(n*(o.retries+1)) * time.Second / time.Duration(rate)
 	return sends + 2*o.timeout
 }
 
