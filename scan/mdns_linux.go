@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipfinder-go/ipfinder/internal/mdnsconn"
 )
 
 // listenMDNS opens a UDP socket for mDNS on ifi: on port 5353, shared with
@@ -18,7 +20,7 @@ func listenMDNS(ifi *net.Interface) (net.PacketConn, error) {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-			_ = unix.BindToDevice(int(fd), ifi.Name) // best effort: ifaceConn filters anyway
+			_ = unix.BindToDevice(int(fd), ifi.Name) // best effort: the mdnsconn filters anyway
 		})
 		return errors.Join(err, serr)
 	}}
@@ -30,7 +32,7 @@ func listenMDNS(ifi *net.Interface) (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := joinMDNS(c, ifi)
+	conn, err := mdnsconn.Join(c, ifi, false)
 	if err != nil {
 		c.Close()
 		return nil, err

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 )
 
 // labZone is what avahi on two lab hosts publishes.
@@ -355,47 +353,5 @@ func TestMDNSBrowseAgainAndClose(t *testing.T) {
 	}
 	if _, err := b.Browse(t.Context(), nil, quickCfg); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Browse after Close: err = %v, want net.ErrClosed", err)
-	}
-}
-
-// TestIfaceConnDropsOtherInterfaces sends over loopback to a conn that
-// reads only one interface: loopback's packets pass, another's do not.
-func TestIfaceConnDropsOtherInterfaces(t *testing.T) {
-	lo, err := net.InterfaceByName("lo")
-	if err != nil {
-		t.Skipf("no loopback interface named lo: %v", err)
-	}
-	for _, tt := range []struct {
-		name    string
-		ifindex int
-		want    bool
-	}{
-		{name: "same_interface", ifindex: lo.Index, want: true},
-		{name: "other_interface", ifindex: lo.Index + 1000, want: false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := ipv4.NewPacketConn(c)
-			if err := p.SetControlMessage(ipv4.FlagInterface, true); err != nil {
-				t.Fatal(err)
-			}
-			conn := &ifaceConn{PacketConn: p, ifindex: tt.ifindex}
-			defer conn.Close()
-			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			buf := make([]byte, 16)
-			n, _, err := conn.ReadFrom(buf)
-			switch {
-			case tt.want && (err != nil || string(buf[:n]) != "hello"):
-				t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
-			case !tt.want && !errors.Is(err, os.ErrDeadlineExceeded):
-				t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
-			}
-		})
 	}
 }

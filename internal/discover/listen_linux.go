@@ -7,7 +7,7 @@ import (
 	"net"
 	"syscall"
 
-	"golang.org/x/net/ipv4"
+	"github.com/ipfinder-go/ipfinder/internal/mdnsconn"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,50 +33,10 @@ func Listen(ifi *net.Interface) (net.PacketConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discover: mDNS port 5353 on %s: %w", ifi.Name, err)
 	}
-	conn, err := join(c, ifi)
+	conn, err := mdnsconn.Join(c, ifi, true)
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("discover: %w", err)
 	}
 	return conn, nil
-}
-
-// join makes c multicast on ifi only (see Listen).
-func join(c net.PacketConn, ifi *net.Interface) (net.PacketConn, error) {
-	p := ipv4.NewPacketConn(c)
-	for _, o := range []struct {
-		name string
-		set  func() error
-	}{
-		{"join 224.0.0.251", func() error { return p.JoinGroup(ifi, group) }},
-		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-		{"multicast TTL", func() error { return p.SetMulticastTTL(255) }},
-		{"multicast loopback", func() error { return p.SetMulticastLoopback(true) }},
-		{"interface control messages", func() error { return p.SetControlMessage(ipv4.FlagInterface, true) }},
-	} {
-		if err := o.set(); err != nil {
-			return nil, fmt.Errorf("discover: %s on %s: %w", o.name, ifi.Name, err)
-		}
-	}
-	return &ifaceConn{PacketConn: p, ifindex: ifi.Index}, nil
-}
-
-// ifaceConn is a net.PacketConn reading only what arrived on one
-// interface.
-type ifaceConn struct {
-	*ipv4.PacketConn
-	ifindex int
-}
-
-func (c *ifaceConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		n, cm, src, err := c.PacketConn.ReadFrom(b)
-		if err != nil || cm == nil || cm.IfIndex == 0 || cm.IfIndex == c.ifindex {
-			return n, src, err
-		}
-	}
-}
-
-func (c *ifaceConn) WriteTo(b []byte, dst net.Addr) (int, error) {
-	return c.PacketConn.WriteTo(b, nil, dst)
 }

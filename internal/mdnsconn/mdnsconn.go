@@ -1,4 +1,6 @@
-package scan
+// Package mdnsconn turns a UDP socket into an mDNS socket on one
+// interface, for scan's queries and discover's agent alike.
+package mdnsconn
 
 import (
 	"fmt"
@@ -7,20 +9,23 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
-// joinMDNS makes c an mDNS socket on ifi only: it joins 224.0.0.251 on
-// ifi, sends multicast out of ifi with TTL 255 (RFC 6762 section 11)
-// without hearing its own queries, and returns a conn that drops what
-// arrives on other interfaces.
-func joinMDNS(c net.PacketConn, ifi *net.Interface) (net.PacketConn, error) {
+// group is the mDNS IPv4 multicast group (RFC 6762).
+var group = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251)}
+
+// Join makes c an mDNS socket on ifi only: it joins 224.0.0.251 on ifi,
+// sends multicast out of ifi with TTL 255 (RFC 6762 section 11), hears
+// its own multicast only when loopback is set, and returns a conn that
+// drops what arrives on other interfaces.
+func Join(c net.PacketConn, ifi *net.Interface, loopback bool) (net.PacketConn, error) {
 	p := ipv4.NewPacketConn(c)
 	for _, o := range []struct {
 		name string
 		set  func() error
 	}{
-		{"join 224.0.0.251", func() error { return p.JoinGroup(ifi, &net.UDPAddr{IP: mdnsGroup.IP}) }},
+		{"join 224.0.0.251", func() error { return p.JoinGroup(ifi, group) }},
 		{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
 		{"multicast TTL", func() error { return p.SetMulticastTTL(255) }},
-		{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
+		{"multicast loopback", func() error { return p.SetMulticastLoopback(loopback) }},
 		{"interface control messages", func() error { return p.SetControlMessage(ipv4.FlagInterface, true) }},
 	} {
 		if err := o.set(); err != nil {
