@@ -12,37 +12,8 @@ import (
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
-// ipv6Lab is a lab whose host 0 (the scanner) and host 1 have global and
-// unique local addresses, host 2 only its link-local one, and host 3 a
-// global one and no IPv4 address.
-func ipv6Lab(t *testing.T) *lab.Lab {
-	t.Helper()
-	l := lab.New(t, lab.Config{Hosts: 4})
-	add := map[int][]string{
-		0: {"2001:db8:11::1/64", "fd00:db8:11::1/64"},
-		1: {"2001:db8:11::2/64", "fd00:db8:11::2/64"},
-		3: {"2001:db8:11::4/64"},
-	}
-	for i, ps := range add {
-		for _, p := range ps {
-			if err := l.Hosts[i].AddIPv6(netip.MustParsePrefix(p)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := l.Hosts[3].DropIPv4(); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range l.Hosts {
-		if err := h.WaitDAD(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return l
-}
-
 func TestLabFindIPv6(t *testing.T) {
-	l := ipv6Lab(t)
+	l := lab.NewIPv6(t, 0x11) // 2001:db8:11::/64; host 0 is the scanner
 	var found []IPv6Neighbor
 	err := l.Hosts[0].Do(func() error {
 		ifi, err := net.InterfaceByName(l.Hosts[0].Iface)

@@ -15,35 +15,6 @@ import (
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
-// ipv6Lab is a lab whose host 0 (where ipfinder runs) and host 1 have
-// global and unique local addresses, host 2 only its link-local one, and
-// host 3 a global one and no IPv4 address.
-func ipv6Lab(t *testing.T) *lab.Lab {
-	t.Helper()
-	l := lab.New(t, lab.Config{Hosts: 4})
-	add := map[int][]string{
-		0: {"2001:db8:12::1/64", "fd00:db8:12::1/64"},
-		1: {"2001:db8:12::2/64", "fd00:db8:12::2/64"},
-		3: {"2001:db8:12::4/64"},
-	}
-	for i, ps := range add {
-		for _, p := range ps {
-			if err := l.Hosts[i].AddIPv6(netip.MustParsePrefix(p)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := l.Hosts[3].DropIPv4(); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range l.Hosts {
-		if err := h.WaitDAD(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return l
-}
-
 type jsonHost6 struct {
 	IP   string   `json:"ip"`
 	MAC  string   `json:"mac"`
@@ -67,7 +38,7 @@ func sortedIPv6(t *testing.T, h *lab.Host) []string {
 }
 
 func TestLabIPv6Neighbours(t *testing.T) {
-	l := ipv6Lab(t)
+	l := lab.NewIPv6(t, 0x12) // 2001:db8:12::/64; host 0 is where ipfinder runs
 	stdout, stderr, code := run(t, l.Hosts[0], "", "-f", "json")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
@@ -149,7 +120,7 @@ func TestLabIPv6Neighbours(t *testing.T) {
 // no IPv4 address, from dnsmasq's ip6.arpa PTR record on host 2.
 func TestLabIPv6OnlyHostsNamed(t *testing.T) {
 	lab.NeedTools(t, "dnsmasq", "avahi-daemon")
-	l := ipv6Lab(t)
+	l := lab.NewIPv6(t, 0x12) // 2001:db8:12::/64; host 0 is where ipfinder runs
 	if err := l.Hosts[1].StartAvahiIPv6("labhost2"); err != nil {
 		t.Fatal(err)
 	}
