@@ -41,27 +41,34 @@ func blackholeLab(t *testing.T) *lab.Lab {
 // deadPrefix, then the lines of extra.
 func deadHostfile(t *testing.T, extra ...string) string {
 	t.Helper()
-	var b strings.Builder
+	var lines []string
 	a := deadPrefix.Addr()
 	for range deadPeers {
 		a = a.Next()
-		fmt.Fprintln(&b, a)
+		lines = append(lines, a.String())
 	}
-	for _, e := range extra {
-		fmt.Fprintln(&b, e)
+	return writeHostfile(t, append(lines, extra...))
+}
+
+// writeHostfile writes lines to a hostfile in a temporary directory and
+// returns its path.
+func writeHostfile(t *testing.T, lines []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, line := range lines {
+		fmt.Fprintln(&b, line)
 	}
 	path := filepath.Join(t.TempDir(), "hosts")
 	writeFile(t, path, b.String())
 	return path
 }
 
-// TestLabJoinAfterDeadPeers: a live peer listed after 1000 unreachable
-// ones is joined within reachBound of the agent's start.
-func TestLabJoinAfterDeadPeers(t *testing.T) {
-	t.Parallel()
-	l := blackholeLab(t)
+// joinLive starts agent "live" on host 1 of l, then agent "a" on host 0
+// with hostfile hosts, waits until a lists the live agent, and returns a
+// and how long after a's start that took.
+func joinLive(t *testing.T, l *lab.Lab, hosts string) (*labAgent, time.Duration) {
+	t.Helper()
 	live := startLabAgent(t, l.Hosts[1], "live", filepath.Join(t.TempDir(), "none"))
-	hosts := deadHostfile(t, l.Hosts[1].Addr.String())
 	start := time.Now()
 	a := startLabAgent(t, l.Hosts[0], "a", hosts)
 	want := live.node(l.Hosts[1].Addr)
@@ -70,6 +77,35 @@ func TestLabJoinAfterDeadPeers(t *testing.T) {
 		took = time.Since(start)
 		return slices.Contains(a.list(t), want)
 	})
+	return a, took
+}
+
+// sigtermExit sends a SIGTERM, fails the test unless a exits within 90 s
+// with code 0, and returns how long a took to exit.
+func sigtermExit(t *testing.T, a *labAgent) time.Duration {
+	t.Helper()
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	select {
+	case <-a.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatal("agent still running 90 s after SIGTERM")
+	}
+	took := time.Since(sent)
+	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	return took
+}
+
+// TestLabJoinAfterDeadPeers: a live peer listed after 1000 unreachable
+// ones is joined within reachBound of the agent's start.
+func TestLabJoinAfterDeadPeers(t *testing.T) {
+	t.Parallel()
+	l := blackholeLab(t)
+	_, took := joinLive(t, l, deadHostfile(t, l.Hosts[1].Addr.String()))
 	if took > reachBound {
 		t.Errorf("live peer after %d unreachable ones joined %v after start, want under %v", deadPeers, took, reachBound)
 	}
@@ -85,21 +121,9 @@ func TestLabShutdownDeadPeers(t *testing.T) {
 	waitFor(t, 5*time.Second, "the agent starting to join", func() bool {
 		return strings.Contains(a.stderr.String(), "gossiping on")
 	})
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	sent := time.Now()
-	select {
-	case <-a.exited:
-	case <-time.After(90 * time.Second):
-		t.Fatal("agent still running 90 s after SIGTERM")
-	}
-	took := time.Since(sent)
+	took := sigtermExit(t, a)
 	if took > shutdownBound {
 		t.Errorf("exited %v after SIGTERM with %d unreachable peers, want under %v", took, deadPeers, shutdownBound)
-	}
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d, want 0", code)
 	}
 	t.Logf("exited %v after SIGTERM with %d unreachable peers", took.Round(time.Millisecond), deadPeers)
 }

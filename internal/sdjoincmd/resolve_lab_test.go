@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,20 +71,15 @@ func TestLabHostfileNames(t *testing.T) {
 // unresolved, then the lines of extra.
 func deadNameHostfile(t *testing.T, extra ...string) string {
 	t.Helper()
-	var b strings.Builder
+	var lines []string
 	for i := range deadPeers {
 		if i%2 == 0 {
-			fmt.Fprintf(&b, "dead%d.lan\n", i)
+			lines = append(lines, fmt.Sprintf("dead%d.lan", i))
 		} else {
-			fmt.Fprintf(&b, "dead%d.local\n", i)
+			lines = append(lines, fmt.Sprintf("dead%d.local", i))
 		}
 	}
-	for _, e := range extra {
-		fmt.Fprintln(&b, e)
-	}
-	path := filepath.Join(t.TempDir(), "hosts")
-	writeFile(t, path, b.String())
-	return path
+	return writeHostfile(t, append(lines, extra...))
 }
 
 // TestLabDeadNamesBounded: with deadPeers names that never resolve (their
@@ -98,35 +92,16 @@ func TestLabDeadNamesBounded(t *testing.T) {
 	if err := l.Hosts[0].UseResolver(deadPrefix.Addr().Next()); err != nil {
 		t.Fatal(err)
 	}
-	live := startLabAgent(t, l.Hosts[1], "live", filepath.Join(t.TempDir(), "none"))
-	start := time.Now()
-	a := startLabAgent(t, l.Hosts[0], "a", deadNameHostfile(t, l.Hosts[1].Addr.String()))
-	want := live.node(l.Hosts[1].Addr)
-	var took time.Duration
-	waitFor(t, 90*time.Second, "a listing the live peer", func() bool {
-		took = time.Since(start)
-		return slices.Contains(a.list(t), want)
-	})
+	a, took := joinLive(t, l, deadNameHostfile(t, l.Hosts[1].Addr.String()))
 	if took > reachBound {
 		t.Errorf("live peer after %d dead names joined %v after start, want under %v", deadPeers, took, reachBound)
 	}
 	waitFor(t, 30*time.Second, "warnings about the dead names", func() bool {
 		return strings.Count(a.stderr.String(), "does not resolve") == deadPeers
 	})
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	exited := sigtermExit(t, a)
+	if exited > shutdownBound {
+		t.Errorf("exited %v after SIGTERM with %d dead names, want under %v", exited, deadPeers, shutdownBound)
 	}
-	sent := time.Now()
-	select {
-	case <-a.exited:
-	case <-time.After(90 * time.Second):
-		t.Fatal("agent still running 90 s after SIGTERM")
-	}
-	if took := time.Since(sent); took > shutdownBound {
-		t.Errorf("exited %v after SIGTERM with %d dead names, want under %v", took, deadPeers, shutdownBound)
-	}
-	if code := a.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("exit code %d, want 0", code)
-	}
-	t.Logf("live peer joined after %v; exited %v after SIGTERM", took.Round(time.Millisecond), time.Since(sent).Round(time.Millisecond))
+	t.Logf("live peer joined after %v; exited %v after SIGTERM", took.Round(time.Millisecond), exited.Round(time.Millisecond))
 }
