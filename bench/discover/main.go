@@ -13,20 +13,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
@@ -43,17 +40,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "discover bench: needs root to build network namespaces")
 		os.Exit(2)
 	}
-	dir, err := os.MkdirTemp("", "bench-discover-")
+	dir, sdjoin, err := sdjoinbench.Prepare("bench-discover-", *bin)
 	if err != nil {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	if *bin == "" {
-		*bin = filepath.Join(dir, "sdjoin")
-		if out, err := exec.Command("go", "build", "-o", *bin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput(); err != nil {
-			fail(fmt.Errorf("go build: %v\n%s", err, out))
-		}
-	}
 	fmt.Printf("| agents | runs | all listed all, from the last start: min | median | max |\n")
 	fmt.Printf("| --- | --- | --- | --- | --- |\n")
 	for _, s := range strings.Split(*sizes, ",") {
@@ -63,7 +54,7 @@ func main() {
 		}
 		var took []time.Duration
 		for i := range *runs {
-			d, err := runOnce(*bin, dir, n)
+			d, err := runOnce(sdjoin, dir, n)
 			if err != nil {
 				fail(fmt.Errorf("%d agents, run %d: %w", n, i+1, err))
 			}
@@ -101,7 +92,7 @@ func runOnce(bin, dir string, n int) (time.Duration, error) {
 	deadline := last.Add(30 * time.Second)
 	for _, sock := range socks {
 		for {
-			if ns, err := list(sock); err == nil && slices.Equal(ns, want) {
+			if ns, err := sdjoinbench.List(sock, "svc"); err == nil && slices.Equal(ns, want) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -111,38 +102,6 @@ func runOnce(bin, dir string, n int) (time.Duration, error) {
 		}
 	}
 	return time.Since(last), nil
-}
-
-// list asks the agent at sock for the providers of "svc" and returns
-// their node names, sorted.
-func list(sock string) ([]string, error) {
-	c, err := net.DialTimeout("unix", sock, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(`{"op":"list","service":"svc"}` + "\n")); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Entries []struct {
-			Node string `json:"node"`
-		} `json:"entries"`
-	}
-	if err := json.Unmarshal(line, &r); err != nil {
-		return nil, err
-	}
-	var ns []string
-	for _, e := range r.Entries {
-		ns = append(ns, e.Node)
-	}
-	slices.Sort(ns)
-	return ns, nil
 }
 
 func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

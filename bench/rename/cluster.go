@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -72,36 +70,10 @@ func startAgents(bin, dir string, hosts []*lab.Host, addrs []netip.Addr) ([]*age
 // list asks the agent for the providers of "svc" over its control socket
 // and returns their node names, sorted.
 func (a *agent) list() ([]string, error) {
-	c, err := net.DialTimeout("unix", a.sock, time.Second)
+	ns, err := sdjoinbench.List(a.sock, "svc")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", a.name, err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(`{"op":"list","service":"svc"}` + "\n")); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Error   string `json:"error"`
-		Entries []struct {
-			Node string `json:"node"`
-		} `json:"entries"`
-	}
-	if err := json.Unmarshal(line, &r); err != nil {
-		return nil, err
-	}
-	if r.Error != "" {
-		return nil, fmt.Errorf("%s: list: %s", a.name, r.Error)
-	}
-	var ns []string
-	for _, e := range r.Entries {
-		ns = append(ns, e.Node)
-	}
-	slices.Sort(ns)
 	return ns, nil
 }
 

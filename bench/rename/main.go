@@ -18,11 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 )
 
@@ -49,17 +48,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rename bench: needs root to build network namespaces")
 		os.Exit(2)
 	}
-	if *bin == "" {
-		dir, err := os.MkdirTemp("", "bench-rename-")
-		if err != nil {
-			fail(err)
-		}
-		defer os.RemoveAll(dir)
-		*bin = filepath.Join(dir, "sdjoin")
-		if out, err := exec.Command("go", "build", "-o", *bin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput(); err != nil {
-			fail(fmt.Errorf("go build: %v\n%s", err, out))
-		}
+	dir, sdjoin, err := sdjoinbench.Prepare("bench-rename-", *bin)
+	if err != nil {
+		fail(err)
 	}
+	defer os.RemoveAll(dir)
 	scenarios := []scenario{
 		{"ip addr add NEW; ip addr del OLD", runIPAddr},
 		{"DHCP: new reservation, NAK, new lease", runDHCP},
@@ -77,7 +70,7 @@ func main() {
 	for _, sc := range scenarios {
 		var renamed, gone []time.Duration
 		for i := range *runs {
-			r, err := sc.run(*bin)
+			r, err := sc.run(sdjoin)
 			if err != nil {
 				fail(fmt.Errorf("%s, run %d: %w", sc.name, i+1, err))
 			}

@@ -27,11 +27,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 )
 
@@ -44,18 +43,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "session bench: needs root to build network namespaces")
 		os.Exit(2)
 	}
-	dir, err := os.MkdirTemp("", "bench-session-")
+	dir, sdjoin, err := sdjoinbench.Prepare("bench-session-", *bin)
 	if err != nil {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	if *bin == "" {
-		*bin = filepath.Join(dir, "sdjoin")
-		if out, err := exec.Command("go", "build", "-o", *bin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput(); err != nil {
-			fail(fmt.Errorf("go build: %v\n%s", err, out))
-		}
-	}
-	if err := run(*bin, dir, *runs, *window); err != nil {
+	if err := run(sdjoin, dir, *runs, *window); err != nil {
 		fail(err)
 	}
 }
