@@ -174,10 +174,23 @@ func (p *parser) room(line int) bool {
 func (p *parser) joined() error {
 	errs := p.errs
 	if p.more > 0 {
-		errs = append(errs, fmt.Errorf("hostfile %s: %d more bad lines not listed", p.file, p.more))
+		errs = append(errs, unlistedError{p.file, p.more})
 	}
 	return errors.Join(errs...)
 }
+
+// unlistedError stands for the bad lines past maxErrors. Unlisted
+// reports how many there were, so that a summary can count them.
+type unlistedError struct {
+	file string
+	n    int
+}
+
+func (e unlistedError) Error() string {
+	return fmt.Sprintf("hostfile %s: %d more bad lines not listed", e.file, e.n)
+}
+
+func (e unlistedError) Unlisted() int { return e.n }
 
 // stop records an error that no mode can skip.
 func (p *parser) stop(line int, format string, args ...any) {

@@ -137,11 +137,16 @@ func keep(prev, fresh []hostfile.Host, now time.Time, window time.Duration) (out
 }
 
 // summary is err on one line: the first of several joined errors (such as
-// the bad lines of a lenient parse) and how many more there are.
+// the bad lines of a lenient parse) and how many more there are, counting
+// those a parse left unlisted.
 func summary(err error) string {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		if errs := j.Unwrap(); len(errs) > 1 {
-			return fmt.Sprintf("%v (and %d more)", errs[0], len(errs)-1)
+			more := len(errs) - 1
+			if u, ok := errs[more].(interface{ Unlisted() int }); ok {
+				more += u.Unlisted() - 1
+			}
+			return fmt.Sprintf("%v (and %d more)", errs[0], more)
 		}
 	}
 	return strings.ReplaceAll(err.Error(), "\n", "; ")

@@ -52,3 +52,16 @@ func TestKeepStateWarningIsOneLine(t *testing.T) {
 		t.Errorf("kept %+v, want the good host", hosts)
 	}
 }
+
+// TestSummaryCountsUnlistedLines checks that a lenient parse's summary
+// counts every bad line, also those past the parser's list.
+func TestSummaryCountsUnlistedLines(t *testing.T) {
+	in := "[" + strings.Repeat(`{"ip":"x"},`, 150) + `{"ip":"192.0.2.1"}]`
+	_, err := hostfile.Parse(strings.NewReader(in), "f", &hostfile.ParseOptions{Format: hostfile.JSON, Lenient: true})
+	if err == nil {
+		t.Fatal("parse of 150 bad lines gave no error")
+	}
+	if got := summary(err); !strings.HasSuffix(got, "(and 149 more)") {
+		t.Errorf("summary %q, want it to end in (and 149 more)", got)
+	}
+}
