@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ipfinder-go/ipfinder/hostfile"
 	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/version"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
@@ -24,8 +26,9 @@ const defaultName = "sdjoin"
 func App(stdout, stderr io.Writer) *cli.App {
 	tl := &trackList{}
 	return &cli.App{
-		Name:  "sdjoin",
-		Usage: "join a hostfile's peers, track services, print joins and leaves",
+		Name:    "sdjoin",
+		Usage:   "join a hostfile's peers, track services, print joins and leaves",
+		Version: versionLine(),
 		UsageText: "sdjoin [--track NAME [--meta k=v ...]]... [options]\n" +
 			"sdjoin list|members|pick|watch|track|untrack [options] [SERVICE]",
 		Description:     manual,
@@ -42,6 +45,14 @@ func App(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: clientCommands(),
 	}
+}
+
+// versionLine is what --version prints after "sdjoin": the build, and
+// the protocols it speaks, which must match its peers'.
+func versionLine() string {
+	return version.Line(
+		fmt.Sprintf("gossip protocol %d", tracker.ProtocolVersion),
+		fmt.Sprintf("memberlist protocol %d", memberlist.DefaultLANConfig().ProtocolVersion))
 }
 
 func agentFlags(tl *trackList) []cli.Flag {
