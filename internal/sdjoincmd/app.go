@@ -61,7 +61,7 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.StringFlag{Name: "bind", Value: "0.0.0.0:7946", Usage: "gossip `ADDR:PORT` (UDP and TCP)"},
 		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or this machine's IPv4 address, followed as it changes)"},
 		&cli.StringFlag{Name: "hostfile", Usage: "read peers from `FILE` (default ~/.hosts, else ~/.hosts.erlang)"},
-		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock)"},
+		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock; as a service /run/sdjoin/NAME.sock)"},
 		&cli.StringFlag{Name: "key-file", Usage: "encrypt gossip with the 32-byte key in `FILE` (raw, hex or base64; mode 600)"},
 		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
@@ -250,7 +250,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		o.hostfiles = defaultHostfiles(home)
 	}
 	if o.socket == "" {
-		o.socket, o.defaultDir = defaultSocketFor(o.name), true
+		o.socket, o.socketDir = agentSocket(o.name)
 	} else if o.socket, err = filepath.Abs(o.socket); err != nil {
 		return nil, err
 	}
