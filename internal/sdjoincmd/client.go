@@ -2,6 +2,7 @@ package sdjoincmd
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,8 +26,9 @@ const dialTimeout = 2 * time.Second
 
 // client talks to the agent on one control socket.
 type client struct {
-	path string
-	dir  socketDir // how path's directory is checked
+	path    string
+	dir     socketDir     // how path's directory is checked
+	timeout time.Duration // bounds connecting and each request; 0: dialTimeout and requestTimeout
 }
 
 // dial connects to the agent, or explains how to start one. It refuses a
@@ -37,7 +39,7 @@ func (cl client) dial() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialTimeout("unix", cl.path, dialTimeout)
+	c, err := net.DialTimeout("unix", cl.path, cmp.Or(cl.timeout, dialTimeout))
 	if err != nil {
 		return nil, dialError(cl.path, err)
 	}
@@ -105,7 +107,7 @@ func (cl client) send(req request) (net.Conn, *bufio.Reader, reply, error) {
 		return nil, nil, reply{}, err
 	}
 	b, _ := json.Marshal(req)
-	c.SetDeadline(time.Now().Add(requestTimeout))
+	c.SetDeadline(time.Now().Add(cmp.Or(cl.timeout, requestTimeout)))
 	if _, err := c.Write(append(b, '\n')); err != nil {
 		c.Close()
 		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)
@@ -218,7 +220,8 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "[SERVICE]",
 			Flags: append(clientFlags(true), &cli.BoolFlag{Name: "local",
 				Usage: "list this node's entries with their check states, withdrawn ones included"}),
-			Action: listAction,
+			BashComplete: completeServices(opList),
+			Action:       listAction,
 		},
 		{
 			Name: "members", Usage: "list the live nodes of the cluster",
@@ -229,11 +232,13 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "SERVICE",
 			Flags: append(clientFlags(true), &cli.StringFlag{Name: "policy", Value: "random",
 				Usage: "`POLICY`: random, round-robin, least:FIELD (smallest numeric meta FIELD) or local"}),
-			Action: pickAction,
+			BashComplete: completeServices(opList),
+			Action:       pickAction,
 		},
 		{
 			Name: "watch", Usage: "print joins and leaves of SERVICE (or of everything) until interrupted",
-			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: watchAction,
+			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), BashComplete: completeServices(opList),
+			Action: watchAction,
 		},
 		{
 			Name: "track", Usage: "make the running agent track SERVICE (again: replace its meta and checks)",
@@ -249,7 +254,8 @@ func clientCommands() []*cli.Command {
 		runCommand(),
 		{
 			Name: "untrack", Usage: "make the running agent stop tracking SERVICE",
-			ArgsUsage: "SERVICE", Flags: clientFlags(false), Action: untrackAction,
+			ArgsUsage: "SERVICE", Flags: clientFlags(false), BashComplete: completeServices(opLocal),
+			Action: untrackAction,
 		},
 	}
 	for _, c := range cmds {
