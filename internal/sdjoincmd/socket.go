@@ -27,7 +27,7 @@ const (
 	dirSystem                   // the system service's RuntimeDirectory: shared with its group
 )
 
-// The system service (dist/systemd/sdjoin.service) runs as serviceUser
+// The system service (packaging/systemd/sdjoin.service) runs as serviceUser
 // with RuntimeDirectory=sdjoin: its sockets are in systemSocketDir,
 // mode 0660, for root and the members of group sdjoin. Variables for
 // the tests.
