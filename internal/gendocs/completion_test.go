@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,20 +14,19 @@ import (
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
-// TestBashCompletion sources the generated bash scripts in a real bash,
-// with the commands built on PATH and an sdjoin agent on loopback, and
-// completes command lines as bash would (COMP_WORDS, COMP_CWORD).
-func TestBashCompletion(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Fatalf("bash not found: %v", err)
-	}
+// TestCompletion sources the generated scripts in real bash, zsh and
+// fish, with the commands built on PATH and an sdjoin agent on loopback,
+// and completes command lines as each shell would. Where the command
+// offers nothing, the shell must fall back to file names: bash by
+// "complete -o default" (COMPREPLY stays empty), zsh by _files (stubbed
+// to print FILES), fish by -F (it lists the one file in the directory).
+func TestCompletion(t *testing.T) {
 	bin := buildCommands(t)
 	sock := startAgent(t, bin, "web")
 	tests := []struct {
 		name  string
 		words []string // the last one is being completed
-		want  []string // exactly, in order
+		want  []string // sorted; nil: file names
 	}{
 		{"subcommands", []string{"sdjoin", ""}, []string{"list", "members", "pick", "run", "track", "untrack", "watch"}},
 		{"subcommand_prefix", []string{"sdjoin", "un"}, []string{"untrack"}},
@@ -37,47 +37,84 @@ func TestBashCompletion(t *testing.T) {
 		{"no_agent", []string{"sdjoin", "pick", "--socket", filepath.Join(t.TempDir(), "none.sock"), ""}, nil},
 		{"app_flags", []string{"ipfinder", "--no-a"}, []string{"--no-arp"}},
 		{"version_flag", []string{"ipfinder", "--vers"}, []string{"--version"}},
-
-		{"flag_value_left_to_files", []string{"ipfinder", "-f", ""}, nil},
+		{"flag_value_left_to_files", []string{"ipfinder", "-o", ""}, nil},
 		{"subcommand_flag_value", []string{"ipfinder", "convert", "-f", ""}, nil},
 		{"after_dashes", []string{"sdjoin", "run", "--", ""}, nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := completeInBash(t, bash, bin, tt.words)
-			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
-				t.Errorf("completing %q: %q, want %q", tt.words, got, tt.want)
+	for _, sh := range shells {
+		t.Run(sh.name, func(t *testing.T) {
+			path, err := exec.LookPath(sh.name)
+			if err != nil {
+				t.Fatalf("%s not found (%v): install it (scripts/setup.sh does)", sh.name, err)
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					want := tt.want
+					if want == nil && sh.files != "" {
+						want = []string{sh.files}
+					}
+					dir := t.TempDir()
+					if err := os.WriteFile(filepath.Join(dir, "somefile"), nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					cmd := exec.Command(path, sh.args(tt.words)...)
+					cmd.Dir = dir
+					cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+					out, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s: %v\n%s", sh.name, err, out)
+					}
+					got := strings.Fields(string(out))
+					slices.Sort(got)
+					if !slices.Equal(got, want) {
+						t.Errorf("completing %q: %q, want %q", tt.words, got, want)
+					}
+				})
 			}
 		})
 	}
 }
 
-// completeInBash runs the completion function of words[0] on words and
-// returns COMPREPLY, sorted by bash.
-func completeInBash(t *testing.T, bash, bin string, words []string) []string {
-	t.Helper()
+// shells run the completion of words (the last being completed) and
+// print the candidates.
+var shells = []struct {
+	name  string
+	files string // what a fallback to file names prints; "" for nothing
+	args  func(words []string) []string
+}{
+	{"bash", "", func(words []string) []string {
+		src := fmt.Sprintf(`source %s
+COMP_WORDS=(%s); COMP_CWORD=%d
+_%s_complete
+printf '%%s\n' "${COMPREPLY[@]}"`, scriptPath(words[0]+".bash"), shellQuote(words), len(words)-1, words[0])
+		return []string{"--norc", "--noprofile", "-c", src}
+	}},
+	{"zsh", "FILES", func(words []string) []string {
+		src := fmt.Sprintf(`compadd() { if [[ $1 = -a ]]; then print -l -- "${(@P)2}"; fi }
+_files() { print FILES; }
+words=(%s); CURRENT=%d
+source %s`, shellQuote(words), len(words), scriptPath("_"+words[0]))
+		return []string{"-f", "-c", src}
+	}},
+	{"fish", "somefile", func(words []string) []string {
+		src := fmt.Sprintf("source %s; complete -C %s", scriptPath(words[0]+".fish"), shellQuote([]string{strings.Join(words, " ")}))
+		return []string{"--no-config", "-c", src}
+	}},
+}
+
+// scriptPath returns the absolute path of a generated completion script.
+func scriptPath(name string) string {
+	p, _ := filepath.Abs(filepath.Join(root, "docs/completion", name))
+	return p
+}
+
+// shellQuote quotes words for bash, zsh and fish alike.
+func shellQuote(words []string) string {
 	var quoted []string
 	for _, w := range words {
 		quoted = append(quoted, "'"+strings.ReplaceAll(w, "'", `'\''`)+"'")
 	}
-	script := fmt.Sprintf(`source %s
-COMP_WORDS=(%s); COMP_CWORD=%d
-_%s_complete
-printf '%%s\n' "${COMPREPLY[@]}" | sort`,
-		filepath.Join(root, "docs/completion", words[0]+".bash"), strings.Join(quoted, " "), len(words)-1, words[0])
-	cmd := exec.Command(bash, "--norc", "--noprofile", "-c", script)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash: %v\n%s", err, out)
-	}
-	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			got = append(got, l)
-		}
-	}
-	return got
+	return strings.Join(quoted, " ")
 }
 
 // buildCommands builds ipfinder and sdjoin into a new directory.
