@@ -2,5 +2,5 @@
 // scripts/package.sh builds: the systemd units (systemd/), the
 // /etc/default files (default/) and the maintainer scripts and control
 // file (debian/). Its tests build the package, check its contents,
-// install it into a throwaway root and verify the units.
+// install it with dpkg into a throwaway root and verify the units.
 package packaging
