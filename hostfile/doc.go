@@ -39,27 +39,32 @@
 // "name@host". It carries what Erlang does, plus Port. A host without a
 // node gets a line for each of its [Host.ExtraAddrs] too.
 //
-// JSON: an array of objects, indented, one per host, all keys always
-// present except last_seen, sources, workgroup and ipv6:
+// JSON: an array of objects, indented, one per host. "ip" and "names" are
+// always present; every other key only when it carries something (no
+// "port": 0, "node": "", "conflict": [] or "self": false). Parsers also
+// accept the empty values, null lists included, that versions before
+// 2026-12 wrote:
 //
 //	[
 //	  {
-//	    "ip": "192.0.2.10",           // address; "" for a name-only host
-//	    "port": 0,                    // 0: none
-//	    "mac": "00:00:5e:00:53:01",   // "" when unknown
-//	    "ipv6": ["2001:db8::10", "fe80::1%eth0"], // IPv6 addresses on the link; left out when none
-//	    "vendor": "ICANN, IANA Department",
-//	    "names": ["alpha.local"],     // canonical first; never null
-//	    "sources": {"alpha.local": "mdns"}, // where each name came from; left out when unknown
-//	    "workgroup": "WORKGROUP",     // NetBIOS workgroup; left out when unknown
-//	    "node": "",                   // Erlang node "name@host", or ""
-//	    "services": ["_ssh._tcp"],    // mDNS service types; never null
-//	    "conflict": [],               // other MACs that answered for ip; never null
-//	    "last_seen": "2024-05-01T10:00:00Z", // RFC 3339, UTC; left out when unknown
-//	    "self": false                 // the host is this machine
+//	    "ip": "192.0.2.10",           // always; "" for a name-only host
+//	    "port": 4369,                 // left out when none
+//	    "mac": "00:00:5e:00:53:01",   // left out when unknown
+//	    "ipv6": ["2001:db8::10", "fe80::1%eth0"], // IPv6 addresses on the link
+//	    "vendor": "ICANN, IANA Department", // vendor of mac
+//	    "names": ["alpha.local"],     // always; canonical first; [] when none, never null
+//	    "sources": {"alpha.local": "mdns"}, // where each name came from
+//	    "workgroup": "WORKGROUP",     // NetBIOS workgroup
+//	    "node": "app@192.0.2.10",     // Erlang node "name@host"
+//	    "services": ["_ssh._tcp"],    // mDNS service types
+//	    "conflict": ["00:00:5e:00:53:02"], // other MACs that answered for ip
+//	    "last_seen": "2024-05-01T10:00:00Z", // RFC 3339, UTC
+//	    "self": true                  // the host is this machine
 //	  }
 //	]
 //
+// A host with nothing but an address and no name is {"ip": "192.0.2.9",
+// "names": []}.
 // It carries every field. Unknown keys are ignored when parsing; an element
 // needs at least one of ip, names and node. Services, IPv6 and Conflict are sets:
 // they are written sorted, without duplicates.

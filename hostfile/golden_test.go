@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,5 +78,31 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+// TestParseVerboseJSON: files written before empty keys were left out
+// ("port": 0, "node": "", "conflict": [], "self": false...) parse to the
+// same hosts as the current output, and null lists are accepted too.
+func TestParseVerboseJSON(t *testing.T) {
+	old, err := ReadFile(filepath.Join(goldenDir, "json-verbose.input"), &ParseOptions{Format: JSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ReadFile(filepath.Join(goldenDir, "json-as-json.golden"), &ParseOptions{Format: JSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cur) == 0 {
+		t.Fatal("json-as-json.golden holds no hosts")
+	}
+	if diff := cmp.Diff(cur, old, hostCmp); diff != "" {
+		t.Errorf("verbose JSON parses differently (-current +verbose):\n%s", diff)
+	}
+	nulls := `[{"ip":"192.0.2.1","port":0,"mac":"","vendor":"","names":null,"node":"","services":null,"conflict":null,"self":false}]`
+	hosts, err := Parse(strings.NewReader(nulls), "nulls.json", &ParseOptions{Format: JSON})
+	want := []Host{{Addr: netip.MustParseAddr("192.0.2.1")}}
+	if err != nil || !cmp.Equal(hosts, want, hostCmp) {
+		t.Errorf("Parse(%s) = %+v, %v; want %+v", nulls, hosts, err, want)
 	}
 }

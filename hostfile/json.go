@@ -15,21 +15,22 @@ import (
 )
 
 // jsonHost is one element of the JSON format; see the package
-// documentation for the schema.
+// documentation for the schema. Only ip and names are always written;
+// the parser also reads the empty values older versions wrote.
 type jsonHost struct {
 	IP        string            `json:"ip"`
-	Port      uint16            `json:"port"`
-	MAC       string            `json:"mac"`
+	Port      uint16            `json:"port,omitempty"`
+	MAC       string            `json:"mac,omitempty"`
 	IPv6      []string          `json:"ipv6,omitempty"`
-	Vendor    string            `json:"vendor"`
+	Vendor    string            `json:"vendor,omitempty"`
 	Names     []string          `json:"names"`
 	Sources   map[string]string `json:"sources,omitempty"`
 	Workgroup string            `json:"workgroup,omitempty"`
-	Node      string            `json:"node"`
-	Services  []string          `json:"services"`
-	Conflict  []string          `json:"conflict"`
+	Node      string            `json:"node,omitempty"`
+	Services  []string          `json:"services,omitempty"`
+	Conflict  []string          `json:"conflict,omitempty"`
 	LastSeen  string            `json:"last_seen,omitempty"`
-	Self      bool              `json:"self"`
+	Self      bool              `json:"self,omitempty"`
 }
 
 // parseJSON parses a JSON array of host objects. A bad element is a bad
@@ -196,8 +197,8 @@ func firstBad(list []string, check func(string) string) string {
 	return ""
 }
 
-// writeJSON writes hosts as an indented JSON array; lists are written as
-// [] when empty, never null, and last_seen is left out when zero.
+// writeJSON writes hosts as an indented JSON array: ip, and names as []
+// when empty (never null); every other key only when it carries something.
 func writeJSON(w *bytes.Buffer, hosts []Host) error {
 	out := make([]jsonHost, 0, len(hosts))
 	for _, h := range hosts {
@@ -209,15 +210,16 @@ func writeJSON(w *bytes.Buffer, hosts []Host) error {
 		}
 		jh := jsonHost{
 			Port:      h.Port,
-			MAC:       h.MAC.String(),
 			Vendor:    h.Vendor,
 			Names:     append([]string{}, h.Names...),
 			Sources:   h.Sources,
 			Workgroup: h.Workgroup,
 			Node:      h.Node,
-			Services:  append([]string{}, h.Services...),
-			Conflict:  []string{},
+			Services:  h.Services,
 			Self:      h.Self,
+		}
+		if len(h.MAC) > 0 {
+			jh.MAC = h.MAC.String()
 		}
 		if h.Addr.IsValid() {
 			jh.IP = h.Addr.String()

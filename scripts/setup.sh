@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$PATH"
-packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
+# groff-base renders the man pages, bash, zsh and fish run the completion
+# scripts (internal/gendocs) and systemd brings systemd-analyze for the
+# unit checks (packaging/); installing systemd starts nothing here.
+packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data groff-base systemd bash zsh fish
 	busybox dnsutils iproute2 procps time python3 python3-zeroconf samba nbtscan nmap)
 
 missing=()

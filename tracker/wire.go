@@ -8,6 +8,12 @@ import (
 	"slices"
 )
 
+// ProtocolVersion is the version of this package's wire format (the
+// message kinds below and their encodings, node meta included). Nodes
+// with different versions may not understand each other; it changes
+// with any incompatible change.
+const ProtocolVersion = nodeMetaVersion
+
 // Wire message kinds. Every payload this package hands to memberlist
 // (broadcasts, reliable messages, push/pull state) starts with one of them.
 const (

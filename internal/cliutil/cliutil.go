@@ -77,6 +77,10 @@ func Run(ctx context.Context, app *cli.App, args []string) int {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%w (see --help)", err)}
 	}
 	wrapUsage(app.Commands)
+	if n := len(args); n > 1 && args[n-1] == CompleteFlag {
+		complete(app, args[1:n-1])
+		return exitOK
+	}
 	err := app.RunContext(ctx, args)
 	if err != nil {
 		w := app.ErrWriter

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipfinder-go/ipfinder/hostfile"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/version"
 	"github.com/ipfinder-go/ipfinder/scan"
 )
 
@@ -55,6 +56,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:                   "ipfinder",
 		Usage:                  "find the hosts on the local subnets and write a hostfile",
+		Version:                version.Line(),
 		UsageText:              "ipfinder [options]\nipfinder convert [-f FORMAT] [FILE|-]",
 		Description:            description,
 		Writer:                 stdout,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/sdnotify"
 )
 
 // trackKey is the key of the agent's own entries (--track and the
@@ -36,20 +37,20 @@ const (
 
 // agentOptions are the validated flags of the agent.
 type agentOptions struct {
-	name       string         // NAME of NAME@IP
-	bind       netip.AddrPort // gossip bind address
-	advertise  netip.Addr     // zero: the bind address, or chosen when unspecified
-	tracks     []trackSpec
-	hostfiles  []string // candidates; the first that exists is read
-	socket     string
-	defaultDir bool // socket is in the default directory: check its owner and mode
-	key        []byte
-	keyFile    string // re-read on SIGHUP
-	label      string
-	json       bool
-	verbose    bool
-	retry      time.Duration
-	poll       time.Duration
+	name      string         // NAME of NAME@IP
+	bind      netip.AddrPort // gossip bind address
+	advertise netip.Addr     // zero: the bind address, or chosen when unspecified
+	tracks    []trackSpec
+	hostfiles []string // candidates; the first that exists is read
+	socket    string
+	socketDir socketDir // how the socket's directory is checked
+	key       []byte
+	keyFile   string // re-read on SIGHUP
+	label     string
+	json      bool
+	verbose   bool
+	retry     time.Duration
+	poll      time.Duration
 	// rename follows the address as it changes (see follow.go): on when
 	// the address was not fixed (no --advertise, unspecified --bind) and
 	// --no-rename was not given.
@@ -98,7 +99,7 @@ func (a *agent) run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	ln, err := listenControl(a.opt.socket, a.opt.defaultDir)
+	ln, err := listenControl(a.opt.socket, a.opt.socketDir)
 	if err != nil {
 		return err
 	}
@@ -117,17 +118,30 @@ func (a *agent) run(ctx context.Context) error {
 	go srv.serve(srvCtx, ln)
 	a.announce(a.opt.socket)
 	a.core.run(ctx)
+	joined := a.core.joined
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
 		case <-hup:
 			a.core.reload()
+		case <-joined:
+			joined = nil
+			a.notify("READY=1") // the socket answers, the first join is done
 		}
 	}
+	a.notify("STOPPING=1")
 	stopSrv()
 	ln.Close()
 	return a.shutdown(srv)
+}
+
+// notify tells systemd the agent's state when it runs as a Type=notify
+// service (see package sdnotify).
+func (a *agent) notify(state string) {
+	if _, err := sdnotify.Notify(state); err != nil {
+		a.warnf("warning: %v", err)
+	}
 }
 
 // shutdown stops the control server and the core (which leaves the

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ipfinder-go/ipfinder/hostfile"
 	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/internal/cliutil"
+	"github.com/ipfinder-go/ipfinder/internal/version"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
@@ -24,8 +26,9 @@ const defaultName = "sdjoin"
 func App(stdout, stderr io.Writer) *cli.App {
 	tl := &trackList{}
 	return &cli.App{
-		Name:  "sdjoin",
-		Usage: "join a hostfile's peers, track services, print joins and leaves",
+		Name:    "sdjoin",
+		Usage:   "join a hostfile's peers, track services, print joins and leaves",
+		Version: versionLine(),
 		UsageText: "sdjoin [--track NAME [--meta k=v ...]]... [options]\n" +
 			"sdjoin list|members|pick|watch|track|untrack [options] [SERVICE]",
 		Description:     manual,
@@ -44,13 +47,21 @@ func App(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
+// versionLine is what --version prints after "sdjoin": the build, and
+// the protocols it speaks, which must match its peers'.
+func versionLine() string {
+	return version.Line(
+		fmt.Sprintf("gossip protocol %d", tracker.ProtocolVersion),
+		fmt.Sprintf("memberlist protocol %d", memberlist.DefaultLANConfig().ProtocolVersion))
+}
+
 func agentFlags(tl *trackList) []cli.Flag {
 	return append(trackFlags(tl),
 		&cli.StringFlag{Name: "name", Value: defaultName, Usage: "`NAME` of the node NAME@IP; also names the default control socket"},
 		&cli.StringFlag{Name: "bind", Value: "0.0.0.0:7946", Usage: "gossip `ADDR:PORT` (UDP and TCP)"},
 		&cli.StringFlag{Name: "advertise", Usage: "`ADDR` other nodes reach this one at (default: the bind address, or this machine's IPv4 address, followed as it changes)"},
 		&cli.StringFlag{Name: "hostfile", Usage: "read peers from `FILE` (default ~/.hosts, else ~/.hosts.erlang)"},
-		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock)"},
+		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock; as a service /run/sdjoin/NAME.sock)"},
 		&cli.StringFlag{Name: "key-file", Usage: "encrypt gossip with the 32-byte key in `FILE` (raw, hex or base64; mode 600)"},
 		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
 		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
@@ -239,7 +250,7 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		o.hostfiles = defaultHostfiles(home)
 	}
 	if o.socket == "" {
-		o.socket, o.defaultDir = defaultSocketFor(o.name), true
+		o.socket, o.socketDir = agentSocket(o.name)
 	} else if o.socket, err = filepath.Abs(o.socket); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package sdjoincmd
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,22 +26,24 @@ const dialTimeout = 2 * time.Second
 
 // client talks to the agent on one control socket.
 type client struct {
-	path       string
-	defaultDir bool // path is in the default directory: it must be ours alone
+	path    string
+	dir     socketDir     // how path's directory is checked
+	timeout time.Duration // bounds connecting and each request; 0: dialTimeout and requestTimeout
 }
 
 // dial connects to the agent, or explains how to start one. It refuses a
 // socket another user could have planted (see checkSocket) and, where the
 // system tells, an agent run by another user.
 func (cl client) dial() (net.Conn, error) {
-	if err := checkSocket(cl.path, cl.defaultDir); err != nil {
+	owner, err := checkSocket(cl.path, cl.dir)
+	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialTimeout("unix", cl.path, dialTimeout)
+	c, err := net.DialTimeout("unix", cl.path, cmp.Or(cl.timeout, dialTimeout))
 	if err != nil {
 		return nil, dialError(cl.path, err)
 	}
-	if uid, ok := peerUID(c); ok && uid != os.Getuid() {
+	if uid, ok := peerUID(c); ok && uid != os.Getuid() && uid != owner {
 		c.Close()
 		return nil, fmt.Errorf("control socket %s is served by %s, not you: refusing to talk to it (run the command as that user)", cl.path, userName(uid))
 	}
@@ -59,29 +62,38 @@ func dialError(path string, err error) error {
 // to answer pick with their address and receive track's meta: the socket
 // must be ours and its directory ours alone (the default one, as the
 // agent checks it) or, given with --socket, owned by us or root and, if
-// others may write to it, sticky (so they cannot replace our socket). A
-// missing socket is left to dial to report.
-func checkSocket(path string, defaultDir bool) error {
+// others may write to it, sticky (so they cannot replace our socket); the
+// system service's is checked by checkSystemSocket. A missing socket is
+// left to dial to report. It returns the uid the agent may run as.
+func checkSocket(path string, dir socketDir) (int, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil
+		return os.Getuid(), nil
 	}
+	if dir == dirSystem {
+		return checkSystemSocket(path, fi)
+	}
+	return os.Getuid(), checkOwnSocket(path, fi, dir)
+}
+
+// checkOwnSocket checks a socket of ours (see checkSocket).
+func checkOwnSocket(path string, fi os.FileInfo, dir socketDir) error {
 	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
 		return fmt.Errorf("control socket %s belongs to %s, not you: refusing to talk to it (run the command as that user, or use your own --socket)", path, userName(uid))
 	}
-	dir := filepath.Dir(path)
-	if defaultDir {
-		return checkPrivateDir(dir)
+	d := filepath.Dir(path)
+	if dir == dirPrivate {
+		return checkPrivateDir(d)
 	}
-	di, err := os.Stat(dir)
+	di, err := os.Stat(d)
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	if uid, ok := fileOwner(di); ok && uid != os.Getuid() && uid != 0 {
-		return fmt.Errorf("control socket directory %s belongs to %s, not you: refusing a socket there (use a --socket in a directory of yours)", dir, userName(uid))
+		return fmt.Errorf("control socket directory %s belongs to %s, not you: refusing a socket there (use a --socket in a directory of yours)", d, userName(uid))
 	}
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&fs.ModeSticky == 0 {
-		return fmt.Errorf("control socket directory %s is writable by others (mode %#o) and not sticky: anyone could replace the socket; use a --socket in a directory of yours", dir, di.Mode().Perm())
+		return fmt.Errorf("control socket directory %s is writable by others (mode %#o) and not sticky: anyone could replace the socket; use a --socket in a directory of yours", d, di.Mode().Perm())
 	}
 	return nil
 }
@@ -95,7 +107,7 @@ func (cl client) send(req request) (net.Conn, *bufio.Reader, reply, error) {
 		return nil, nil, reply{}, err
 	}
 	b, _ := json.Marshal(req)
-	c.SetDeadline(time.Now().Add(requestTimeout))
+	c.SetDeadline(time.Now().Add(cmp.Or(cl.timeout, requestTimeout)))
 	if _, err := c.Write(append(b, '\n')); err != nil {
 		c.Close()
 		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)
@@ -198,7 +210,7 @@ func clientFor(c *cli.Context) (client, error) {
 	if err := checkName(name); err != nil {
 		return client{}, err
 	}
-	return client{path: defaultSocketFor(name), defaultDir: true}, nil
+	return defaultClient(name), nil
 }
 
 func clientCommands() []*cli.Command {
@@ -208,7 +220,8 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "[SERVICE]",
 			Flags: append(clientFlags(true), &cli.BoolFlag{Name: "local",
 				Usage: "list this node's entries with their check states, withdrawn ones included"}),
-			Action: listAction,
+			BashComplete: completeServices(opList),
+			Action:       listAction,
 		},
 		{
 			Name: "members", Usage: "list the live nodes of the cluster",
@@ -219,11 +232,13 @@ func clientCommands() []*cli.Command {
 			ArgsUsage: "SERVICE",
 			Flags: append(clientFlags(true), &cli.StringFlag{Name: "policy", Value: "random",
 				Usage: "`POLICY`: random, round-robin, least:FIELD (smallest numeric meta FIELD) or local"}),
-			Action: pickAction,
+			BashComplete: completeServices(opList),
+			Action:       pickAction,
 		},
 		{
 			Name: "watch", Usage: "print joins and leaves of SERVICE (or of everything) until interrupted",
-			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), Action: watchAction,
+			ArgsUsage: "[SERVICE]", Flags: clientFlags(true), BashComplete: completeServices(opList),
+			Action: watchAction,
 		},
 		{
 			Name: "track", Usage: "make the running agent track SERVICE (again: replace its meta and checks)",
@@ -239,7 +254,8 @@ func clientCommands() []*cli.Command {
 		runCommand(),
 		{
 			Name: "untrack", Usage: "make the running agent stop tracking SERVICE",
-			ArgsUsage: "SERVICE", Flags: clientFlags(false), Action: untrackAction,
+			ArgsUsage: "SERVICE", Flags: clientFlags(false), BashComplete: completeServices(opLocal),
+			Action: untrackAction,
 		},
 	}
 	for _, c := range cmds {

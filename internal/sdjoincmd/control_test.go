@@ -25,7 +25,7 @@ func TestDefaultSocket(t *testing.T) {
 func TestListenControl(t *testing.T) {
 	t.Run("creates_private_dir", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sdjoin", "a.sock")
-		ln, err := listenControl(path, true)
+		ln, err := listenControl(path, dirPrivate)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestListenControl(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.Chmod(dir, 0o755)
-		if _, err := listenControl(filepath.Join(dir, "a.sock"), true); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		if _, err := listenControl(filepath.Join(dir, "a.sock"), dirPrivate); err == nil || !strings.Contains(err.Error(), "chmod 700") {
 			t.Errorf("listenControl in a 0755 default dir: %v", err)
 		}
 	})
@@ -54,7 +54,7 @@ func TestListenControl(t *testing.T) {
 		}
 		old.SetUnlinkOnClose(false)
 		old.Close() // the file stays, nobody listens: a crashed agent
-		ln, err := listenControl(path, false)
+		ln, err := listenControl(path, dirGiven)
 		if err != nil {
 			t.Fatalf("stale socket: %v", err)
 		}
@@ -65,12 +65,12 @@ func TestListenControl(t *testing.T) {
 		if err := os.WriteFile(path, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := listenControl(path, false); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		if _, err := listenControl(path, dirGiven); err == nil || !strings.Contains(err.Error(), "not a socket") {
 			t.Errorf("listenControl over a file: %v", err)
 		}
 	})
 	t.Run("too_long", func(t *testing.T) {
-		if _, err := listenControl("/"+strings.Repeat("x", 120), false); err == nil {
+		if _, err := listenControl("/"+strings.Repeat("x", 120), dirGiven); err == nil {
 			t.Error("listenControl accepted a path over 107 bytes")
 		}
 	})

@@ -65,6 +65,7 @@ type core struct {
 
 	calls    chan func()   // work for the loop from other goroutines
 	joinKick chan struct{} // wakes joinLoop
+	joined   chan struct{} // closed by joinLoop after its first round
 	stop     context.CancelFunc
 	stopped  chan struct{} // closed when the loop has returned
 	wg       sync.WaitGroup
@@ -79,6 +80,7 @@ func newCore(opt *agentOptions, h *hub, warn func(string, ...any), log *slog.Log
 		unresolved:  make(map[string]bool),
 		calls:       make(chan func()),
 		joinKick:    make(chan struct{}, 1),
+		joined:      make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
 	for _, ts := range opt.tracks {

@@ -30,8 +30,10 @@ func (c *core) kickJoin() {
 }
 
 // joinLoop joins the missing peers whenever kicked, until ctx is done.
+// It closes c.joined after the first round (the loop kicks it at start).
 func (c *core) joinLoop(ctx context.Context) {
 	defer c.wg.Done()
+	first := c.joined
 	for {
 		select {
 		case <-ctx.Done():
@@ -39,6 +41,10 @@ func (c *core) joinLoop(ctx context.Context) {
 		case <-c.joinKick:
 		}
 		c.joinMissing(ctx)
+		if first != nil {
+			close(first)
+			first = nil
+		}
 	}
 }
 

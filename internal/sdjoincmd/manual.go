@@ -85,6 +85,14 @@ default directory that is not theirs alone, and a --socket directory
 another user owns or may write to without the sticky bit. The agent
 serves at most 128 connections at once.
 
+As a systemd service (sdjoin.service: RuntimeDirectory=sdjoin) the
+agent's socket is /run/sdjoin/NAME.sock ($RUNTIME_DIRECTORY/NAME.sock),
+mode 0660 in a 0750 directory: root and the members of group sdjoin may
+use it. Client commands without a socket of their own there use it, if
+/run/sdjoin belongs to root or user sdjoin and only its owner may write
+to it. With Type=notify the agent tells systemd it is ready once the
+socket answers and the first join round is done.
+
 SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
 bytes, 64 hex digits or base64; a regular file of at most 4 KB, not
 readable by others); nodes without it can neither join nor read anything:

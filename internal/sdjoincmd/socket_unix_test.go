@@ -19,7 +19,7 @@ func TestListenControlOtherUsersDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	chownOther(t, dir)
-	_, err := listenControl(filepath.Join(dir, "a.sock"), true)
+	_, err := listenControl(filepath.Join(dir, "a.sock"), dirPrivate)
 	if err == nil || !strings.Contains(err.Error(), "uid 65534") || strings.Contains(err.Error(), "chmod") {
 		t.Errorf("listenControl in another user's default dir: %v; want it to name the owner, not advise chmod", err)
 	}
@@ -62,7 +62,7 @@ func TestListenControlNeverOpen(t *testing.T) {
 		}
 	}()
 	for range 300 {
-		ln, err := listenControl(path, false)
+		ln, err := listenControl(path, dirGiven)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,4 +193,90 @@ func TestClientRefusesPlantedSocket(t *testing.T) {
 			t.Errorf("pick through our socket in a sticky dir: exit %d, %q, %q", code, out, errs)
 		}
 	})
+}
+
+// TestClientSystemSocket: without a socket of their own, clients use
+// the system service's (/run/sdjoin/NAME.sock) when its directory
+// belongs to root or the service's user and only its owner may write to
+// it, and the socket to that owner; anything else there is refused
+// before sending anything.
+func TestClientSystemSocket(t *testing.T) {
+	tests := []struct {
+		name  string
+		user  string // the service's user name
+		setup func(t *testing.T, runDir string)
+		want  string // in stderr; "" for a successful pick
+	}{
+		{name: "root_dir", user: "sdjoin", setup: func(t *testing.T, d string) {}},
+		{name: "service_user_dir", user: "nobody", setup: func(t *testing.T, d string) {
+			chownOther(t, d)
+			chownOther(t, filepath.Join(d, "sdjoin.sock"))
+		}},
+		{name: "dir_of_other_user", user: "sdjoin", setup: func(t *testing.T, d string) {
+			chownOther(t, d)
+		}, want: "not root or user sdjoin"},
+		{name: "dir_writable_by_group", user: "sdjoin", setup: func(t *testing.T, d string) {
+			os.Chmod(d, 0o770)
+		}, want: "writable by others"},
+		{name: "socket_of_other_user", user: "sdjoin", setup: func(t *testing.T, d string) {
+			chownOther(t, filepath.Join(d, "sdjoin.sock"))
+		}, want: "uid 65534"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runDir := filepath.Join(t.TempDir(), "sdjoin")
+			if err := os.Mkdir(runDir, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			plantAgent(t, filepath.Join(runDir, "sdjoin.sock"))
+			tt.setup(t, runDir)
+			setSystemSocketDir(t, runDir, tt.user)
+			t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+			code, out, errs := runCLI(t.Context(), "pick", "web")
+			switch {
+			case tt.want == "" && (code != 0 || !strings.Contains(out, "192.0.2.66")):
+				t.Errorf("pick through %s: exit %d, %q, %q; want the planted agent's answer", runDir, code, out, errs)
+			case tt.want != "" && (code != 1 || out != "" || !strings.Contains(errs, tt.want)):
+				t.Errorf("pick through %s: exit %d, %q, %q; want exit 1 and %q", runDir, code, out, errs, tt.want)
+			}
+		})
+	}
+	t.Run("own_socket_first", func(t *testing.T) {
+		runDir := filepath.Join(t.TempDir(), "sdjoin")
+		os.Mkdir(runDir, 0o750)
+		sys := plantAgent(t, filepath.Join(runDir, "sdjoin.sock"))
+		setSystemSocketDir(t, runDir, "sdjoin")
+		xdg := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		os.Mkdir(filepath.Join(xdg, "sdjoin"), 0o700)
+		own := plantAgent(t, filepath.Join(xdg, "sdjoin", "sdjoin.sock"))
+		if code, _, errs := runCLI(t.Context(), "pick", "web"); code != 0 || own.String() == "" || sys.String() != "" {
+			t.Errorf("pick with both sockets: exit %d (%s); own agent got %q, system one %q; want only our own asked", code, errs, own, sys)
+		}
+	})
+}
+
+// TestListenControlServiceDir: as a service, the agent's socket in
+// $RUNTIME_DIRECTORY is 0660 (for the directory's group), and a
+// directory others may write to is refused.
+func TestListenControlServiceDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("RUNTIME_DIRECTORY", dir)
+	path, kind := agentSocket("n1")
+	if path != filepath.Join(dir, "n1.sock") || kind != dirSystem {
+		t.Fatalf("agentSocket with RUNTIME_DIRECTORY = %s, %v", path, kind)
+	}
+	ln, err := listenControl(path, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("service socket: %v, %v; want mode 0660", fi, err)
+	}
+	open := t.TempDir()
+	os.Chmod(open, 0o777)
+	if _, err := listenControl(filepath.Join(open, "n1.sock"), dirSystem); err == nil || !strings.Contains(err.Error(), "RuntimeDirectoryMode") {
+		t.Errorf("listenControl in a 0777 RuntimeDirectory: %v; want a refusal naming RuntimeDirectoryMode", err)
+	}
 }
