@@ -58,6 +58,7 @@ type agentOptions struct {
 	publish        bool          // publish services over DNS-SD (not --no-publish)
 	renameDebounce time.Duration // rename.Config.Debounce; 0 is its default
 	renameGrace    time.Duration // rename.Config.Grace; 0 is its default
+	dns            dnsOptions    // the DNS interface; off without --dns
 }
 
 // agent is a running sdjoin agent: the core (tracker, identity, entries,
@@ -103,6 +104,13 @@ func (a *agent) run(ctx context.Context) error {
 		return err
 	}
 	defer ln.Close()
+	dnsSrv, err := a.startDNS()
+	if err != nil {
+		return err
+	}
+	if dnsSrv != nil {
+		defer dnsSrv.Close()
+	}
 	out := newAsyncWriter(a.stdout, 4096, func(n int64) {
 		a.warnf("warning: stdout is not being read: %d events dropped", n)
 	})
