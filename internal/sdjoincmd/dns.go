@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -83,6 +84,9 @@ type dnsServer struct {
 	wg       sync.WaitGroup
 	errs     chan error // what the servers returned
 	once     sync.Once
+	// unregister removes the zone's cache from the hub; nil when not
+	// registered.
+	unregister func()
 }
 
 // dnsLimits bound the TCP side of a dnsServer (tests shorten them).
@@ -146,6 +150,9 @@ func (s *dnsServer) Close() {
 			}
 		}
 		s.wg.Wait()
+		if s.unregister != nil {
+			s.unregister()
+		}
 	})
 }
 
@@ -180,29 +187,81 @@ func (a *agent) startDNS() (*dnsServer, error) {
 	if !o.addr.IsValid() {
 		return nil, nil
 	}
-	z := &dnsZone{domain: o.domain, ttl: o.ttl, list: a.core.listLabel, members: a.core.members}
+	cache := &dnsCache{services: a.core.services, list: a.core.listServices}
+	unregister := a.hub.register("", func(int) handler { return cache })
+	z := &dnsZone{domain: o.domain, ttl: o.ttl, list: cache.lookup, members: a.core.members}
 	s, err := startDNS(o.addr, z, defaultDNSLimits)
 	if err != nil {
+		unregister()
 		return nil, err
 	}
+	s.unregister = unregister
 	a.warnf("DNS interface on %s (UDP and TCP): NAME.service.%s and NODE.node.%s", s.Addr(), o.domain, o.domain)
 	return s, nil
 }
 
-// listLabel returns the entries of every service whose DNS label
-// (serviceLabel) is label; offline, none. Like list, it reads the
-// tracker under c.mu.
-func (c *core) listLabel(label string) []tracker.Presence {
+// dnsCache holds, per DNS label, the entries of the services answering
+// it (serviceLabel), read from the core on the first query after the hub
+// reported a change: between changes, queries read no tracker state. It
+// is a hub handler of every event.
+type dnsCache struct {
+	services func() []string                            // the services with entries
+	list     func(services []string) []tracker.Presence // their entries
+	gen      atomic.Uint64                              // events reported
+
+	mu      sync.Mutex // guards the fields below
+	built   uint64     // gen the cache holds
+	ok      bool       // built at all
+	names   map[string][]string
+	entries map[string][]tracker.Presence
+}
+
+func (x *dnsCache) handle(record) { x.gen.Add(1) }
+
+// lookup returns the entries of the services whose label is label. The
+// slice and its entries are shared: do not modify them.
+func (x *dnsCache) lookup(label string) []tracker.Presence {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if g := x.gen.Load(); !x.ok || g != x.built {
+		x.names = make(map[string][]string)
+		x.entries = make(map[string][]tracker.Presence)
+		for _, svc := range x.services() {
+			if l, ok := serviceLabel(svc); ok {
+				x.names[l] = append(x.names[l], svc)
+			}
+		}
+		x.built, x.ok = g, true
+	}
+	ps, ok := x.entries[label]
+	if !ok && len(x.names[label]) > 0 {
+		ps = x.list(x.names[label])
+		x.entries[label] = ps
+	}
+	return ps
+}
+
+// services returns the services with visible entries; offline, none.
+func (c *core) services() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t == nil {
+		return nil
+	}
+	return c.t.Services()
+}
+
+// listServices returns the entries of the services names; offline,
+// none. Like list, it reads the tracker under c.mu.
+func (c *core) listServices(names []string) []tracker.Presence {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.t == nil {
 		return nil
 	}
 	var out []tracker.Presence
-	for _, svc := range c.t.Services() {
-		if l, ok := serviceLabel(svc); ok && l == label {
-			out = append(out, c.t.List(svc)...)
-		}
+	for _, svc := range names {
+		out = append(out, c.t.List(svc)...)
 	}
 	return out
 }

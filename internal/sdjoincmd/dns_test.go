@@ -172,7 +172,13 @@ func TestDNSCluster(t *testing.T) {
 		t.Errorf("LookupSRV(big) = %d records, %v, TCP used %v; want 200 through TCP", len(srvs), err, r.dialed("tcp"))
 	}
 
-	// TTL 0: an untrack shows in the next answer.
+	// A new port and an untrack show at once (TTL 0, the cache follows).
+	if code, _, errs := n2.run("track", "web", "--meta", "port=9090"); code != 0 {
+		t.Fatalf("track with a new port: %d %s", code, errs)
+	}
+	waitFor(t, 5*time.Second, "node2's new port in the SRV answer", func() bool {
+		return slices.Equal(shortLines(dig(t, dnsPort, "web.service.sdjoin", "SRV", "+short")), []string{wantSRV[0], "1 1 9090 node2-at-127-0-0-1.node.sdjoin."})
+	})
 	if code, _, errs := n2.run("untrack", "web"); code != 0 {
 		t.Fatalf("untrack: %d %s", code, errs)
 	}

@@ -192,22 +192,32 @@ func (z *dnsZone) srv(qname string, ps []tracker.Presence) (ans, extra []dns.RR)
 		host string
 		port uint16
 	}
-	seen := map[target]bool{}
-	addrs := map[string]netip.Addr{}
+	seen := make(map[target]bool, len(ps))
+	srvs := make([]dns.SRV, 0, len(ps)) // one allocation for the records
+	ans = make([]dns.RR, 0, len(ps))
+	hosts := map[string]string{}     // node: its target host, "" if none
+	addrs := map[string]netip.Addr{} // target host: its address
 	for _, p := range ps {
 		port, ok := metaPort(p.Meta)
-		label, lok := nodeLabel(p.Node)
 		a := p.Addr.Addr().Unmap()
-		if !ok || !lok || !a.IsValid() || a.IsUnspecified() {
+		if !ok || !a.IsValid() || a.IsUnspecified() {
 			continue
 		}
-		tg := target{label + ".node." + z.domain, port}
-		if seen[tg] {
+		host, known := hosts[p.Node]
+		if !known {
+			if l, ok := nodeLabel(p.Node); ok {
+				host = l + ".node." + z.domain
+			}
+			hosts[p.Node] = host
+		}
+		tg := target{host, port}
+		if host == "" || seen[tg] {
 			continue
 		}
 		seen[tg] = true
-		addrs[tg.host] = a
-		ans = append(ans, &dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: tg.host})
+		addrs[host] = a
+		srvs = append(srvs, dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: host})
+		ans = append(ans, &srvs[len(srvs)-1])
 	}
 	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
 	for _, rr := range ans {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -419,4 +420,63 @@ func FuzzDNSRequest(f *testing.F) {
 			t.Fatalf("query outside the zone answered %s", dns.RcodeToString[m.Rcode])
 		}
 	})
+}
+
+// TestDNSCacheFollowsHub: the cache reads the core once between
+// changes, and a join the hub reports (a new service, mixed case) or a
+// leave shows in the next lookup.
+func TestDNSCacheFollowsHub(t *testing.T) {
+	v := &testView{}
+	var mu sync.Mutex
+	reads := 0
+	services := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		var out []string
+		for _, p := range v.entries {
+			if !slices.Contains(out, p.Service) {
+				out = append(out, p.Service)
+			}
+		}
+		return out
+	}
+	list := func(names []string) []tracker.Presence {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []tracker.Presence
+		for _, p := range v.entries {
+			if slices.Contains(names, p.Service) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	h := newHub()
+	cache := &dnsCache{services: services, list: list}
+	defer h.register("", func(int) handler { return cache })()
+	if ps := cache.lookup("api"); len(ps) != 0 {
+		t.Fatalf("empty view: %v", ps)
+	}
+	p := entry("Api", "n1@192.0.2.1", "192.0.2.1:7946", map[string]string{"port": "80"})
+	p.Ref = tracker.Ref{Node: p.Node, Boot: 1, Version: 1}
+	mu.Lock()
+	v.entries = append(v.entries, p)
+	mu.Unlock()
+	h.applyDiff(tracker.Diff{Service: "Api", Joins: []tracker.Presence{p}})
+	for range 3 {
+		if ps := cache.lookup("api"); len(ps) != 1 || ps[0].Service != "Api" {
+			t.Fatalf("after the join: %v, want Api's entry", ps)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("%d reads of the services for two views, want 2", reads)
+	}
+	mu.Lock()
+	v.entries = nil
+	mu.Unlock()
+	h.applyDiff(tracker.Diff{Service: "Api", Leaves: []tracker.Presence{p}})
+	if ps := cache.lookup("api"); len(ps) != 0 {
+		t.Errorf("after the leave: %v, want none", ps)
+	}
 }
