@@ -17,10 +17,13 @@ import (
 	"github.com/miekg/dns"
 )
 
-// result is one measurement: requests per second and latency quantiles.
+// result is one measurement: requests per second, latency quantiles,
+// and the agent's CPU time per request.
 type result struct {
+	n        int // requests that succeeded
 	rate     float64
 	p50, p99 time.Duration
+	cpu      time.Duration
 	errs     int
 }
 
@@ -65,6 +68,7 @@ func measure(workers int, d time.Duration, newWorker func() (request, func(), er
 	}
 	slices.Sort(all)
 	r := result{
+		n:    len(all),
 		rate: float64(len(all)) / time.Since(start).Seconds(),
 		p50:  all[len(all)/2],
 		p99:  all[len(all)*99/100],

@@ -82,12 +82,12 @@ func run(bin, dir string, cfg config) error {
 	for i := range cfg.runs {
 		for j := range fes {
 			fe := fes[(i+j)%len(fes)]
-			r, err := measure(cfg.workers, cfg.duration, fe.newWorker)
+			r, err := measureAgent(a, cfg, fe)
 			if err != nil {
 				return fmt.Errorf("%s: %w", fe.name, err)
 			}
 			fe.results = append(fe.results, r)
-			fmt.Fprintf(os.Stderr, "run %d %s: %.0f/s p50 %v p99 %v (%d errors)\n", i+1, fe.name, r.rate, r.p50, r.p99, r.errs)
+			fmt.Fprintf(os.Stderr, "run %d %s: %.0f/s p50 %v p99 %v, agent CPU %v per request (%d errors)\n", i+1, fe.name, r.rate, r.p50, r.p99, r.cpu, r.errs)
 		}
 	}
 	fmt.Printf("%d entries in %d services on %d peers, %d runs of %v, %d workers; medians\n\n",
@@ -100,22 +100,37 @@ func run(bin, dir string, cfg config) error {
 	return nil
 }
 
+// measureAgent measures fe and the agent's CPU time per request.
+func measureAgent(a *agent, cfg config, fe *frontend) (result, error) {
+	before, err := a.cpu()
+	if err != nil {
+		return result{}, err
+	}
+	r, err := measure(cfg.workers, cfg.duration, fe.newWorker)
+	if err != nil {
+		return r, err
+	}
+	after, err := a.cpu()
+	r.cpu = (after - before) / time.Duration(r.n)
+	return r, err
+}
+
 // printRates prints the rate and latency table: medians over the runs,
 // rates against the control socket's.
 func printRates(fes []*frontend) {
 	ctl := medianRate(fes[1].results)
-	fmt.Println("| front-end | requests/s | p50 | p99 | vs control socket | errors |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| front-end | requests/s | p50 | p99 | agent CPU per request | requests/s per agent core | vs control socket | errors |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, fe := range fes {
-		var p50, p99 []time.Duration
+		var p50, p99, cpu []time.Duration
 		errs := 0
 		for _, r := range fe.results {
-			p50, p99 = append(p50, r.p50), append(p99, r.p99)
+			p50, p99, cpu = append(p50, r.p50), append(p99, r.p99), append(cpu, r.cpu)
 			errs += r.errs
 		}
-		rate := medianRate(fe.results)
-		fmt.Printf("| %s | %.0f | %v | %v | %.2fx | %d |\n", fe.name, rate,
-			micro(stats.Median(p50)), micro(stats.Median(p99)), rate/ctl, errs)
+		rate, perReq := medianRate(fe.results), stats.Median(cpu)
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %.0f | %.2fx | %d |\n", fe.name, rate,
+			micro(stats.Median(p50)), micro(stats.Median(p99)), micro(perReq), float64(time.Second)/float64(perReq), rate/ctl, errs)
 	}
 }
 
