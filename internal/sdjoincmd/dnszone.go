@@ -38,18 +38,37 @@ const (
 // server could unpack.
 func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
-	if m := z.reply(req, tcp); m != nil {
-		w.WriteMsg(m)
+	if b := z.respond(req, tcp); b != nil {
+		w.Write(b)
 	}
 }
 
-// reply builds the answer to req, sized for its transport: over UDP,
-// trimmed to 512 bytes or the EDNS0 buffer size (at most maxUDPSize), TC
-// set when answers were left out, so the client retries over TCP. A
-// response gets no reply (nil): answering it could start a loop.
-func (z *dnsZone) reply(req *dns.Msg, tcp bool) *dns.Msg {
-	if req.Response {
+// respond returns the reply to req in wire form, sized for its
+// transport: over UDP, trimmed to 512 bytes or the EDNS0 buffer size (at
+// most maxUDPSize), TC set when answers were left out, so the client
+// retries over TCP. A response gets no reply (nil): answering it could
+// start a loop.
+func (z *dnsZone) respond(req *dns.Msg, tcp bool) []byte {
+	m, size := z.reply(req, tcp)
+	if m == nil {
 		return nil
+	}
+	m.Compress = true
+	b, err := m.Pack()
+	if err == nil && len(b) <= size {
+		return b // packed once: the usual case
+	}
+	fit(m, size)
+	if b, err = m.Pack(); err != nil {
+		b, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).Pack()
+	}
+	return b
+}
+
+// reply builds the reply to req (nil for none) and the size it must fit.
+func (z *dnsZone) reply(req *dns.Msg, tcp bool) (*dns.Msg, int) {
+	if req.Response {
+		return nil, 0
 	}
 	m := new(dns.Msg)
 	m.SetReply(req)
@@ -73,8 +92,7 @@ func (z *dnsZone) reply(req *dns.Msg, tcp bool) *dns.Msg {
 	if tcp {
 		size = maxTCPSize
 	}
-	fit(m, size)
-	return m
+	return m, size
 }
 
 // fit trims m to size bytes. TC is set only when answer or authority

@@ -84,6 +84,20 @@ func ask(name string, qtype uint16, bufsize uint16) *dns.Msg {
 	return q
 }
 
+// replyTo returns z's reply to q as the client gets it (nil for none).
+func replyTo(t testing.TB, z *dnsZone, q *dns.Msg, tcp bool) *dns.Msg {
+	t.Helper()
+	b := z.respond(q, tcp)
+	if b == nil {
+		return nil
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		t.Fatalf("reply does not unpack: %v", err)
+	}
+	return m
+}
+
 // rrStrings returns rrs as zone-file lines, sorted, without OPT.
 func rrStrings(rrs []dns.RR) []string {
 	var out []string
@@ -158,7 +172,7 @@ func TestDNSZoneAnswers(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := ask(tt.qname, tt.qtype, 0)
-			m := z.reply(q, false)
+			m := replyTo(t, z, q, false)
 			if m.Rcode != tt.rcode {
 				t.Errorf("rcode %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[tt.rcode])
 			}
@@ -184,16 +198,16 @@ func TestDNSZoneAnswers(t *testing.T) {
 func TestDNSZoneTTLAndDomain(t *testing.T) {
 	v := sampleView()
 	z := &dnsZone{domain: "consul.lan.", ttl: 30, list: v.listLabel, members: func() []tracker.Member { return v.members }}
-	m := z.reply(ask("n1.node.Consul.LAN.", dns.TypeA, 0), false)
+	m := replyTo(t, z, ask("n1.node.Consul.LAN.", dns.TypeA, 0), false)
 	want := []string{"n1.node.Consul.LAN. 30 IN A 192.0.2.1"}
 	if diff := cmp.Diff(want, rrStrings(m.Answer)); diff != "" {
 		t.Errorf("answer (-want +got):\n%s", diff)
 	}
-	m = z.reply(ask("nosuch.node.consul.lan.", dns.TypeA, 0), false)
+	m = replyTo(t, z, ask("nosuch.node.consul.lan.", dns.TypeA, 0), false)
 	if want := []string{"consul.lan. 30 IN SOA ns.consul.lan. hostmaster.consul.lan. 1 3600 600 86400 30"}; !slices.Equal(rrStrings(m.Ns), want) {
 		t.Errorf("authority %q, want %q", rrStrings(m.Ns), want)
 	}
-	if m := z.reply(ask("web.service.sdjoin.", dns.TypeA, 0), false); m.Rcode != dns.RcodeRefused {
+	if m := replyTo(t, z, ask("web.service.sdjoin.", dns.TypeA, 0), false); m.Rcode != dns.RcodeRefused {
 		t.Errorf("sdjoin. under --dns-domain consul.lan: %s, want REFUSED", dns.RcodeToString[m.Rcode])
 	}
 }
@@ -219,7 +233,7 @@ func TestDNSZoneHeaderErrors(t *testing.T) {
 		{"edns_version_1_badvers", vers, dns.RcodeBadVers},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m := z.reply(tt.q, false)
+			m := replyTo(t, z, tt.q, false)
 			if m.Rcode != tt.rcode || len(m.Answer) != 0 {
 				t.Errorf("rcode %s with %d answers, want %s and none", dns.RcodeToString[m.Rcode], len(m.Answer), dns.RcodeToString[tt.rcode])
 			}
@@ -230,7 +244,7 @@ func TestDNSZoneHeaderErrors(t *testing.T) {
 	}
 	resp := ask("web.service.sdjoin.", dns.TypeA, 0)
 	resp.Response = true
-	if m := z.reply(resp, false); m != nil {
+	if m := replyTo(t, z, resp, false); m != nil {
 		t.Errorf("reply to a response: %s, want none", m)
 	}
 }
@@ -266,9 +280,9 @@ func TestDNSZoneTruncation(t *testing.T) {
 		{"tcp_everything", 1232, true, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m := z.reply(ask("many.service.sdjoin.", dns.TypeSRV, tt.bufsize), tt.tcp)
-			b, err := m.Pack()
-			if err != nil {
+			b := z.respond(ask("many.service.sdjoin.", dns.TypeSRV, tt.bufsize), tt.tcp)
+			m := new(dns.Msg)
+			if err := m.Unpack(b); err != nil {
 				t.Fatal(err)
 			}
 			if tt.tcp {
@@ -294,7 +308,7 @@ func TestDNSZoneTruncation(t *testing.T) {
 // additional addresses cut off are not truncated (RFC 2181 9).
 func TestDNSZoneAdditionalTrimmedWithoutTC(t *testing.T) {
 	z := manyView(8).zone(0)
-	m := z.reply(ask("many.service.sdjoin.", dns.TypeSRV, 0), false)
+	m := replyTo(t, z, ask("many.service.sdjoin.", dns.TypeSRV, 0), false)
 	if m.Truncated || len(m.Answer) != 8 || len(m.Extra) == 0 || len(m.Extra) >= 8 {
 		t.Errorf("TC %v, %d answers, %d additional; want no TC, 8 answers, some additional but not all", m.Truncated, len(m.Answer), len(m.Extra))
 	}
@@ -308,9 +322,9 @@ func TestDNSZoneAdditionalTrimmedWithoutTC(t *testing.T) {
 // TestDNSZoneShuffles: the order of the answers changes between queries.
 func TestDNSZoneShuffles(t *testing.T) {
 	z := manyView(8).zone(0)
-	first := z.reply(ask("many.service.sdjoin.", dns.TypeA, 0), false).Answer
+	first := replyTo(t, z, ask("many.service.sdjoin.", dns.TypeA, 0), false).Answer
 	for range 50 {
-		if got := z.reply(ask("many.service.sdjoin.", dns.TypeA, 0), false).Answer; got[0].String() != first[0].String() {
+		if got := replyTo(t, z, ask("many.service.sdjoin.", dns.TypeA, 0), false).Answer; got[0].String() != first[0].String() {
 			return
 		}
 	}
@@ -364,7 +378,7 @@ func TestDNSLabels(t *testing.T) {
 }
 
 // FuzzDNSRequest: any packet the server can unpack gets a reply that
-// packs, keeps the ID and question, fits its transport, and REFUSED
+// unpacks, keeps the ID and question, fits its transport, and REFUSED
 // outside the zone; responses get none; nothing panics.
 func FuzzDNSRequest(f *testing.F) {
 	for _, q := range []*dns.Msg{
@@ -387,21 +401,21 @@ func FuzzDNSRequest(f *testing.F) {
 	v.entries = append(v.entries, mv.entries...)
 	v.members = append(v.members, mv.members...)
 	z := v.zone(0)
-	f.Fuzz(func(t *testing.T, b []byte, tcp bool) {
+	f.Fuzz(func(t *testing.T, in []byte, tcp bool) {
 		req := new(dns.Msg)
-		if req.Unpack(b) != nil {
+		if req.Unpack(in) != nil {
 			return
 		}
-		m := z.reply(req, tcp)
+		b := z.respond(req, tcp)
 		if req.Response {
-			if m != nil {
-				t.Fatalf("reply to a response: %s", m)
+			if b != nil {
+				t.Fatalf("reply to a response: %x", b)
 			}
 			return
 		}
-		out, err := m.Pack()
-		if err != nil {
-			t.Fatalf("reply does not pack: %v\n%s", err, m)
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatalf("reply does not unpack: %v", err)
 		}
 		limit := maxTCPSize
 		if !tcp {
@@ -410,8 +424,8 @@ func FuzzDNSRequest(f *testing.F) {
 				limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), maxUDPSize)
 			}
 		}
-		if len(out) > limit {
-			t.Fatalf("reply of %d bytes, limit %d", len(out), limit)
+		if len(b) > limit {
+			t.Fatalf("reply of %d bytes, limit %d", len(b), limit)
 		}
 		if m.Id != req.Id || (len(req.Question) > 0 && m.Question[0] != req.Question[0]) {
 			t.Fatalf("reply header or question differs:\n%s\n%s", req, m)
