@@ -723,3 +723,22 @@ func TestHTTPShutdownEndsStreams(t *testing.T) {
 		t.Error("HTTP port still accepts after the agent stopped")
 	}
 }
+
+// TestHTTPAddressInUse: an --http address already taken stops the agent
+// with one line naming it and the fix.
+func TestHTTPAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := freePort(t)
+	code, _, errs := runCLI(t.Context(), "--name", "n1", "--bind", fmt.Sprintf("127.0.0.1:%d", p), "--no-discover",
+		"--hostfile", filepath.Join(t.TempDir(), "none"), "--socket", filepath.Join(t.TempDir(), "s.sock"),
+		"--http", ln.Addr().String())
+	if code != cliutil.ExitFailure || !strings.Contains(errs, ln.Addr().String()) || !strings.Contains(errs, "choose another") ||
+		strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("--http on a taken port: exit %d, stderr %q", code, errs)
+	}
+}
