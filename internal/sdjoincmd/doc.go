@@ -58,7 +58,7 @@
 // client.go (the client commands), session.go (sdjoin run and track
 // --hold: sessions that reconnect), spec.go (entries with checks, their
 // wire form and bounds), http.go and sse.go (the HTTP API and its event
-// streams), keyfile.go, advertise.go, app.go and
+// streams), dns.go and dnszone.go (the DNS interface), keyfile.go, advertise.go, app.go and
 // manual.go (flags and --help).
 //
 // # Discovery
@@ -143,6 +143,21 @@
 // time) or a loopback peer naming the server by address. The listener is
 // limited to maxHTTPConns connections and event streams to
 // maxSSEClients; shutdown ends the streams, then the server.
+//
+// # DNS interface
+//
+// dns.go (--dns) serves a dnsZone (dnszone.go) with miekg/dns over UDP
+// and TCP on one address; the TCP listener is limited to maxDNSConns
+// connections with read and idle timeouts. The zone is pure: it answers
+// from two functions, the entries of a label and the members, and never
+// panics on a request (FuzzDNSRequest). The agent feeds it a dnsCache,
+// a hub handler that drops its copy of each label's entries at every
+// event and reads them again through the core (core.services and
+// core.listServices, under c.mu, like list) on the next query. Service
+// names become labels only when they are valid ones (serviceLabel); node
+// names map to NAME-at-IP (nodeLabel). A reply is packed once and, only
+// when it does not fit its transport, trimmed (fit: TC only when answers
+// had to go).
 //
 // # Diagnostics
 //
