@@ -76,6 +76,25 @@ and hyphens, one letter at least, no hyphen at an end or twice in a row)
 or whose port is not 1-65535 is not published (one warning); at most 64
 instances are. --no-publish turns publishing off.
 
+DNS. --dns ADDR:PORT (such as 127.0.0.1:8600; off by default) answers
+DNS queries over UDP and TCP for the zone --dns-domain (default sdjoin.)
+from this agent's view: NAME.service.sdjoin A and AAAA with the
+providers' node addresses, SRV (priority 1, weight 1) with the port in
+their meta "port" (entries without a port 1-65535 get no SRV) and target
+NODE.node.sdjoin, whose address comes as an additional record; records
+are shuffled per query. NODE.node.sdjoin answers the node's address.
+Labels compare without case; a service answers only if its name is a
+DNS label (letters, digits, '-', '_'; services differing only in case
+answer together). Node NAME@IP is the label NAME-at-IP, lower case, with
+'.', '_' and ':' as '-' (node1@10.0.0.1 is node1-at-10-0-0-1), or NAME
+alone while one member has it; names that fit no label are left out.
+Unknown names answer NXDOMAIN, other zones REFUSED, other types nothing.
+--dns-ttl (default 0s: never cached) sets every TTL. Replies over UDP are
+cut to 512 bytes or the client's EDNS0 size (at most 4096) with the TC
+bit set, so clients retry over TCP; at most 64 TCP connections are served
+at once, each closed after 5 s idle. Forward the zone from dnsmasq with
+server=/sdjoin/127.0.0.1#8600.
+
 CONTROL SOCKET. $XDG_RUNTIME_DIR/sdjoin/NAME.sock, else
 /tmp/sdjoin-UID/NAME.sock, or --socket PATH: mode 0600, bound in a private
 directory and then moved into place, so nobody else can ever connect. The
@@ -92,6 +111,22 @@ use it. Client commands without a socket of their own there use it, if
 /run/sdjoin belongs to root or user sdjoin and only its owner may write
 to it. With Type=notify the agent tells systemd it is ready once the
 socket answers and the first join round is done.
+
+HTTP API. --http ADDR:PORT (off by default; such as 127.0.0.1:8500)
+serves JSON: GET /v1/services and /v1/services/NAME (entries; this
+node's with their check state; ?local=true: as list --local), GET
+/v1/members, GET /v1/pick/NAME?policy=POLICY (404 when none), GET
+/v1/events[?service=NAME] (Server-Sent Events: watch --json's records,
+the current state first), PUT /v1/track/NAME (body {"meta":{...},
+"checks":[...],"interval_ms":N,"timeout_ms":N}) and DELETE
+/v1/track/NAME. Errors are {"error":"..."} with the HTTP status. Track
+and untrack are allowed only from loopback (naming the server by
+address or localhost), unless --http-token-file FILE is given: then
+only with "Authorization: Bearer TOKEN", from anywhere (a regular file
+of at most 4 KB, mode 600, one token of 16 or more visible ASCII
+characters). Bodies are limited to 64 KiB, headers must arrive within
+5 s, at most 1024 event streams run at once, and a stream that falls
+256 events behind is dropped (the client reconnects).
 
 SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
 bytes, 64 hex digits or base64; a regular file of at most 4 KB, not

@@ -1,0 +1,363 @@
+package sdjoincmd
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/ipfinder-go/ipfinder/tracker"
+)
+
+// dnsZone answers DNS queries about the agent's view: NAME.service.DOMAIN
+// (A, AAAA, SRV) and NODE.node.DOMAIN (A, AAAA). It holds no state of its
+// own: every answer reads the view afresh through list and members.
+type dnsZone struct {
+	domain string // lower-case FQDN: "sdjoin."
+	ttl    uint32
+	// list returns the entries of the services whose names are valid
+	// DNS labels equal to label, ignoring case (see listLabel).
+	list func(label string) []tracker.Presence
+	// members returns the live members, this node included.
+	members func() []tracker.Member
+}
+
+// Sizes of DNS replies.
+const (
+	// maxUDPSize caps an EDNS0 client's UDP buffer size; it is also the
+	// size this server advertises and reads requests into.
+	maxUDPSize = 4096
+	// maxTCPSize is the largest DNS message (RFC 1035, two length bytes).
+	maxTCPSize = dns.MaxMsgSize
+)
+
+// ServeDNS answers one request. It never panics on a request the
+// server could unpack.
+func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	if b := z.respond(req, tcp); b != nil {
+		w.Write(b)
+	}
+}
+
+// respond returns the reply to req in wire form, sized for its
+// transport: over UDP, trimmed to 512 bytes or the EDNS0 buffer size (at
+// most maxUDPSize), TC set when answers were left out, so the client
+// retries over TCP. A response gets no reply (nil): answering it could
+// start a loop.
+func (z *dnsZone) respond(req *dns.Msg, tcp bool) []byte {
+	m, size := z.reply(req, tcp)
+	if m == nil {
+		return nil
+	}
+	m.Compress = true
+	b, err := m.Pack()
+	if err == nil && len(b) <= size {
+		return b // packed once: the usual case
+	}
+	fit(m, size)
+	if b, err = m.Pack(); err != nil {
+		b, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).Pack()
+	}
+	return b
+}
+
+// reply builds the reply to req (nil for none) and the size it must fit.
+func (z *dnsZone) reply(req *dns.Msg, tcp bool) (*dns.Msg, int) {
+	if req.Response {
+		return nil, 0
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	switch {
+	case req.Opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented
+	case len(req.Question) != 1:
+		m.Rcode = dns.RcodeFormatError
+	default:
+		z.answer(m, req.Question[0])
+	}
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = min(max(int(opt.UDPSize()), dns.MinMsgSize), maxUDPSize)
+		if opt.Version() != 0 {
+			m.Answer, m.Ns, m.Extra = nil, nil, nil
+			m.Rcode = dns.RcodeBadVers
+		}
+		m.SetEdns0(maxUDPSize, false)
+	}
+	if tcp {
+		size = maxTCPSize
+	}
+	return m, size
+}
+
+// fit trims m to size bytes. TC is set only when answer or authority
+// records had to go: additional records are a hint (RFC 2181 9).
+func fit(m *dns.Msg, size int) {
+	answers, ns := len(m.Answer), len(m.Ns)
+	m.Truncate(size)
+	m.Truncated = len(m.Answer) < answers || len(m.Ns) < ns
+}
+
+// answer fills m with the answer to q.
+func (z *dnsZone) answer(m *dns.Msg, q dns.Question) {
+	name := strings.ToLower(q.Name)
+	if q.Qclass != dns.ClassINET || !dns.IsSubDomain(z.domain, name) {
+		m.Rcode = dns.RcodeRefused
+		return
+	}
+	m.Authoritative = true
+	labels := dns.SplitDomainName(name)
+	rel := labels[:len(labels)-dns.CountLabel(z.domain)]
+	var found bool
+	switch {
+	case len(rel) == 0:
+		found = true
+		if q.Qtype == dns.TypeSOA {
+			m.Answer = []dns.RR{z.soa()}
+		}
+	case len(rel) == 1 && (rel[0] == "service" || rel[0] == "node"):
+		found = true // empty non-terminals: NODATA
+	case len(rel) == 2 && rel[1] == "service":
+		m.Answer, m.Extra, found = z.service(q.Name, rel[0], q.Qtype)
+	case len(rel) == 2 && rel[1] == "node":
+		m.Answer, found = z.node(q.Name, rel[0], q.Qtype)
+	}
+	if !found {
+		m.Rcode = dns.RcodeNameError
+	}
+	if len(m.Answer) == 0 {
+		m.Ns = []dns.RR{z.soa()}
+	}
+}
+
+// soa is the zone's SOA record; its TTL and minimum, the TTL of negative
+// answers, are the zone's TTL.
+func (z *dnsZone) soa() dns.RR {
+	return &dns.SOA{
+		Hdr: dns.RR_Header{Name: z.domain, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: z.ttl},
+		Ns:  "ns." + z.domain, Mbox: "hostmaster." + z.domain,
+		Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: z.ttl,
+	}
+}
+
+func (z *dnsZone) hdr(name string, typ uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: typ, Class: dns.ClassINET, Ttl: z.ttl}
+}
+
+// addrRR returns the A or AAAA record of a with owner name, nil when a is
+// not of type typ.
+func (z *dnsZone) addrRR(name string, typ uint16, a netip.Addr) dns.RR {
+	a = a.Unmap()
+	switch {
+	case typ == dns.TypeA && a.Is4():
+		return &dns.A{Hdr: z.hdr(name, typ), A: a.AsSlice()}
+	case typ == dns.TypeAAAA && a.Is6() && a.Zone() == "":
+		return &dns.AAAA{Hdr: z.hdr(name, typ), AAAA: a.AsSlice()}
+	}
+	return nil
+}
+
+// addrType returns the record type of a's address: A or AAAA.
+func addrType(a netip.Addr) uint16 {
+	if a.Unmap().Is4() {
+		return dns.TypeA
+	}
+	return dns.TypeAAAA
+}
+
+// service answers NAME.service.DOMAIN (label NAME) for qtype: the
+// providers' distinct addresses (A, AAAA), or one SRV per distinct node
+// and port with the nodes' addresses as additional records, shuffled.
+// found is false when the service has no provider.
+func (z *dnsZone) service(qname, label string, qtype uint16) (ans, extra []dns.RR, found bool) {
+	if !validLabel(label) {
+		return nil, nil, false
+	}
+	ps := z.list(label)
+	switch qtype {
+	case dns.TypeA, dns.TypeAAAA:
+		ans = z.providerAddrs(qname, qtype, ps)
+	case dns.TypeSRV:
+		ans, extra = z.srv(qname, ps)
+	}
+	return ans, extra, len(ps) > 0
+}
+
+func (z *dnsZone) providerAddrs(qname string, qtype uint16, ps []tracker.Presence) []dns.RR {
+	var ans []dns.RR
+	seen := map[netip.Addr]bool{}
+	for _, p := range ps {
+		a := p.Addr.Addr().Unmap()
+		if rr := z.addrRR(qname, qtype, a); rr != nil && !seen[a] && !a.IsUnspecified() {
+			seen[a] = true
+			ans = append(ans, rr)
+		}
+	}
+	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
+	return ans
+}
+
+// srv returns the SRV records of ps (those with a valid port and a node
+// name that maps to a label) and, in the same order, their targets'
+// addresses.
+func (z *dnsZone) srv(qname string, ps []tracker.Presence) (ans, extra []dns.RR) {
+	type target struct {
+		host string
+		port uint16
+	}
+	seen := make(map[target]bool, len(ps))
+	srvs := make([]dns.SRV, 0, len(ps)) // one allocation for the records
+	ans = make([]dns.RR, 0, len(ps))
+	hosts := map[string]string{}     // node: its target host, "" if none
+	addrs := map[string]netip.Addr{} // target host: its address
+	for _, p := range ps {
+		port, ok := metaPort(p.Meta)
+		a := p.Addr.Addr().Unmap()
+		if !ok || !a.IsValid() || a.IsUnspecified() {
+			continue
+		}
+		host, known := hosts[p.Node]
+		if !known {
+			if l, ok := nodeLabel(p.Node); ok {
+				host = l + ".node." + z.domain
+			}
+			hosts[p.Node] = host
+		}
+		tg := target{host, port}
+		if host == "" || seen[tg] {
+			continue
+		}
+		seen[tg] = true
+		addrs[host] = a
+		srvs = append(srvs, dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: host})
+		ans = append(ans, &srvs[len(srvs)-1])
+	}
+	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
+	for _, rr := range ans {
+		host := rr.(*dns.SRV).Target
+		if a, ok := addrs[host]; ok {
+			extra = append(extra, z.addrRR(host, addrType(a), a))
+			delete(addrs, host)
+		}
+	}
+	return ans, extra
+}
+
+// metaPort returns the port in meta "port" when it is 1-65535.
+func metaPort(meta map[string]string) (uint16, bool) {
+	n, err := strconv.ParseUint(meta["port"], 10, 16)
+	return uint16(n), err == nil && n > 0
+}
+
+// node answers NODE.node.DOMAIN (label NODE): the address of the member
+// whose node name maps to label (nodeLabel), else of the one member
+// whose NAME part alone maps to it (shortLabel). found is false when no
+// member, or more than one by NAME, matches.
+func (z *dnsZone) node(qname, label string, qtype uint16) (ans []dns.RR, found bool) {
+	if !validLabel(label) {
+		return nil, false
+	}
+	var byName []tracker.Member
+	ms := z.members()
+	for _, m := range ms {
+		if l, ok := nodeLabel(m.Name); ok && l == label {
+			return z.memberRR(qname, qtype, m), true
+		}
+		if l, ok := shortLabel(m.Name); ok && l == label {
+			byName = append(byName, m)
+		}
+	}
+	if len(byName) != 1 {
+		return nil, false
+	}
+	return z.memberRR(qname, qtype, byName[0]), true
+}
+
+func (z *dnsZone) memberRR(qname string, qtype uint16, m tracker.Member) []dns.RR {
+	a := m.Addr.Addr().Unmap()
+	if rr := z.addrRR(qname, qtype, a); rr != nil && !a.IsUnspecified() {
+		return []dns.RR{rr}
+	}
+	return nil
+}
+
+// validLabel reports whether s is a label this zone uses: 1 to 63
+// lower-case ASCII letters, digits, '-' and '_', no '-' at either end.
+func validLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// serviceLabel returns the DNS label of a service name: the name in
+// lower case, when that is a valid label (so "Web" answers
+// web.service.DOMAIN, and "my web" or "wéb" nothing).
+func serviceLabel(service string) (string, bool) {
+	for i := 0; i < len(service); i++ {
+		if service[i] >= 0x80 {
+			return "", false // before ToLower: it folds some runes to ASCII
+		}
+	}
+	l := strings.ToLower(service)
+	return l, validLabel(l)
+}
+
+// nodeLabel maps a node name NAME@IP to its DNS label: NAME lower-cased
+// with '.' and '_' as '-', then "-at-", then IP with '.' and ':' as '-'
+// ("Web.1@10.0.0.1" is web-1-at-10-0-0-1, "n1@2001:db8::1"
+// n1-at-2001-db8--1). Names it does not fit (over 63 bytes, no valid IP,
+// other characters) have none.
+func nodeLabel(node string) (string, bool) {
+	name, ip, ok := cutNode(node)
+	if !ok {
+		return "", false
+	}
+	l := name + "-at-" + ipDashes.Replace(ip.String())
+	return l, validLabel(l)
+}
+
+var ipDashes = strings.NewReplacer(".", "-", ":", "-")
+
+// shortLabel maps NAME@IP to the label of NAME alone, as nodeLabel does.
+func shortLabel(node string) (string, bool) {
+	name, _, ok := cutNode(node)
+	return name, ok && validLabel(name)
+}
+
+// cutNode splits NAME@IP into NAME as a label part (lower case, '.' and
+// '_' as '-') and IP.
+func cutNode(node string) (string, netip.Addr, bool) {
+	i := strings.LastIndexByte(node, '@')
+	if i < 0 {
+		return "", netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(node[i+1:])
+	if err != nil || ip.Zone() != "" {
+		return "", netip.Addr{}, false
+	}
+	name := []byte(node[:i])
+	for j, c := range name {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			name[j] = c + 'a' - 'A'
+		case c == '.' || c == '_':
+			name[j] = '-'
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-':
+		default:
+			return "", netip.Addr{}, false
+		}
+	}
+	return string(name), ip.Unmap(), true
+}
