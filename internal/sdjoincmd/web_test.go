@@ -1,0 +1,323 @@
+package sdjoincmd
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// inline returns the contents of the one <tag>...</tag> of body.
+func inline(t *testing.T, body, tag string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(body, -1)
+	if len(m) != 1 {
+		t.Fatalf("page has %d <%s> elements, want 1", len(m), tag)
+	}
+	return m[0][1]
+}
+
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+func TestWebHandlerHeaders(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer((*agent)(nil).webHandler())
+	t.Cleanup(srv.Close)
+
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %s", resp.Status)
+	}
+	for h, want := range map[string]string{
+		"Content-Type":           "text/html; charset=utf-8",
+		"X-Content-Type-Options": "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "no-referrer",
+	} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{
+		"default-src 'self'",
+		"script-src " + hashOf(inline(t, body, "script")) + ";",
+		"style-src " + hashOf(inline(t, body, "style")) + ";",
+		"object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+	} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe") {
+		t.Errorf("Content-Security-Policy %q allows something unsafe", csp)
+	}
+	for _, bad := range []string{"{{", "http://", "https://", "<script src", "<link"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page holds %q: it must be self-contained", bad)
+		}
+	}
+}
+
+func TestWebHandlerMethods(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer((*agent)(nil).webHandler())
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		method    string
+		wantCode  int
+		wantBody  bool
+		wantAllow string
+	}{
+		{method: http.MethodGet, wantCode: http.StatusOK, wantBody: true},
+		{method: http.MethodHead, wantCode: http.StatusOK},
+		{method: http.MethodPost, wantCode: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD"},
+		{method: http.MethodPut, wantCode: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD"},
+		{method: http.MethodDelete, wantCode: http.StatusMethodNotAllowed, wantAllow: "GET, HEAD"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ToLower(tt.method), func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL+"/", strings.NewReader("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantCode {
+				t.Errorf("%s / = %s, want %d", tt.method, resp.Status, tt.wantCode)
+			}
+			if got := strings.Contains(string(b), "<html"); got != tt.wantBody {
+				t.Errorf("%s / body has the page: %v, want %v", tt.method, got, tt.wantBody)
+			}
+			if got := resp.Header.Get("Allow"); got != tt.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tt.wantAllow)
+			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q", got)
+			}
+		})
+	}
+}
+
+// TestWebScriptWritesText checks that the page's script never parses
+// markup: names and meta come from other machines.
+func TestWebScriptWritesText(t *testing.T) {
+	t.Parallel()
+	js, err := webFiles.ReadFile("web/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('on", "createContextualFragment", "DOMParser"} {
+		if strings.Contains(string(js), sink) {
+			t.Errorf("web/app.js uses %s: write data with textContent", sink)
+		}
+	}
+}
+
+// fakeAPI serves the page and the API it reads (/v1/members,
+// /v1/services, /v1/events) from state the test sets: the page's own
+// logic, tested without a cluster. TestWebPageChromium runs it against
+// real agents.
+type fakeAPI struct {
+	mu        sync.Mutex
+	members   []record // the local one first
+	entries   map[visKey]record
+	withdrawn []record // listed by /v1/services only: this agent's entries its checks withdrew
+	streams   map[chan record]struct{}
+}
+
+func newFakeAPI(t *testing.T, members ...record) *httptest.Server {
+	f := &fakeAPI{members: members, entries: map[visKey]record{}, streams: map[chan record]struct{}{}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", (*agent)(nil).webHandler())
+	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, f.members) })
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, f.list()) })
+	mux.HandleFunc("GET /v1/events", f.events)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { f.drop(); srv.Close() })
+	fakes.Store(srv, f)
+	return srv
+}
+
+// fakes maps a server of newFakeAPI to its state.
+var fakes sync.Map
+
+func fakeOf(srv *httptest.Server) *fakeAPI { v, _ := fakes.Load(srv); return v.(*fakeAPI) }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// list returns what /v1/services lists.
+func (f *fakeAPI) list() []record {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append(slices.Collect(maps.Values(f.entries)), f.withdrawn...)
+	sortRecords(out)
+	return out
+}
+
+// events streams the entries and the remote members as joins, then
+// every change, until the client goes or drop ends the stream.
+func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	ch := make(chan record, 64)
+	f.mu.Lock()
+	var replay []record
+	for _, e := range f.entries {
+		e.Event, e.State, e.Checks = evJoin, "", nil
+		replay = append(replay, e)
+	}
+	sortRecords(replay)
+	for _, m := range f.members[1:] {
+		m.Event = evMemberJoin
+		replay = append(replay, m)
+	}
+	f.streams[ch] = struct{}{}
+	f.mu.Unlock()
+	fmt.Fprint(w, "retry: 100\n\n")
+	for _, rec := range replay {
+		writeSSE(w, rec)
+	}
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case rec, ok := <-ch:
+			if !ok {
+				return
+			}
+			writeSSE(w, rec)
+			w.(http.Flusher).Flush()
+		case <-r.Context().Done():
+			f.mu.Lock()
+			delete(f.streams, ch)
+			f.mu.Unlock()
+			return
+		}
+	}
+}
+
+func writeSSE(w io.Writer, r record) {
+	b, _ := json.Marshal(r)
+	fmt.Fprintf(w, "data: %s\n\n", b)
+}
+
+// set changes an entry without telling the streams (what a client
+// misses while disconnected); publish tells them.
+func (f *fakeAPI) set(e record, present bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := visKey{e.Service, e.Node, e.Key}
+	if present {
+		f.entries[k] = e
+	} else {
+		delete(f.entries, k)
+	}
+}
+
+func (f *fakeAPI) publish(event string, e record) {
+	f.set(e, event == evJoin)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e.Event, e.State, e.Checks = event, "", nil
+	for ch := range f.streams {
+		ch <- e
+	}
+}
+
+// drop ends every stream, as an agent restart would.
+func (f *fakeAPI) drop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.streams {
+		close(ch)
+		delete(f.streams, ch)
+	}
+}
+
+func TestWebPageFakeAPI(t *testing.T) {
+	t.Parallel()
+	addr := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	local := record{Node: "a@192.0.2.1", Addr: addr("192.0.2.1:7946"), Local: true}
+	peer := record{Node: "b@192.0.2.2", Addr: addr("192.0.2.2:7946")}
+	srv := newFakeAPI(t, local, peer)
+	f := fakeOf(srv)
+	f.set(record{Service: "db", Key: trackKey, Node: local.Node, Addr: local.Addr, Meta: map[string]string{"port": "5432"},
+		Local: true, State: "warning", Checks: []checkRecord{{Check: "tcp:127.0.0.1:5432", State: "warning", Output: "slow"}}}, true)
+	f.withdrawn = []record{{Service: "cache", Key: trackKey, Node: local.Node, Meta: map[string]string{}, Local: true,
+		State: "critical", Checks: []checkRecord{{Check: "tcp:127.0.0.1:6379", State: "critical"}}}}
+
+	b := newBrowser(t, 1200, 900)
+	b.open(t, srv.URL+"/")
+	b.waitRows(t, "members", "both members, this agent marked", func(rs [][]string) bool {
+		return slices.Equal(column(rs, 0), []string{"a@192.0.2.1 (this agent)", "b@192.0.2.2"}) &&
+			hasRow(rs, "b@192.0.2.2", "192.0.2.2:7946", "alive")
+	})
+	b.waitRows(t, "services", "db with its check state, cache withdrawn", func(rs [][]string) bool {
+		return hasRow(rs, "db", local.Node, "192.0.2.1:7946", "port=5432", "warning") &&
+			hasRow(rs, "cache", local.Node, "", "", "critical (withdrawn)") && len(rs) == 2
+	})
+
+	web := record{Service: "web", Key: trackKey, Node: peer.Node, Addr: peer.Addr, Meta: map[string]string{"port": "80"}}
+	f.publish(evJoin, web)
+	b.waitRows(t, "services", "web after it joined", func(rs [][]string) bool { return hasRow(rs, "web", peer.Node, "192.0.2.2:7946", "port=80") })
+	b.waitRows(t, "events", "the join of web logged, the replay not", func(rs [][]string) bool {
+		return len(rs) == 1 && slices.Equal(rs[0][1:], []string{"join", "web", peer.Node, "192.0.2.2:7946 port=80"})
+	})
+
+	// A reconnect rebuilds the state: what changed meanwhile shows.
+	f.set(web, false)
+	f.set(record{Service: "mail", Key: trackKey, Node: peer.Node, Addr: peer.Addr}, true)
+	f.drop()
+	b.waitRows(t, "services", "the state of the new stream", func(rs [][]string) bool {
+		return hasRow(rs, "mail", peer.Node) && !hasRow(rs, "web")
+	})
+	b.waitRows(t, "events", "the reconnect logged", func(rs [][]string) bool { return slices.Contains(column(rs, 1), "reconnected") })
+	f.publish(evLeave, record{Service: "mail", Key: trackKey, Node: peer.Node, Addr: peer.Addr})
+	b.waitRows(t, "services", "mail gone after its leave", func(rs [][]string) bool { return !hasRow(rs, "mail") })
+
+	// Sorting: a click on Service reverses the order.
+	f.publish(evJoin, web)
+	b.waitRows(t, "services", "web back", func(rs [][]string) bool { return hasRow(rs, "web") })
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(`#services th[data-sort="service"] button`))); err != nil {
+		t.Fatal(err)
+	}
+	b.waitRows(t, "services", "services sorted descending", func(rs [][]string) bool {
+		return slices.Equal(column(rs, 0), []string{"web", "db", "cache"})
+	})
+	b.noExceptions(t)
+}
