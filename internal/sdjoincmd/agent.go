@@ -58,6 +58,10 @@ type agentOptions struct {
 	publish        bool          // publish services over DNS-SD (not --no-publish)
 	renameDebounce time.Duration // rename.Config.Debounce; 0 is its default
 	renameGrace    time.Duration // rename.Config.Grace; 0 is its default
+	// The HTTP API (--http): off when http is not valid.
+	http          netip.AddrPort
+	httpToken     []byte        // from --http-token-file; nil: none
+	httpKeepalive time.Duration // between SSE pings; 0: the default
 }
 
 // agent is a running sdjoin agent: the core (tracker, identity, entries,
@@ -103,6 +107,13 @@ func (a *agent) run(ctx context.Context) error {
 		return err
 	}
 	defer ln.Close()
+	var httpLn net.Listener
+	if a.opt.http.IsValid() {
+		if httpLn, err = listenHTTP(a.opt.http); err != nil {
+			return err
+		}
+		defer httpLn.Close()
+	}
 	out := newAsyncWriter(a.stdout, 4096, func(n int64) {
 		a.warnf("warning: stdout is not being read: %d events dropped", n)
 	})
@@ -115,7 +126,13 @@ func (a *agent) run(ctx context.Context) error {
 	srv := &controlServer{core: a.core, hub: a.hub, warn: a.warnf, log: a.log}
 	srv.wg.Add(1)
 	go srv.serve(srvCtx, ln)
+	var hs *httpServer
+	if httpLn != nil {
+		hs = a.newHTTPServer(srv)
+		hs.start(httpLn)
+	}
 	a.announce(a.opt.socket)
+	a.announceHTTP(httpLn)
 	a.core.run(ctx)
 	for done := false; !done; {
 		select {
@@ -127,6 +144,9 @@ func (a *agent) run(ctx context.Context) error {
 	}
 	stopSrv()
 	ln.Close()
+	if hs != nil {
+		hs.shutdown()
+	}
 	return a.shutdown(srv)
 }
 
@@ -151,3 +171,15 @@ func (a *agent) shutdown(srv *controlServer) error {
 
 // isClosedConn reports errors from using a closed connection.
 func isClosedConn(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// announceHTTP prints where the HTTP API listens (ln nil: off), and
+// warns when it is reachable from the network without a token.
+func (a *agent) announceHTTP(ln net.Listener) {
+	if ln == nil {
+		return
+	}
+	a.warnf("HTTP API on http://%s/", ln.Addr())
+	if !a.opt.http.Addr().IsLoopback() && a.opt.httpToken == nil {
+		a.warnf("warning: HTTP API on %s answers anyone who can reach it (track and untrack only from this machine; use a loopback --http or --http-token-file)", a.opt.http)
+	}
+}

@@ -53,6 +53,9 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.StringFlag{Name: "socket", Usage: "control socket `PATH` (default $XDG_RUNTIME_DIR/sdjoin/NAME.sock or /tmp/sdjoin-UID/NAME.sock)"},
 		&cli.StringFlag{Name: "key-file", Usage: "encrypt gossip with the 32-byte key in `FILE` (raw, hex or base64; mode 600)"},
 		&cli.StringFlag{Name: "cluster", Usage: "cluster `LABEL`: nodes with another label ignore this one"},
+		&cli.StringFlag{Name: "http", Usage: "serve the HTTP API on `ADDR:PORT`, such as 127.0.0.1:8500 (default: off)"},
+		&cli.StringFlag{Name: "http-token-file", Usage: "allow HTTP track and untrack from anywhere with the token in `FILE` (Authorization: Bearer; mode 600); without it, only from loopback"},
+		&cli.DurationFlag{Name: "http-keepalive", Hidden: true},
 		&cli.BoolFlag{Name: "json", Usage: "print events as JSON lines"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log gossip details on stderr"},
 		&cli.BoolFlag{Name: "no-discover", Usage: "neither announce this agent over mDNS nor look for peers that way (implies --no-publish)"},
@@ -249,10 +252,33 @@ func parseAgentOptions(c *cli.Context, tl *trackList) (*agentOptions, error) {
 		}
 		o.keyFile = kf
 	}
+	if err := parseHTTPOptions(c, o); err != nil {
+		return nil, err
+	}
 	if len(o.label) > 255 {
 		return nil, cliutil.Usagef("bad --cluster: %d bytes, limit 255", len(o.label))
 	}
 	return o, nil
+}
+
+// parseHTTPOptions parses --http and --http-token-file into o.
+func parseHTTPOptions(c *cli.Context, o *agentOptions) error {
+	o.httpKeepalive = c.Duration("http-keepalive")
+	s, tf := c.String("http"), c.String("http-token-file")
+	if s == "" {
+		if tf != "" {
+			return cliutil.Usagef("--http-token-file needs --http ADDR:PORT")
+		}
+		return nil
+	}
+	var err error
+	if o.http, err = netip.ParseAddrPort(s); err != nil || o.http.Addr().Zone() != "" {
+		return cliutil.Usagef("bad --http %q: want ADDR:PORT such as 127.0.0.1:8500", s)
+	}
+	if tf != "" {
+		o.httpToken, err = readTokenFile(tf)
+	}
+	return err
 }
 
 // parseBind parses ADDR:PORT or ADDR (port 7946).

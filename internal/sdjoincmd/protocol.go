@@ -66,37 +66,43 @@ func decodeRequest(line []byte) (request, error) {
 	if err := json.Unmarshal(line, &req); err != nil {
 		return req, cliutil.Usagef("bad request: %v", err)
 	}
+	return req, checkRequest(&req)
+}
+
+// checkRequest checks a request (of any front-end) and parses the
+// entries of track and session into req.specs.
+func checkRequest(req *request) error {
 	switch req.Op {
 	case opList, opMembers, opWatch, opLocal:
 	case opPick, opTrack, opUntrack:
 		if req.Service == "" {
-			return req, cliutil.Usagef("bad request: %s needs a service", req.Op)
+			return cliutil.Usagef("bad request: %s needs a service", req.Op)
 		}
 	case opSession:
-		return req, decodeSession(&req)
+		return decodeSession(req)
 	default:
-		return req, cliutil.Usagef("bad request: unknown op %q", req.Op)
+		return cliutil.Usagef("bad request: unknown op %q", req.Op)
 	}
 	if req.Op == opTrack {
 		ts, err := parseWireEntry(wireEntry{Service: req.Service, Meta: req.Meta,
 			Checks: req.Checks, IntervalMS: req.IntervalMS, TimeoutMS: req.TimeoutMS})
 		if err != nil {
-			return req, err
+			return err
 		}
 		req.specs = []trackSpec{ts}
 	}
 	if req.Service != "" {
 		if err := checkService(req.Service); err != nil {
-			return req, err
+			return err
 		}
 	}
 	if err := checkMeta(req.Service, req.Meta); err != nil {
-		return req, err
+		return err
 	}
 	if _, err := parsePolicy(req.Policy); err != nil {
-		return req, err
+		return err
 	}
-	return req, nil
+	return nil
 }
 
 // decodeSession checks a session request: 1 to maxSessionEntries

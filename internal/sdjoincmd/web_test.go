@@ -158,8 +158,8 @@ func newFakeAPI(t *testing.T, members ...record) *httptest.Server {
 	f := &fakeAPI{members: members, entries: map[visKey]record{}, streams: map[chan record]struct{}{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", (*agent)(nil).webHandler())
-	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, f.members) })
-	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, f.list()) })
+	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.members) })
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.list()) })
 	mux.HandleFunc("GET /v1/events", f.events)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { f.drop(); srv.Close() })
@@ -172,7 +172,7 @@ var fakes sync.Map
 
 func fakeOf(srv *httptest.Server) *fakeAPI { v, _ := fakes.Load(srv); return v.(*fakeAPI) }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeFakeJSON(w http.ResponseWriter, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
