@@ -159,7 +159,7 @@ func newFakeAPI(t *testing.T, members ...record) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", (*agent)(nil).webHandler())
 	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.members) })
-	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.list()) })
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.list(r.FormValue("local") == "true")) })
 	mux.HandleFunc("GET /v1/events", f.events)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { f.drop(); srv.Close() })
@@ -182,11 +182,15 @@ func writeFakeJSON(w http.ResponseWriter, v any) {
 	w.Write(b)
 }
 
-// list returns what /v1/services lists.
-func (f *fakeAPI) list() []record {
+// list returns what /v1/services lists, or with local ?local=true:
+// this agent's entries, withdrawn ones included.
+func (f *fakeAPI) list(local bool) []record {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := append(slices.Collect(maps.Values(f.entries)), f.withdrawn...)
+	out := slices.Collect(maps.Values(f.entries))
+	if local {
+		out = slices.DeleteFunc(append(out, f.withdrawn...), func(r record) bool { return !r.Local })
+	}
 	sortRecords(out)
 	return out
 }
@@ -289,7 +293,7 @@ func TestWebPageFakeAPI(t *testing.T) {
 	})
 	b.waitRows(t, "services", "db with its check state, cache withdrawn", func(rs [][]string) bool {
 		return hasRow(rs, "db", local.Node, "192.0.2.1:7946", "port=5432", "warning") &&
-			hasRow(rs, "cache", local.Node, "", "", "critical (withdrawn)") && len(rs) == 2
+			hasRow(rs, "cache", local.Node, "192.0.2.1:7946", "", "critical (withdrawn)") && len(rs) == 2
 	})
 
 	web := record{Service: "web", Key: trackKey, Node: peer.Node, Addr: peer.Addr, Meta: map[string]string{"port": "80"}}

@@ -99,11 +99,12 @@
   let polling = false;
 
   // poll refreshes what only the request API has: this agent's member,
-  // member states, and the check states of this agent's entries.
+  // member states, and this agent's entries with their check states
+  // (withdrawn ones included).
   async function poll() {
     if (polling) return;
     polling = true;
-    const [ms, ss] = await Promise.all([getJSON('/v1/members'), getJSON('/v1/services')]);
+    const [ms, ss] = await Promise.all([getJSON('/v1/members'), getJSON('/v1/services?local=true')]);
     polling = false;
     if (ms) {
       memberInfo = new Map(ms.map((m) => [m.node, m]));
@@ -111,7 +112,6 @@
     }
     if (ss) entryInfo = new Map(ss.map((e) => [entryKey(e), e]));
     schedule();
-    return { ms, ss };
   }
 
   let es = null;
@@ -251,7 +251,7 @@
       return info ? { ...e, state: info.state, checks: info.checks } : e;
     });
     for (const [k, e] of entryInfo) {
-      if (!entries.has(k) && e.state && e.state !== 'passing') list.push({ ...e, withdrawn: true });
+      if (!entries.has(k) && e.state && e.state !== 'passing') list.push({ ...e, addr: e.addr || (self ? self.addr : ''), withdrawn: true });
     }
     return list;
   }
@@ -317,7 +317,7 @@
       filter = ev.target.value.trim().toLowerCase();
       render();
     });
-    const { ms, ss } = await poll();
+    const [ms, ss] = await Promise.all([getJSON('/v1/members'), getJSON('/v1/services')]);
     if (ms) known.members = new Map(ms.filter((m) => !m.local).map((m) => [m.node, m]));
     if (ss) known.entries = new Map(ss.map((e) => [entryKey(e), e]));
     setInterval(poll, POLL_MS);
