@@ -143,14 +143,14 @@ func hasRow(rows [][]string, prefix ...string) bool {
 	return false
 }
 
-// filter types s into the filter box (replacing what it held).
+// filter types s into the filter box, emptied first.
 func (b *browser) filter(t *testing.T, s string) {
 	t.Helper()
-	err := chromedp.Do(b.ctx, chromedp.SetValue(chromedp.ID("filter"), ""), chromedp.SendKeys(chromedp.ID("filter"), s))
-	if err == nil && s == "" {
-		_, err = chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.getElementById('filter').dispatchEvent(new Event('input'))`))
+	eval[bool](t, b, `(() => { const f = document.getElementById('filter'); f.value = ''; return f.dispatchEvent(new Event('input')); })()`)
+	if s == "" {
+		return
 	}
-	if err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.SendKeys(chromedp.ID("filter"), s)); err != nil {
 		t.Fatalf("type %q into the filter: %v", s, err)
 	}
 }

@@ -293,7 +293,7 @@ func TestWebPageFakeAPI(t *testing.T) {
 	})
 	b.waitRows(t, "services", "db with its check state, cache withdrawn", func(rs [][]string) bool {
 		return hasRow(rs, "db", local.Node, "192.0.2.1:7946", "port=5432", "warning") &&
-			hasRow(rs, "cache", local.Node, "192.0.2.1:7946", "", "critical (withdrawn)") && len(rs) == 2
+			hasRow(rs, "cache", local.Node, "192.0.2.1:7946", "", "critical (not advertised)") && len(rs) == 2
 	})
 
 	web := record{Service: "web", Key: trackKey, Node: peer.Node, Addr: peer.Addr, Meta: map[string]string{"port": "80"}}
@@ -322,6 +322,56 @@ func TestWebPageFakeAPI(t *testing.T) {
 	}
 	b.waitRows(t, "services", "services sorted descending", func(rs [][]string) bool {
 		return slices.Equal(column(rs, 0), []string{"web", "db", "cache"})
+	})
+	b.noExceptions(t)
+}
+
+// TestWebPageLarge checks the page at 50 nodes and 200 entries on a
+// phone's screen: everything shown, no page-wide horizontal scrolling,
+// and the event log capped, newest first.
+func TestWebPageLarge(t *testing.T) {
+	t.Parallel()
+	members := []record{{Node: "n0@198.51.100.1", Addr: netip.MustParseAddrPort("198.51.100.1:7946"), Local: true}}
+	for i := 1; i < 50; i++ {
+		members = append(members, record{Node: fmt.Sprintf("node-with-a-long-name-%d@198.51.100.%d", i, i+1),
+			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 7946)})
+	}
+	srv := newFakeAPI(t, members...)
+	f := fakeOf(srv)
+	entry := func(i int) record {
+		m := members[i%50]
+		return record{Service: fmt.Sprintf("service-%02d", i%20), Key: fmt.Sprintf("k%d", i), Node: m.Node, Addr: m.Addr,
+			Meta: map[string]string{"port": fmt.Sprint(8000 + i), "version": "1.2.3-with-a-long-build-tag"}}
+	}
+	for i := range 200 {
+		f.set(entry(i), true)
+	}
+
+	b := newBrowser(t, 375, 812)
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	b.open(t, srv.URL+"/")
+	b.waitRows(t, "services", "200 entries", func(rs [][]string) bool { return len(rs) == 200 })
+	b.waitRows(t, "members", "50 members", func(rs [][]string) bool { return len(rs) == 50 })
+	for id, want := range map[string]string{"members-count": "(50)", "services-count": "(200 providers, 20 services)", "events-count": "(0)"} {
+		if got := eval[string](t, b, `document.getElementById('`+id+`').textContent`); got != want {
+			t.Errorf("#%s = %q, want %q", id, got, want)
+		}
+	}
+	if w := eval[int](t, b, `document.documentElement.scrollWidth`); w > 375 {
+		t.Errorf("page is %d px wide on a 375 px screen: it scrolls sideways", w)
+	}
+	if right := eval[float64](t, b, `document.getElementById('filter').getBoundingClientRect().right`); right > 375 {
+		t.Errorf("filter box ends at %v px, past the 375 px screen", right)
+	}
+
+	for i := 200; i < 450; i++ {
+		f.publish(evJoin, entry(i))
+	}
+	b.waitRows(t, "events", "the last 200 events, newest first", func(rs [][]string) bool {
+		return len(rs) == 200 && rs[0][2] == entry(449).Service && rs[0][4] == entry(449).Addr.String()+" port=8449 version=1.2.3-with-a-long-build-tag" &&
+			rs[199][4] == entry(250).Addr.String()+" port=8250 version=1.2.3-with-a-long-build-tag"
 	})
 	b.noExceptions(t)
 }

@@ -258,7 +258,7 @@
 
   function checksCell(e) {
     if (!e.state) return cell('–', 'empty');
-    const td = cell(e.withdrawn ? e.state + ' (withdrawn)' : e.state, 'state-' + e.state);
+    const td = cell(e.withdrawn ? e.state + ' (not advertised)' : e.state, 'state-' + e.state);
     td.title = e.checks.map((c) => `${c.state} ${c.check}${c.output ? ': ' + c.output : ''}`).join('\n');
     return td;
   }
@@ -272,7 +272,7 @@
       if (sorts.services.key === 'service' && e.service === prev) svc.className = 'again';
       prev = e.service;
       return row([svc, cell(e.node), cell(e.addr, 'addr'), cell(e.meta, 'mono'), checksCell(e)], { service: e.service, node: e.node });
-    }), 5, all.length, ` providers of ${plural(new Set(all.map((e) => e.service)).size, 'service')}`);
+    }), 5, all.length, ` providers, ${plural(new Set(all.map((e) => e.service)).size, 'service')}`);
   }
 
   const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
