@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 export PATH="/usr/local/go/bin:$PATH"
 packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data
-	busybox dnsutils iproute2 procps time python3 python3-zeroconf samba nbtscan nmap)
+	busybox dnsutils iproute2 procps time python3 python3-zeroconf samba nbtscan nmap chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -23,6 +23,10 @@ const chromiumPath = "/usr/bin/chromium"
 // every wait.
 const browserTimeout = 60 * time.Second
 
+// browserSlot lets one browser run at a time: on a loaded machine
+// several starve each other past their deadlines.
+var browserSlot = make(chan struct{}, 1)
+
 // browser is a headless Chromium tab.
 type browser struct {
 	ctx context.Context
@@ -41,7 +45,9 @@ func newBrowser(t *testing.T, width, height int) *browser {
 		}
 		t.Fatalf("%v: install the Debian package chromium", err)
 	}
-	profile := t.TempDir() // removed after the browser stops (cleanups run last first)
+	browserSlot <- struct{}{}
+	t.Cleanup(func() { <-browserSlot }) // after the browser stopped: cleanups run last first
+	profile := t.TempDir()              // removed after the browser stopped
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	actx, acancel := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -95,7 +101,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 // last state cond described.
 func (b *browser) wait(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	lab.Eventually(t, 20*time.Second, what, func() error {
+	lab.Eventually(t, 30*time.Second, what, func() error {
 		if ok, state := cond(); !ok {
 			b.mu.Lock()
 			defer b.mu.Unlock()

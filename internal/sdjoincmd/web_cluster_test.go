@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,4 +143,44 @@ func TestWebPageScreenshot(t *testing.T) {
 		t.Errorf("members %q: this agent not marked", s)
 	}
 	b.noExceptions(t)
+}
+
+// TestWebPageServedByAgent checks the page as the agent's HTTP listener
+// serves it: headers, and GET only.
+func TestWebPageServedByAgent(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	_, url := startHTTPAgent(t, "solo", p, hostfileOf(t, p))
+	tests := []struct {
+		method   string
+		wantCode int
+	}{
+		{method: http.MethodGet, wantCode: http.StatusOK},
+		{method: http.MethodHead, wantCode: http.StatusOK},
+		{method: http.MethodPost, wantCode: http.StatusMethodNotAllowed},
+		{method: http.MethodPut, wantCode: http.StatusMethodNotAllowed},
+		{method: http.MethodDelete, wantCode: http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(tt.method, url+"/", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantCode {
+			t.Errorf("%s / = %s, want %d", tt.method, resp.Status, tt.wantCode)
+		}
+		if tt.wantCode != http.StatusOK {
+			continue
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.HasPrefix(csp, "default-src 'self'; script-src 'sha256-") || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s / headers: %v", tt.method, resp.Header)
+		}
+	}
 }
