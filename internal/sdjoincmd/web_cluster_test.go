@@ -102,6 +102,36 @@ func TestWebPageChromium(t *testing.T) {
 	b.noExceptions(t)
 }
 
+// TestWebPageReconnect restarts the agent behind the page: the page says
+// it is disconnected, then shows the new agent's state without a reload.
+func TestWebPageReconnect(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	hosts := hostfileOf(t, p)
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := startAgent(t, "solo", p, hosts, "--http", api, "--track", "before")
+	b := newBrowser(t, 1000, 700)
+	b.open(t, "http://"+api+"/")
+	b.waitRows(t, "services", "before", func(rs [][]string) bool { return slices.Equal(column(rs, 0), []string{"before"}) })
+
+	a.stop(t)
+	b.wait(t, "the page to notice", func() (bool, string) {
+		s := eval[string](t, b, `document.getElementById('status').dataset.state`)
+		return s == "down" && eval[bool](t, b, `document.body.classList.contains('stale')`), "status " + s
+	})
+	startAgent(t, "solo", p, hosts, "--http", api, "--track", "after")
+	b.wait(t, "the page to reconnect", func() (bool, string) {
+		s := eval[string](t, b, `document.getElementById('status').dataset.state`)
+		return s == "live", "status " + s
+	})
+	b.waitRows(t, "services", "the new agent's state", func(rs [][]string) bool { return slices.Equal(column(rs, 0), []string{"after"}) })
+	b.waitRows(t, "events", "the reconnect logged, what changed meanwhile after it", func(rs [][]string) bool {
+		return len(rs) == 3 && slices.Equal(column(rs, 1), []string{"leave", "join", "reconnected"}) &&
+			slices.Equal(column(rs, 2), []string{"before", "after", ""})
+	})
+	b.noExceptions(t)
+}
+
 // TestWebPageScreenshot shows a 3-agent cluster; with -update it writes
 // the screenshot to docs/web.png for the README.
 func TestWebPageScreenshot(t *testing.T) {

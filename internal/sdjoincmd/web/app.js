@@ -114,6 +114,16 @@
     schedule();
   }
 
+  // forgetKnown logs as left what the replay did not show again (it went
+  // while the page was not connected): the replay comes at once, so it is
+  // over by then.
+  function forgetKnown() {
+    for (const e of known.entries.values()) addLog({ ...e, event: 'leave' });
+    for (const m of known.members.values()) addLog({ ...m, event: 'member-leave' });
+    known = { members: new Map(), entries: new Map() };
+    schedule();
+  }
+
   let es = null;
   let opened = false;
   let backoff = 1000;
@@ -130,7 +140,7 @@
       members = new Map();
       entries = new Map();
       clearTimeout(knownTimer);
-      knownTimer = setTimeout(() => { known = { members: new Map(), entries: new Map() }; }, 5000);
+      knownTimer = setTimeout(forgetKnown, 2000);
       setStatus('live', 'live');
       poll();
     };
