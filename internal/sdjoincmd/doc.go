@@ -57,7 +57,8 @@
 // and meta), control.go, protocol.go and socket.go (the control socket),
 // client.go (the client commands), session.go (sdjoin run and track
 // --hold: sessions that reconnect), spec.go (entries with checks, their
-// wire form and bounds), keyfile.go, advertise.go, app.go and
+// wire form and bounds), http.go and sse.go (the HTTP API and its event
+// streams), keyfile.go, advertise.go, app.go and
 // manual.go (flags and --help).
 //
 // # Discovery
@@ -128,6 +129,20 @@
 // and checks (changed checks start it over, pending).
 // A watcher that falls more than 1024 events behind gets an error line and
 // is disconnected.
+//
+// # HTTP API
+//
+// http.go (--http) is another front-end of the same shape: each /v1
+// request becomes the control request it mirrors (checkRequest, then
+// controlServer.answer), so both validate and answer alike; replies are
+// the same records as JSON, errors {"error":"..."} with an HTTP status.
+// sse.go's event streams are hub handlers like watch, but queue into a
+// slice bounded by replay+sseBacklog (memory follows what is queued) and
+// are dropped when it overflows or a write blocks for writeWait. Track
+// and untrack pass guard: a token (compared as SHA-256 sums in constant
+// time) or a loopback peer naming the server by address. The listener is
+// limited to maxHTTPConns connections and event streams to
+// maxSSEClients; shutdown ends the streams, then the server.
 //
 // # Diagnostics
 //

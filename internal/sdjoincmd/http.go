@@ -49,8 +49,9 @@ const (
 type httpServer struct {
 	ctl       *controlServer
 	hub       *hub
-	token     []byte // sha256 of the --http-token-file token; nil: none
-	keepalive time.Duration
+	token     []byte        // sha256 of the --http-token-file token; nil: none
+	keepalive time.Duration // between ": ping" comments of an event stream
+	writeWait time.Duration // of one write of an event stream
 	log       *slog.Logger
 	srv       *http.Server
 	stop      chan struct{} // closed at shutdown: event streams end
@@ -61,27 +62,41 @@ type httpServer struct {
 
 // newHTTPServer returns the agent's HTTP front-end answering with ctl.
 func (a *agent) newHTTPServer(ctl *controlServer) *httpServer {
+	s := newHTTPServer(ctl, a.hub, a.log, a.metricsHandler(), a.webHandler())
+	s.token = tokenHash(a.opt.httpToken)
+	if a.opt.httpKeepalive > 0 {
+		s.keepalive = a.opt.httpKeepalive
+	}
+	return s
+}
+
+// newHTTPServer returns an HTTP front-end with the default limits and
+// no token, serving metrics at /metrics and web at /.
+func newHTTPServer(ctl *controlServer, h *hub, log *slog.Logger, metrics, web http.Handler) *httpServer {
 	s := &httpServer{
-		ctl: ctl, hub: a.hub, keepalive: a.opt.httpKeepalive, log: a.log,
+		ctl: ctl, hub: h, keepalive: defaultSSEKeepalive, writeWait: httpWriteTimeout, log: log,
 		stop: make(chan struct{}), streams: make(chan struct{}, maxSSEClients),
 	}
-	if s.keepalive <= 0 {
-		s.keepalive = defaultSSEKeepalive
-	}
-	if a.opt.httpToken != nil {
-		sum := sha256.Sum256(a.opt.httpToken)
-		s.token = sum[:]
-	}
 	s.srv = &http.Server{
-		Handler:           s.routes(a.metricsHandler(), a.webHandler()),
+		Handler:           s.routes(metrics, web),
 		ReadHeaderTimeout: httpHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
 		WriteTimeout:      httpWriteTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    maxHTTPHeader,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s
+}
+
+// tokenHash returns the SHA-256 of a token (nil: none), which requests'
+// tokens are compared with.
+func tokenHash(tok []byte) []byte {
+	if tok == nil {
+		return nil
+	}
+	sum := sha256.Sum256(tok)
+	return sum[:]
 }
 
 // routes returns the API's handler: unknown paths and methods get JSON

@@ -85,6 +85,22 @@ default directory that is not theirs alone, and a --socket directory
 another user owns or may write to without the sticky bit. The agent
 serves at most 128 connections at once.
 
+HTTP API. --http ADDR:PORT (off by default; such as 127.0.0.1:8500)
+serves JSON: GET /v1/services and /v1/services/NAME (entries; this
+node's with their check state; ?local=true: as list --local), GET
+/v1/members, GET /v1/pick/NAME?policy=POLICY (404 when none), GET
+/v1/events[?service=NAME] (Server-Sent Events: watch --json's records,
+the current state first), PUT /v1/track/NAME (body {"meta":{...},
+"checks":[...],"interval_ms":N,"timeout_ms":N}) and DELETE
+/v1/track/NAME. Errors are {"error":"..."} with the HTTP status. Track
+and untrack are allowed only from loopback (naming the server by
+address or localhost), unless --http-token-file FILE is given: then
+only with "Authorization: Bearer TOKEN", from anywhere (a regular file
+of at most 4 KB, mode 600, one token of 16 or more visible ASCII
+characters). Bodies are limited to 64 KiB, headers must arrive within
+5 s, at most 1024 event streams run at once, and a stream that falls
+256 events behind is dropped (the client reconnects).
+
 SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
 bytes, 64 hex digits or base64; a regular file of at most 4 KB, not
 readable by others); nodes without it can neither join nor read anything:

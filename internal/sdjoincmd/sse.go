@@ -2,8 +2,10 @@ package sdjoincmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -11,8 +13,9 @@ import (
 // events answers GET /v1/events[?service=NAME]: a Server-Sent Events
 // stream of watch --json's records, one "data:" line each, starting with
 // the current state as joins, with ": ping" comments in between. It ends
-// when the client goes away, falls sseBacklog events behind (dropped:
-// it reconnects and gets the state again) or the agent stops.
+// when the client goes away, falls sseBacklog events behind or does not
+// take a write within writeWait (dropped and counted: it reconnects and
+// gets the state again), or the agent stops.
 func (s *httpServer) events(w http.ResponseWriter, r *http.Request) {
 	service := r.URL.Query().Get("service")
 	if service != "" {
@@ -48,9 +51,13 @@ func (s *httpServer) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // stream writes the events of q to w until the client goes away or
-// falls behind, or the agent stops. Each write has httpWriteTimeout.
+// falls behind, or the agent stops. Each write may take s.writeWait.
 func (s *httpServer) stream(w http.ResponseWriter, rc *http.ResponseController, r *http.Request, q *sseQueue) {
 	w.WriteHeader(http.StatusOK)
+	rc.SetWriteDeadline(time.Now().Add(s.writeWait))
+	if rc.Flush() != nil { // the header now, even with nothing to replay
+		return
+	}
 	ping := time.NewTicker(s.keepalive)
 	defer ping.Stop()
 	var buf []byte
@@ -67,15 +74,22 @@ func (s *httpServer) stream(w http.ResponseWriter, rc *http.ResponseController, 
 		}
 		rs, over := q.take()
 		if over {
-			s.dropped.Add(1)
-			s.log.Debug("event stream dropped: fell behind", "peer", r.RemoteAddr)
 			buf = fmt.Appendf(buf, ": fell %d events behind: reconnect\n\n", sseBacklog)
 		}
 		for _, ev := range rs {
 			buf = appendSSE(buf, ev)
 		}
-		rc.SetWriteDeadline(time.Now().Add(httpWriteTimeout))
-		if _, err := w.Write(buf); err != nil || rc.Flush() != nil || over {
+		rc.SetWriteDeadline(time.Now().Add(s.writeWait))
+		_, err := w.Write(buf)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if over || errors.Is(err, os.ErrDeadlineExceeded) {
+			s.dropped.Add(1)
+			s.log.Debug("event stream dropped: the client fell behind", "peer", r.RemoteAddr)
+			return
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -18,14 +18,6 @@ import (
 
 var updateScreenshot = flag.Bool("update", false, "rewrite docs/web.png (TestWebPageScreenshot)")
 
-// startHTTPAgent starts an agent with the HTTP API on a loopback port
-// and returns it with the API's base URL.
-func startHTTPAgent(t *testing.T, name string, port int, hostfile string, args ...string) (*testAgent, string) {
-	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	return startAgent(t, name, port, hostfile, append([]string{"--http", addr}, args...)...), "http://" + addr
-}
-
 // track runs `sdjoin track args...` on a and fails the test unless it
 // succeeds.
 func (a *testAgent) track(t *testing.T, args ...string) {
@@ -39,7 +31,7 @@ func TestWebPageChromium(t *testing.T) {
 	t.Parallel()
 	p1, p2 := freePort(t), freePort(t)
 	hosts := hostfileOf(t, p1, p2)
-	n1, url := startHTTPAgent(t, "node1", p1, hosts)
+	n1, api := startHTTPAgent(t, "node1", p1, hosts)
 	n2 := startAgent(t, "node2", p2, hosts)
 	waitFor(t, 10*time.Second, "node1 to see node2", func() bool {
 		code, out, _ := n1.run("members", "--json")
@@ -47,7 +39,7 @@ func TestWebPageChromium(t *testing.T) {
 	})
 
 	b := newBrowser(t, 1200, 900)
-	b.open(t, url+"/")
+	b.open(t, api.base+"/")
 	b.waitRows(t, "members", "both members", func(rs [][]string) bool {
 		return slices.Equal(column(rs, 0), []string{n1.node() + " (this agent)", n2.node()}) &&
 			hasRow(rs, n2.node(), fmt.Sprintf("127.0.0.1:%d", p2), "alive")
@@ -180,7 +172,7 @@ func TestWebPageScreenshot(t *testing.T) {
 func TestWebPageServedByAgent(t *testing.T) {
 	t.Parallel()
 	p := freePort(t)
-	_, url := startHTTPAgent(t, "solo", p, hostfileOf(t, p))
+	_, api := startHTTPAgent(t, "solo", p, hostfileOf(t, p))
 	tests := []struct {
 		method   string
 		wantCode int
@@ -192,25 +184,17 @@ func TestWebPageServedByAgent(t *testing.T) {
 		{method: http.MethodDelete, wantCode: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
-		req, err := http.NewRequest(tt.method, url+"/", strings.NewReader("{}"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tt.wantCode {
-			t.Errorf("%s / = %s, want %d", tt.method, resp.Status, tt.wantCode)
+		code, hdr, body := api.do(tt.method, "/", "{}")
+		if code != tt.wantCode {
+			t.Errorf("%s / = %d %s, want %d", tt.method, code, body, tt.wantCode)
 		}
 		if tt.wantCode != http.StatusOK {
 			continue
 		}
-		csp := resp.Header.Get("Content-Security-Policy")
-		if !strings.HasPrefix(csp, "default-src 'self'; script-src 'sha256-") || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
-			resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-			t.Errorf("%s / headers: %v", tt.method, resp.Header)
+		csp := hdr.Get("Content-Security-Policy")
+		if !strings.HasPrefix(csp, "default-src 'self'; script-src 'sha256-") || hdr.Get("X-Content-Type-Options") != "nosniff" ||
+			hdr.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s / headers: %v", tt.method, hdr)
 		}
 	}
 }
