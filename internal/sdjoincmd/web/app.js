@@ -2,7 +2,8 @@
 // that serves it, kept live through /v1/events (Server-Sent Events: the
 // current state replayed as joins, then every change). Every string from
 // the network goes into the page as text (textContent, title), never as
-// markup.
+// markup. URLs are relative: the page also works behind a proxy that
+// serves it under a path.
 'use strict';
 (() => {
   const MAX_EVENTS = 200;
@@ -104,7 +105,7 @@
   async function poll() {
     if (polling) return;
     polling = true;
-    const [ms, ss] = await Promise.all([getJSON('/v1/members'), getJSON('/v1/services?local=true')]);
+    const [ms, ss] = await Promise.all([getJSON('v1/members'), getJSON('v1/services?local=true')]);
     polling = false;
     if (ms) {
       memberInfo = new Map(ms.map((m) => [m.node, m]));
@@ -129,11 +130,11 @@
   let backoff = 1000;
 
   function connect() {
-    es = new EventSource('/v1/events');
+    es = new EventSource('v1/events');
     es.onopen = () => {
       if (opened) {
         known = { members, entries };
-        log.push({ time: new Date(), r: { event: 'reconnected', service: '', node: '', addr: '', prev: '', meta: '' } });
+        addLog({ event: 'reconnected', service: '', node: '', addr: '', prev: '', meta: '' });
       }
       opened = true;
       backoff = 1000;
@@ -327,7 +328,7 @@
       filter = ev.target.value.trim().toLowerCase();
       render();
     });
-    const [ms, ss] = await Promise.all([getJSON('/v1/members'), getJSON('/v1/services')]);
+    const [ms, ss] = await Promise.all([getJSON('v1/members'), getJSON('v1/services')]);
     if (ms) known.members = new Map(ms.filter((m) => !m.local).map((m) => [m.node, m]));
     if (ss) known.entries = new Map(ss.map((e) => [entryKey(e), e]));
     setInterval(poll, POLL_MS);
