@@ -208,7 +208,7 @@ func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
 	}
 	sortRecords(replay)
 	for _, m := range f.members[1:] {
-		m.Event = evMemberJoin
+		m.Event, m.State = evMemberJoin, "" // the state only through /v1/members
 		replay = append(replay, m)
 	}
 	f.streams[ch] = struct{}{}
@@ -277,7 +277,7 @@ func TestWebPageFakeAPI(t *testing.T) {
 	t.Parallel()
 	addr := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 	local := record{Node: "a@192.0.2.1", Addr: addr("192.0.2.1:7946"), Local: true}
-	peer := record{Node: "b@192.0.2.2", Addr: addr("192.0.2.2:7946")}
+	peer := record{Node: "b@192.0.2.2", Addr: addr("192.0.2.2:7946"), State: "suspect"}
 	srv := newFakeAPI(t, local, peer)
 	f := fakeOf(srv)
 	f.set(record{Service: "db", Key: trackKey, Node: local.Node, Addr: local.Addr, Meta: map[string]string{"port": "5432"},
@@ -289,7 +289,7 @@ func TestWebPageFakeAPI(t *testing.T) {
 	b.open(t, srv.URL+"/")
 	b.waitRows(t, "members", "both members, this agent marked", func(rs [][]string) bool {
 		return slices.Equal(column(rs, 0), []string{"a@192.0.2.1 (this agent)", "b@192.0.2.2"}) &&
-			hasRow(rs, "b@192.0.2.2", "192.0.2.2:7946", "alive")
+			hasRow(rs, "b@192.0.2.2", "192.0.2.2:7946", "suspect")
 	})
 	b.waitRows(t, "services", "db with its check state, cache withdrawn", func(rs [][]string) bool {
 		return hasRow(rs, "db", local.Node, "192.0.2.1:7946", "port=5432", "warning") &&
