@@ -150,12 +150,13 @@ type fakeAPI struct {
 	mu        sync.Mutex
 	members   []record // the local one first
 	entries   map[visKey]record
-	withdrawn []record // listed by /v1/services only: this agent's entries its checks withdrew
-	streams   map[chan record]struct{}
+	withdrawn []record                 // listed by /v1/services only: this agent's entries its checks withdrew
+	streams   map[chan string]struct{} // the data of each stream's messages
+	url       string
 }
 
-func newFakeAPI(t *testing.T, members ...record) *httptest.Server {
-	f := &fakeAPI{members: members, entries: map[visKey]record{}, streams: map[chan record]struct{}{}}
+func newFakeAPI(t *testing.T, members ...record) *fakeAPI {
+	f := &fakeAPI{members: members, entries: map[visKey]record{}, streams: map[chan string]struct{}{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", (*agent)(nil).webHandler())
 	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, f.members) })
@@ -163,14 +164,9 @@ func newFakeAPI(t *testing.T, members ...record) *httptest.Server {
 	mux.HandleFunc("GET /v1/events", f.events)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { f.drop(); srv.Close() })
-	fakes.Store(srv, f)
-	return srv
+	f.url = srv.URL
+	return f
 }
-
-// fakes maps a server of newFakeAPI to its state.
-var fakes sync.Map
-
-func fakeOf(srv *httptest.Server) *fakeAPI { v, _ := fakes.Load(srv); return v.(*fakeAPI) }
 
 func writeFakeJSON(w http.ResponseWriter, v any) {
 	b, err := json.Marshal(v)
@@ -199,7 +195,7 @@ func (f *fakeAPI) list(local bool) []record {
 // every change, until the client goes or drop ends the stream.
 func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
-	ch := make(chan record, 64)
+	ch := make(chan string, 64)
 	f.mu.Lock()
 	var replay []record
 	for _, e := range f.entries {
@@ -215,16 +211,16 @@ func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	fmt.Fprint(w, "retry: 100\n\n")
 	for _, rec := range replay {
-		writeSSE(w, rec)
+		fmt.Fprintf(w, "data: %s\n\n", recordJSON(rec))
 	}
 	w.(http.Flusher).Flush()
 	for {
 		select {
-		case rec, ok := <-ch:
+		case data, ok := <-ch:
 			if !ok {
 				return
 			}
-			writeSSE(w, rec)
+			fmt.Fprintf(w, "data: %s\n\n", data)
 			w.(http.Flusher).Flush()
 		case <-r.Context().Done():
 			f.mu.Lock()
@@ -235,9 +231,9 @@ func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeSSE(w io.Writer, r record) {
+func recordJSON(r record) string {
 	b, _ := json.Marshal(r)
-	fmt.Fprintf(w, "data: %s\n\n", b)
+	return string(b)
 }
 
 // set changes an entry without telling the streams (what a client
@@ -255,11 +251,16 @@ func (f *fakeAPI) set(e record, present bool) {
 
 func (f *fakeAPI) publish(event string, e record) {
 	f.set(e, event == evJoin)
+	e.Event, e.State, e.Checks = event, "", nil
+	f.publishRaw(recordJSON(e))
+}
+
+// publishRaw sends data (one line) as a message to every stream.
+func (f *fakeAPI) publishRaw(data string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e.Event, e.State, e.Checks = event, "", nil
 	for ch := range f.streams {
-		ch <- e
+		ch <- data
 	}
 }
 
@@ -278,15 +279,14 @@ func TestWebPageFakeAPI(t *testing.T) {
 	addr := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 	local := record{Node: "a@192.0.2.1", Addr: addr("192.0.2.1:7946"), Local: true}
 	peer := record{Node: "b@192.0.2.2", Addr: addr("192.0.2.2:7946"), State: "suspect"}
-	srv := newFakeAPI(t, local, peer)
-	f := fakeOf(srv)
+	f := newFakeAPI(t, local, peer)
 	f.set(record{Service: "db", Key: trackKey, Node: local.Node, Addr: local.Addr, Meta: map[string]string{"port": "5432"},
 		Local: true, State: "warning", Checks: []checkRecord{{Check: "tcp:127.0.0.1:5432", State: "warning", Output: "slow"}}}, true)
 	f.withdrawn = []record{{Service: "cache", Key: trackKey, Node: local.Node, Meta: map[string]string{}, Local: true,
 		State: "critical", Checks: []checkRecord{{Check: "tcp:127.0.0.1:6379", State: "critical"}}}}
 
 	b := newBrowser(t, 1200, 900)
-	b.open(t, srv.URL+"/")
+	b.open(t, f.url+"/")
 	b.waitRows(t, "members", "both members, this agent marked", func(rs [][]string) bool {
 		return slices.Equal(column(rs, 0), []string{"a@192.0.2.1 (this agent)", "b@192.0.2.2"}) &&
 			hasRow(rs, "b@192.0.2.2", "192.0.2.2:7946", "suspect")
@@ -336,8 +336,7 @@ func TestWebPageLarge(t *testing.T) {
 		members = append(members, record{Node: fmt.Sprintf("node-with-a-long-name-%d@198.51.100.%d", i, i+1),
 			Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 7946)})
 	}
-	srv := newFakeAPI(t, members...)
-	f := fakeOf(srv)
+	f := newFakeAPI(t, members...)
 	entry := func(i int) record {
 		m := members[i%50]
 		return record{Service: fmt.Sprintf("service-%02d", i%20), Key: fmt.Sprintf("k%d", i), Node: m.Node, Addr: m.Addr,
@@ -351,7 +350,7 @@ func TestWebPageLarge(t *testing.T) {
 	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)
 	}
-	b.open(t, srv.URL+"/")
+	b.open(t, f.url+"/")
 	b.waitRows(t, "services", "200 entries", func(rs [][]string) bool { return len(rs) == 200 })
 	b.waitRows(t, "members", "50 members", func(rs [][]string) bool { return len(rs) == 50 })
 	for id, want := range map[string]string{"members-count": "(50)", "services-count": "(200 providers, 20 services)", "events-count": "(0)"} {
@@ -373,5 +372,54 @@ func TestWebPageLarge(t *testing.T) {
 		return len(rs) == 200 && rs[0][2] == entry(449).Service && rs[0][4] == entry(449).Addr.String()+" port=8449 version=1.2.3-with-a-long-build-tag" &&
 			rs[199][4] == entry(250).Addr.String()+" port=8250 version=1.2.3-with-a-long-build-tag"
 	})
+	b.noExceptions(t)
+}
+
+// TestWebPageHostileRecords feeds the page names built to be markup and
+// records of the wrong shape: the names show as text, the tables hold
+// only the page's own elements, nothing throws, and the page goes on.
+func TestWebPageHostileRecords(t *testing.T) {
+	t.Parallel()
+	hostile := []string{
+		`<img src=x onerror="document.title='pwned'">`,
+		`"><svg onload=alert(1)>`,
+		`<script>document.title='pwned'</script>`,
+		`javascript:alert(1)`,
+		`&lt;b&gt;entity&lt;/b&gt;`,
+		`__proto__`,
+		"\u202eevil\u202c",
+	}
+	local := record{Node: "a@192.0.2.1", Addr: netip.MustParseAddrPort("192.0.2.1:7946"), Local: true}
+	f := newFakeAPI(t, local, record{Node: hostile[0], Addr: netip.MustParseAddrPort("192.0.2.2:7946")})
+	b := newBrowser(t, 1000, 700)
+	b.open(t, f.url+"/")
+
+	for _, bad := range []string{
+		`not json`, `null`, `[]`, `"join"`, `{"event":"join"}`, `{"event":"leave","service":{}}`,
+		`{"event":"join","service":5,"node":["x"],"meta":"port=1","checks":"y"}`,
+		`{"event":"join","service":"s","node":"n","meta":{"__proto__":{"polluted":"1"},"k":7}}`,
+		`{"event":"member-join","node":null}`, `{"event":"no-such-event","service":"x"}`,
+	} {
+		f.publishRaw(bad)
+	}
+	for i, h := range hostile {
+		f.publish(evJoin, record{Service: h, Key: h, Node: hostile[(i+1)%len(hostile)], Addr: local.Addr, Meta: map[string]string{h: h}})
+	}
+	f.publish(evJoin, record{Service: "after", Key: trackKey, Node: local.Node, Addr: local.Addr})
+	b.waitRows(t, "services", "every hostile name as text, then after", func(rs [][]string) bool {
+		for i, h := range hostile {
+			if !hasRow(rs, h, hostile[(i+1)%len(hostile)], "192.0.2.1:7946", h+"="+h) {
+				return false
+			}
+		}
+		return hasRow(rs, "after", local.Node) && !slices.ContainsFunc(rs, func(r []string) bool { return r[0] == "" || r[1] == "" })
+	})
+	b.waitRows(t, "members", "the hostile member as text", func(rs [][]string) bool { return hasRow(rs, hostile[0], "192.0.2.2:7946") })
+	if n := eval[int](t, b, `document.querySelectorAll('tbody *:not(tr, td, span.tag)').length`); n != 0 {
+		t.Errorf("the tables hold %d elements the page did not make", n)
+	}
+	if got := eval[string](t, b, `document.title + ' ' + ({}).polluted`); got != "sdjoin a@192.0.2.1 undefined" {
+		t.Errorf("title and prototype = %q", got)
+	}
 	b.noExceptions(t)
 }

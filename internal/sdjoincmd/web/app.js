@@ -47,7 +47,9 @@
   const sameMember = (a, b) => a !== undefined && a.addr === b.addr;
 
   // apply updates the state with one event of the stream and logs it.
+  // A record without the names its event needs is dropped.
   function apply(r) {
+    if (r.node === '' || (r.event === 'join' || r.event === 'leave') && r.service === '') return;
     switch (r.event) {
       case 'join': {
         const k = entryKey(r);
