@@ -144,6 +144,12 @@
 // limited to maxHTTPConns connections and event streams to
 // maxSSEClients; shutdown ends the streams, then the server.
 //
+// web.go serves GET /: web/index.html with web/style.css and web/app.js
+// inlined at start (Go's embed), under a Content-Security-Policy that
+// allows just those two by their SHA-256. The script keeps its tables
+// from /v1/events (rebuilt from the replay on every reconnect) and polls
+// /v1/members and /v1/services?local=true for this node and check states.
+//
 // # DNS interface
 //
 // dns.go (--dns) serves a dnsZone (dnszone.go) with miekg/dns over UDP

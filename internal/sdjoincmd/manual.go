@@ -127,6 +127,8 @@ of at most 4 KB, mode 600, one token of 16 or more visible ASCII
 characters). Bodies are limited to 64 KiB, headers must arrive within
 5 s, at most 1024 event streams run at once, and a stream that falls
 256 events behind is dropped (the client reconnects).
+GET / is a web page of the same, live: open http://ADDR:PORT/ in a
+browser for the members, services (with check states) and events.
 
 SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
 bytes, 64 hex digits or base64; a regular file of at most 4 KB, not

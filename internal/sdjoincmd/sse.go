@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sync"
@@ -60,27 +61,23 @@ func (s *httpServer) stream(w http.ResponseWriter, rc *http.ResponseController, 
 	}
 	ping := time.NewTicker(s.keepalive)
 	defer ping.Stop()
-	var buf []byte
 	for {
-		buf = buf[:0]
+		comment := ""
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.stop:
 			return
 		case <-ping.C:
-			buf = append(buf, ": ping\n\n"...)
+			comment = ": ping\n\n"
 		case <-q.wake:
 		}
 		rs, over := q.take()
 		if over {
-			buf = fmt.Appendf(buf, ": fell %d events behind: reconnect\n\n", sseBacklog)
-		}
-		for _, ev := range rs {
-			buf = appendSSE(buf, ev)
+			comment = fmt.Sprintf(": fell %d events behind: reconnect\n\n", sseBacklog)
 		}
 		rc.SetWriteDeadline(time.Now().Add(s.writeWait))
-		_, err := w.Write(buf)
+		err := writeEvents(w, comment, rs)
 		if err == nil {
 			err = rc.Flush()
 		}
@@ -95,17 +92,29 @@ func (s *httpServer) stream(w http.ResponseWriter, rc *http.ResponseController, 
 	}
 }
 
-// appendSSE appends r as one SSE message: "data: JSON\n\n". The JSON
-// holds no line break (encoding/json escapes them, U+2028 and U+2029
-// too), so the record is one data line.
-func appendSSE(buf []byte, r record) []byte {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return buf
+// writeEvents writes comment (if any), then each record as one SSE
+// message: "data: JSON\n\n". The JSON holds no line break
+// (encoding/json escapes them, U+2028 and U+2029 too), so a record is
+// one data line. Records go to w one by one (it buffers): a stream
+// keeps no buffer the size of the state it replayed.
+func writeEvents(w io.Writer, comment string, rs []record) error {
+	if comment != "" {
+		if _, err := io.WriteString(w, comment); err != nil {
+			return err
+		}
 	}
-	buf = append(buf, "data: "...)
-	buf = append(buf, escapeJSON(b)...)
-	return append(buf, "\n\n"...)
+	var line []byte
+	for _, r := range rs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		line = append(append(append(line[:0], "data: "...), escapeJSON(b)...), "\n\n"...)
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sseQueue queues an event stream's records without blocking the hub:
