@@ -28,11 +28,12 @@ func TestStreamTransport(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var seen []netip.Addr
+	var counts stats
 	st := newStreamTransport(nt, func(a netip.Addr) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, a)
-	})
+	}, &counts)
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nt.GetAutoBindPort())).String()
 	dial := func() {
 		c, err := net.Dial("tcp", addr)
@@ -53,6 +54,9 @@ func TestStreamTransport(t *testing.T) {
 		t.Errorf("seen %v, want [127.0.0.1]", seen)
 	}
 	mu.Unlock()
+	if n := counts.receivedMessages.Load(); n != 1 {
+		t.Errorf("counted %d inbound streams, want 1", n)
+	}
 	for range 3 { // nobody takes these
 		dial()
 	}
