@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ipfinder-go/ipfinder/internal/check"
+	"github.com/ipfinder-go/ipfinder/internal/lab"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
@@ -33,7 +34,7 @@ type metricsAgent struct {
 
 // startMetricsAgent runs an agent tracking tracks on 127.0.0.1:port with
 // its metricsHandler on an httptest server.
-func startMetricsAgent(t *testing.T, name string, port int, hostfile string, tracks ...trackSpec) *metricsAgent {
+func startMetricsAgent(t testing.TB, name string, port int, hostfile string, tracks ...trackSpec) *metricsAgent {
 	t.Helper()
 	opt := &agentOptions{
 		name:      name,
@@ -56,7 +57,12 @@ func startMetricsAgent(t *testing.T, name string, port int, hostfile string, tra
 			t.Errorf("agent %s: %v", name, err)
 		}
 	})
-	waitFor(t, 5*time.Second, name+" control socket", func() bool { return listening(opt.socket) })
+	lab.Eventually(t, 5*time.Second, name+" control socket", func() error {
+		if !listening(opt.socket) {
+			return errNotYet
+		}
+		return nil
+	})
 	return &metricsAgent{agent: a, sock: opt.socket, url: srv.URL}
 }
 
@@ -364,4 +370,37 @@ func TestMetricsHubDropped(t *testing.T) {
 	if got := h.stats.joins.Load(); got != 5 {
 		t.Errorf("joins %d, want 5", got)
 	}
+}
+
+// BenchmarkMetricsScrape scrapes an agent that sees 1000 entries, one per
+// service (the worst case: a series each), over HTTP on loopback, and
+// reports the body's size.
+func BenchmarkMetricsScrape(b *testing.B) {
+	port := lab.FreePort(b)
+	hosts := filepath.Join(b.TempDir(), "hosts")
+	tracks := make([]trackSpec, 1000)
+	for i := range tracks {
+		tracks[i] = trackSpec{service: fmt.Sprintf("svc%04d", i), meta: map[string]string{"port": "80"}}
+	}
+	a := startMetricsAgent(b, "a", port, hosts, tracks...)
+	lab.Eventually(b, 10*time.Second, "1000 entries", func() error {
+		if n := len(a.hub.serviceCounts()); n != len(tracks) {
+			return fmt.Errorf("%d services", n)
+		}
+		return nil
+	})
+	var size int64
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := http.Get(a.url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("scrape: %v %s", err, resp.Status)
+		}
+	}
+	b.ReportMetric(float64(size), "bytes/scrape")
 }
