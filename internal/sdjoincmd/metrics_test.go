@@ -186,6 +186,15 @@ func TestMetricsCluster(t *testing.T) {
 	if got := s.get(t, "sdjoin_pushpull_total"); got < 1 {
 		t.Errorf("no push/pull counted after joining: %v", got)
 	}
+	code, out, errs := runCLI(context.Background(), "members", "--json", "--socket", a.sock)
+	if code != 0 {
+		t.Fatalf("members on a: exit %d: %s", code, errs)
+	}
+	for _, r := range decodeLines(t, out) {
+		if r.State != "alive" {
+			t.Errorf("member %s: state %q, want alive", r.Node, r.State)
+		}
+	}
 	if got := b.scrape(t).get(t, "sdjoin_local_entries"); got != 1 {
 		t.Errorf("b's local entries %v, want 1", got)
 	}
@@ -403,4 +412,59 @@ func BenchmarkMetricsScrape(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(size), "bytes/scrape")
+}
+
+// TestMetricsSurviveRename: the gossip counters keep growing when the
+// agent replaces its tracker (here: renamed to a new address); the old
+// tracker's counts are kept.
+func TestMetricsSurviveRename(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	hosts := hostfileOf(t, p1, p2)
+	a := startMetricsAgent(t, "a", p1, hosts)
+	startMetricsAgent(t, "b", p2, hosts)
+	waitMetric(t, a, "2 members", equals(2), "sdjoin_members", "state=alive")
+	a.mu.Lock()
+	old := a.t
+	a.mu.Unlock()
+	if err := a.reidentify(netip.MustParseAddr("127.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	cur := a.t
+	a.mu.Unlock()
+	if cur == old {
+		t.Fatal("tracker not replaced")
+	}
+	want := old.Stats().SentBytes + cur.Stats().SentBytes
+	if got := a.scrape(t).get(t, "sdjoin_gossip_sent_bytes_total"); got < float64(want) {
+		t.Errorf("sent bytes %v after the rename, want at least %d (old tracker's and new one's)", got, want)
+	}
+}
+
+// TestMetricsControlInvalid: a request that cannot be decoded is counted
+// under op="invalid", not under whatever op it names.
+func TestMetricsControlInvalid(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	a := startMetricsAgent(t, "a", port, hostfileOf(t, port))
+	for _, req := range []string{"nonsense\n", `{"op":"drop-tables"}` + "\n", `{"op":"pick"}` + "\n"} {
+		c, err := net.Dial("unix", a.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(req))
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	s := a.scrape(t)
+	if got := s.get(t, "sdjoin_control_requests_total", "op=invalid"); got != 3 {
+		t.Errorf("invalid requests %v, want 3", got)
+	}
+	if got := s.get(t, "sdjoin_control_requests_total", "op=pick"); got != 0 {
+		t.Errorf("pick requests %v, want 0", got)
+	}
+	if n := len(s["sdjoin_control_requests_total"].GetMetric()); n != 9 {
+		t.Errorf("%d op values, want the 9 known", n)
+	}
 }
