@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/ipfinder-go/ipfinder/internal/check"
+	"github.com/ipfinder-go/ipfinder/tracker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -171,7 +172,7 @@ func counter(d *prometheus.Desc, v uint64, labels ...string) prometheus.Metric {
 
 // collectState sends the gauges: members, entries, checks.
 func (s *stateCollector) collectState(ch chan<- prometheus.Metric) {
-	states := map[string]int{}
+	states := map[string]int{tracker.MemberAlive.String(): 0} // 0 offline
 	for _, m := range s.c.members() {
 		states[m.State.String()]++
 	}

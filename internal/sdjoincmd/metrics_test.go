@@ -216,6 +216,13 @@ func TestMetricsCluster(t *testing.T) {
 		t.Errorf("entries of x still %v after it left", v)
 	}
 
+	lint(t, a)
+}
+
+// lint fails the test on any problem promtool's linter finds in the
+// agent's metrics.
+func lint(t *testing.T, a *metricsAgent) {
+	t.Helper()
 	problems, err := testutil.GatherAndLint(a.metrics.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -342,8 +349,22 @@ func TestMetricsInstrumentHTTP(t *testing.T) {
 		}
 		w.Write([]byte("{}"))
 	})))
+	flushed := make(chan error, 1)
+	mux.Handle("GET /v1/events", a.instrumentHTTP("/v1/events", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte(": hello\n\n"))
+		flushed <- http.NewResponseController(w).Flush() // an event stream needs it
+	})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := <-flushed; err != nil {
+		t.Errorf("flush through instrumentHTTP: %v", err)
+	}
 	for _, name := range []string{"web", "db", "none"} {
 		resp, err := http.Get(srv.URL + "/v1/pick/" + name)
 		if err != nil {
@@ -362,6 +383,10 @@ func TestMetricsInstrumentHTTP(t *testing.T) {
 	if got := s.get(t, "sdjoin_http_request_duration_seconds", route); got != 3 {
 		t.Errorf("timed %v requests, want 3", got)
 	}
+	if got := s.get(t, "sdjoin_http_requests_total", "route=/v1/events", "code=200"); got != 1 {
+		t.Errorf("event streams %v, want 1", got)
+	}
+	lint(t, a)
 }
 
 // A watch client that stops reading falls behind; the events it missed
