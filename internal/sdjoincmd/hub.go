@@ -21,36 +21,13 @@ type hub struct {
 	vis     visible
 	members map[string]tracker.Member
 	subs    map[*subscriber]struct{}
-	stats   hubStats
-}
-
-// hubStats count the events the hub published, by kind, and the events
-// its subscribers dropped because they fell behind (see dropped).
-type hubStats struct {
-	joins, leaves, renames    atomic.Uint64
-	memberJoins, memberLeaves atomic.Uint64
-	dropped                   atomic.Uint64
-}
-
-// count counts one published event.
-func (s *hubStats) count(event string) {
-	switch event {
-	case evJoin:
-		s.joins.Add(1)
-	case evLeave:
-		s.leaves.Add(1)
-	case evRename:
-		s.renames.Add(1)
-	case evMemberJoin:
-		s.memberJoins.Add(1)
-	case evMemberLeave:
-		s.memberLeaves.Add(1)
-	}
+	// lost counts the events subscribers dropped (see dropped).
+	lost atomic.Uint64
 }
 
 // dropped counts n events a subscriber dropped (a watch client or the
 // stdout printer that fell behind).
-func (h *hub) dropped(n int64) { h.stats.dropped.Add(uint64(n)) }
+func (h *hub) dropped(n int64) { h.lost.Add(uint64(n)) }
 
 // serviceCounts returns how many entries of each service are visible.
 func (h *hub) serviceCounts() map[string]int {
@@ -202,7 +179,6 @@ func (h *hub) resyncMembers(members func() []tracker.Member) {
 // is held.
 func (h *hub) publishLocked(events []record) {
 	for _, r := range events {
-		h.stats.count(r.Event)
 		for s := range h.subs {
 			if s.admit(r) {
 				s.h.handle(r)

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ipfinder-go/ipfinder/internal/check"
 	"github.com/ipfinder-go/ipfinder/tracker"
@@ -27,19 +28,24 @@ const (
 )
 
 // agentMetrics are the agent's Prometheus metrics, on a registry of its
-// own. Counters bumped on a hot path are atomics elsewhere (tracker.Stats,
-// hubStats, check.Runner.Results) read at scrape time by stateCollector;
+// own. Counters bumped on a hot path are atomics (tracker.Stats,
+// eventCounts, hub.lost, check.Runner.Results) read at scrape time by
+// stateCollector;
 // the request counters are Prometheus vectors.
 type agentMetrics struct {
 	reg      *prometheus.Registry
+	events   *eventCounts
 	control  *prometheus.CounterVec   // op
 	httpReqs *prometheus.CounterVec   // route, code
 	httpTime *prometheus.HistogramVec // route
 }
 
 func newAgentMetrics(c *core, h *hub) *agentMetrics {
+	events := &eventCounts{}
+	h.register("", func(replay int) handler { events.replay = replay; return events })
 	m := &agentMetrics{
-		reg: prometheus.NewRegistry(),
+		reg:    prometheus.NewRegistry(),
+		events: events,
 		control: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sdjoin_control_requests_total",
 			Help: "Control socket requests, by op (invalid: could not be decoded).",
@@ -62,9 +68,37 @@ func newAgentMetrics(c *core, h *hub) *agentMetrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 		m.control, m.httpReqs, m.httpTime,
-		newStateCollector(c, h),
+		newStateCollector(c, h, events),
 	)
 	return m
+}
+
+// eventCounts counts the hub's events by kind. Registered with the hub
+// as a handler of every event, it counts them as watch shows them (a
+// rename once, not once per service).
+type eventCounts struct {
+	replay                    int // events of the initial state, not counted
+	joins, leaves, renames    atomic.Uint64
+	memberJoins, memberLeaves atomic.Uint64
+}
+
+func (e *eventCounts) handle(r record) {
+	if e.replay > 0 { // guarded by hub.mu, as handle is called with it held
+		e.replay--
+		return
+	}
+	switch r.Event {
+	case evJoin:
+		e.joins.Add(1)
+	case evLeave:
+		e.leaves.Add(1)
+	case evRename:
+		e.renames.Add(1)
+	case evMemberJoin:
+		e.memberJoins.Add(1)
+	case evMemberLeave:
+		e.memberLeaves.Add(1)
+	}
 }
 
 // metricsHandler serves the agent's metrics in the Prometheus text
@@ -109,6 +143,7 @@ var checkStates = []check.State{check.Passing, check.Warning, check.Pending, che
 type stateCollector struct {
 	c        *core
 	h        *hub
+	events   *eventCounts
 	services *serviceLabels
 
 	members, entries, local, checks *prometheus.Desc
@@ -120,12 +155,12 @@ type stateCollector struct {
 	pushPulls, gossipDropped        *prometheus.Desc
 }
 
-func newStateCollector(c *core, h *hub) *stateCollector {
+func newStateCollector(c *core, h *hub, events *eventCounts) *stateCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &stateCollector{
-		c: c, h: h, services: newServiceLabels(maxServiceLabels),
+		c: c, h: h, events: events, services: newServiceLabels(maxServiceLabels),
 		members:       d("sdjoin_members", "Live members of the cluster, this node included, by state.", "state"),
 		entries:       d("sdjoin_entries", "Entries visible here, by service (past 1000 services, the rest are _other).", "service"),
 		local:         d("sdjoin_local_entries", "Entries this node tracks, those withdrawn by failing checks included."),
@@ -197,13 +232,13 @@ func (s *stateCollector) collectState(ch chan<- prometheus.Metric) {
 
 // collectEvents sends the event counters of the hub.
 func (s *stateCollector) collectEvents(ch chan<- prometheus.Metric) {
-	st := &s.h.stats
-	ch <- counter(s.joins, st.joins.Load())
-	ch <- counter(s.leaves, st.leaves.Load())
-	ch <- counter(s.renames, st.renames.Load())
-	ch <- counter(s.memberJoins, st.memberJoins.Load())
-	ch <- counter(s.memberLeaves, st.memberLeaves.Load())
-	ch <- counter(s.hubDropped, st.dropped.Load())
+	e := s.events
+	ch <- counter(s.joins, e.joins.Load())
+	ch <- counter(s.leaves, e.leaves.Load())
+	ch <- counter(s.renames, e.renames.Load())
+	ch <- counter(s.memberJoins, e.memberJoins.Load())
+	ch <- counter(s.memberLeaves, e.memberLeaves.Load())
+	ch <- counter(s.hubDropped, s.h.lost.Load())
 }
 
 // collectGossip sends the gossip counters of the trackers.

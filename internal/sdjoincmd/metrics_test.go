@@ -289,7 +289,13 @@ func TestMetricsServiceLabelCap(t *testing.T) {
 	if _, err := peer.Join([]string{fmt.Sprintf("127.0.0.1:%d", port)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the flood seen", func() bool { return a.hub.stats.joins.Load() >= flood+1 })
+	waitFor(t, 20*time.Second, "the flood seen", func() bool {
+		n := 0
+		for _, c := range a.hub.serviceCounts() {
+			n += c
+		}
+		return n == flood+1
+	})
 
 	s := a.scrape(t)
 	series := s["sdjoin_entries"].GetMetric()
@@ -390,65 +396,41 @@ func TestMetricsInstrumentHTTP(t *testing.T) {
 }
 
 // A watch client that stops reading falls behind; the events it missed
-// are counted as dropped.
-func TestMetricsHubDropped(t *testing.T) {
+// are counted as dropped. Events are counted once each, the initial
+// state not at all.
+func TestMetricsHubEvents(t *testing.T) {
 	h := newHub()
+	join := func(node string) {
+		h.applyDiff(tracker.Diff{Joins: []tracker.Presence{{Service: "x", Node: node, Key: "k"}}})
+	}
+	join("before")
+	m := newAgentMetrics(nil, h)
 	w := &watcher{c: make(chan record, 2), dropped: h.dropped}
 	h.register("", func(int) handler { return w })
 	for i := range 5 {
-		h.applyDiff(tracker.Diff{Joins: []tracker.Presence{{Service: "x", Node: fmt.Sprintf("n%d", i), Key: "k"}}})
+		join(fmt.Sprintf("n%d", i))
 	}
-	if got := h.stats.dropped.Load(); got != 3 {
-		t.Errorf("dropped %d, want 3", got)
+	if got := h.lost.Load(); got != 4 { // 6 for 2 places: the replayed join, n0
+		t.Errorf("dropped %d, want 4", got)
 	}
-	if got := h.stats.joins.Load(); got != 5 {
+	if got := m.events.joins.Load(); got != 5 {
 		t.Errorf("joins %d, want 5", got)
 	}
 }
 
-// BenchmarkMetricsScrape scrapes an agent that sees 1000 entries, one per
-// service (the worst case: a series each), over HTTP on loopback, and
-// reports the body's size.
-func BenchmarkMetricsScrape(b *testing.B) {
-	port := lab.FreePort(b)
-	hosts := filepath.Join(b.TempDir(), "hosts")
-	tracks := make([]trackSpec, 1000)
-	for i := range tracks {
-		tracks[i] = trackSpec{service: fmt.Sprintf("svc%04d", i), meta: map[string]string{"port": "80"}}
-	}
-	a := startMetricsAgent(b, "a", port, hosts, tracks...)
-	lab.Eventually(b, 10*time.Second, "1000 entries", func() error {
-		if n := len(a.hub.serviceCounts()); n != len(tracks) {
-			return fmt.Errorf("%d services", n)
-		}
-		return nil
-	})
-	var size int64
-	b.ResetTimer()
-	for b.Loop() {
-		resp, err := http.Get(a.url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		size, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			b.Fatalf("scrape: %v %s", err, resp.Status)
-		}
-	}
-	b.ReportMetric(float64(size), "bytes/scrape")
-}
-
 // TestMetricsSurviveRename: the gossip counters keep growing when the
 // agent replaces its tracker (here: renamed to a new address); the old
-// tracker's counts are kept.
+// tracker's counts are kept. A peer counts the rename once, though it
+// moves entries of two services.
 func TestMetricsSurviveRename(t *testing.T) {
 	t.Parallel()
 	p1, p2 := freePort(t), freePort(t)
 	hosts := hostfileOf(t, p1, p2)
-	a := startMetricsAgent(t, "a", p1, hosts)
-	startMetricsAgent(t, "b", p2, hosts)
+	a := startMetricsAgent(t, "a", p1, hosts, trackSpec{service: "s1"}, trackSpec{service: "s2"})
+	b := startMetricsAgent(t, "b", p2, hosts)
 	waitMetric(t, a, "2 members", equals(2), "sdjoin_members", "state=alive")
+	waitMetric(t, b, "a's entries on b", equals(1), "sdjoin_entries", "service=s2")
+	joins := b.scrape(t).get(t, "sdjoin_joins_total")
 	a.mu.Lock()
 	old := a.t
 	a.mu.Unlock()
@@ -464,6 +446,11 @@ func TestMetricsSurviveRename(t *testing.T) {
 	want := old.Stats().SentBytes + cur.Stats().SentBytes
 	if got := a.scrape(t).get(t, "sdjoin_gossip_sent_bytes_total"); got < float64(want) {
 		t.Errorf("sent bytes %v after the rename, want at least %d (old tracker's and new one's)", got, want)
+	}
+	// b sees a's entries of both services move: one rename.
+	s := waitMetric(t, b, "a's entries back on b", func(v float64) bool { return v >= joins+2 }, "sdjoin_joins_total")
+	if got := s.get(t, "sdjoin_renames_total"); got != 1 {
+		t.Errorf("b counted %v renames, want 1", got)
 	}
 }
 
