@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -478,5 +479,46 @@ func TestMetricsControlInvalid(t *testing.T) {
 	}
 	if n := len(s["sdjoin_control_requests_total"].GetMetric()); n != 9 {
 		t.Errorf("%d op values, want the 9 known", n)
+	}
+}
+
+// Over random scrapes, fold never gives more than limit+1 label values,
+// never loses or invents an entry, and never takes a label from a service
+// that still has entries.
+func TestServiceLabelsFoldProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 50 {
+		limit := 1 + rng.IntN(20)
+		l := newServiceLabels(limit)
+		prev := map[string]int{}
+		for scrape := range 20 {
+			counts := map[string]int{}
+			for range rng.IntN(60) {
+				counts[fmt.Sprintf("s%d", rng.IntN(80))] += 1 + rng.IntN(3)
+			}
+			if rng.IntN(4) == 0 {
+				counts[otherService] = 1 + rng.IntN(3)
+			}
+			got := l.fold(counts)
+			if len(got) > limit+1 {
+				t.Fatalf("round %d scrape %d: %d label values, limit %d", round, scrape, len(got), limit)
+			}
+			sum, want := 0, 0
+			for _, n := range got {
+				sum += n
+			}
+			for _, n := range counts {
+				want += n
+			}
+			if sum != want {
+				t.Fatalf("round %d scrape %d: folded sum %d, want %d", round, scrape, sum, want)
+			}
+			for svc := range prev {
+				if svc != otherService && counts[svc] > 0 && got[svc] != counts[svc] {
+					t.Fatalf("round %d scrape %d: %s lost its label", round, scrape, svc)
+				}
+			}
+			prev = got
+		}
 	}
 }
