@@ -6,14 +6,16 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/ipfinder-go/ipfinder/internal/check"
-	"github.com/ipfinder-go/ipfinder/tracker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ipfinder-go/ipfinder/internal/check"
+	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
 // Bounds of the metrics.
@@ -30,8 +32,7 @@ const (
 // agentMetrics are the agent's Prometheus metrics, on a registry of its
 // own. Counters bumped on a hot path are atomics (tracker.Stats,
 // eventCounts, hub.lost, check.Runner.Results) read at scrape time by
-// stateCollector;
-// the request counters are Prometheus vectors.
+// stateCollector; the request counters are Prometheus vectors.
 type agentMetrics struct {
 	reg      *prometheus.Registry
 	events   *eventCounts
@@ -262,12 +263,24 @@ type serviceLabels struct {
 	named map[string]bool
 }
 
+// validUTF8 returns counts with the names that are not UTF-8 (a label
+// value must be; a peer may send any bytes) spelled with U+FFFD for
+// their bad bytes, merged with any name they then equal.
+func validUTF8(counts map[string]int) map[string]int {
+	out := make(map[string]int, len(counts))
+	for name, n := range counts {
+		out[strings.ToValidUTF8(name, "\uFFFD")] += n
+	}
+	return out
+}
+
 func newServiceLabels(limit int) *serviceLabels {
 	return &serviceLabels{limit: limit, named: map[string]bool{}}
 }
 
 // fold returns the counts by label value.
 func (l *serviceLabels) fold(counts map[string]int) map[string]int {
+	counts = validUTF8(counts)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for svc := range l.named {

@@ -522,3 +522,38 @@ func TestServiceLabelsFoldProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsInvalidUTF8Service: service names from the network may be
+// any bytes; a name that is not UTF-8 (a label value must be) must not
+// stop the scrape (the client library turns the collector's panic into
+// an error and drops the rest), nor lose its entries; quotes, backslashes
+// and newlines are escaped.
+func TestMetricsInvalidUTF8Service(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	a := startMetricsAgent(t, "a", port, hostfileOf(t, port))
+	peer, err := tracker.New(&tracker.Config{Name: "evil@127.0.0.1", BindAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	for _, svc := range []string{"bad\xffname", "bad\xfename", "we\"ird\\\nname", "ok"} {
+		if _, err := peer.Track(svc, "k", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := peer.Join([]string{fmt.Sprintf("127.0.0.1:%d", port)}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitMetric(t, a, "the peer's entries", equals(1), "sdjoin_entries", "service=ok")
+	if got := s.get(t, "sdjoin_entries", "service=bad\uFFFDname"); got != 2 {
+		t.Errorf("entries of the invalid names %v, want 2 under bad\\uFFFDname", got)
+	}
+	if got := s.get(t, "sdjoin_entries", "service=we\"ird\\\nname"); got != 1 {
+		t.Errorf("entries of a name with a quote, backslash and newline: %v, want 1", got)
+	}
+	if _, ok := s.value("sdjoin_gossip_sent_bytes_total"); !ok { // collected after the entries
+		t.Error("no gossip metrics: the scrape stopped at the bad names")
+	}
+	lint(t, a)
+}
