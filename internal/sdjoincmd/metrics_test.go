@@ -557,3 +557,50 @@ func TestMetricsInvalidUTF8Service(t *testing.T) {
 	}
 	lint(t, a)
 }
+
+// BenchmarkMetricsScrape scrapes an agent that sees 1000 entries, one per
+// service (the worst case: a series each), over HTTP on loopback, and
+// reports the body's size, plain and gzipped.
+func BenchmarkMetricsScrape(b *testing.B) {
+	port := lab.FreePort(b)
+	hosts := filepath.Join(b.TempDir(), "hosts")
+	tracks := make([]trackSpec, 1000)
+	for i := range tracks {
+		tracks[i] = trackSpec{service: fmt.Sprintf("svc%04d", i), meta: map[string]string{"port": "80"}}
+	}
+	a := startMetricsAgent(b, "a", port, hosts, tracks...)
+	lab.Eventually(b, 10*time.Second, "1000 entries", func() error {
+		if n := len(a.hub.serviceCounts()); n != len(tracks) {
+			return fmt.Errorf("%d services", n)
+		}
+		return nil
+	})
+	var size int64
+	for b.Loop() {
+		size = scrapeSize(b, a.url, false)
+	}
+	b.ReportMetric(float64(size), "bytes/scrape")
+	b.ReportMetric(float64(scrapeSize(b, a.url, true)), "gzip-bytes/scrape")
+}
+
+// scrapeSize GETs url and returns the size of the body, gzipped as
+// Prometheus asks for it or plain.
+func scrapeSize(b *testing.B, url string, gzipped bool) int64 {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: not decompressed
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("scrape: %v %s", err, resp.Status)
+	}
+	return n
+}
