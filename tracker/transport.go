@@ -85,7 +85,10 @@ func (s *streamTransport) forwardPackets() {
 		select {
 		case <-s.gone:
 			return
-		case p := <-src:
+		case p, ok := <-src:
+			if !ok {
+				return
+			}
 			s.stats.received(len(p.Buf))
 			select {
 			case s.packets <- p:
