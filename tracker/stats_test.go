@@ -14,15 +14,16 @@ import (
 func TestStatsCountGossip(t *testing.T) {
 	nodes := startCluster(t, 2, nil)
 	a, b := nodes[0], nodes[1]
-	for _, n := range nodes {
-		s := n.Stats()
-		if s.SentBytes == 0 || s.ReceivedBytes == 0 || s.SentMessages == 0 || s.ReceivedMessages == 0 {
-			t.Errorf("%s after joining: %+v, want traffic both ways", n.LocalNode(), s)
+	// memberlist shows the member before it merges the join's state.
+	lab.Eventually(t, 5*time.Second, "the join counted on both sides", func() error {
+		for _, n := range nodes {
+			s := n.Stats()
+			if s.SentBytes == 0 || s.ReceivedBytes == 0 || s.SentMessages == 0 || s.ReceivedMessages == 0 || s.PushPulls == 0 {
+				return fmt.Errorf("%s: %+v, want traffic both ways and a push/pull", n.LocalNode(), s)
+			}
 		}
-		if s.PushPulls == 0 {
-			t.Errorf("%s after joining: no push/pull counted: %+v", n.LocalNode(), s)
-		}
-	}
+		return nil
+	})
 	before := b.Stats()
 	if _, err := a.Track("http", "web", map[string]string{"port": "80"}); err != nil {
 		t.Fatal(err)
