@@ -58,8 +58,9 @@ func startMetricsAgent(t testing.TB, name string, port int, hostfile string, tra
 			t.Errorf("agent %s: %v", name, err)
 		}
 	})
-	lab.Eventually(t, 5*time.Second, name+" control socket", func() error {
-		if !listening(opt.socket) {
+	// The control socket listens before the tracker is up.
+	lab.Eventually(t, 5*time.Second, name+" control socket and gossip", func() error {
+		if !listening(opt.socket) || len(a.members()) == 0 {
 			return errNotYet
 		}
 		return nil
