@@ -35,10 +35,12 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 func (d *delegate) NotifyMsg(b []byte) {
 	t := d.t
 	if unwanted(b) {
+		t.stats.dropped.Add(1)
 		return
 	}
 	if t.inboxBytes.Add(int64(len(b))) > maxInboxBytes {
 		t.inboxBytes.Add(-int64(len(b)))
+		t.stats.dropped.Add(1)
 		t.log.Debug("tracker: inbox over its byte budget, dropping message", "kind", b[0])
 		return
 	}
@@ -46,6 +48,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 	case t.inbox <- append([]byte(nil), b...):
 	default:
 		t.inboxBytes.Add(-int64(len(b)))
+		t.stats.dropped.Add(1)
 		t.log.Debug("tracker: inbox full, dropping message", "kind", b[0])
 	}
 }
@@ -109,6 +112,7 @@ func (t *Tracker) handleDelta(b []byte) error {
 	}
 	t.withView(func(now time.Time) []change {
 		if !t.v.fromMember(m.Node, m.Boot) {
+			t.stats.dropped.Add(1)
 			return nil
 		}
 		if t.v.observe(&m) {
@@ -143,6 +147,7 @@ func (t *Tracker) handleLeave(b []byte) error {
 	}
 	t.withView(func(now time.Time) []change {
 		if !t.v.fromMember(m.Node, m.Boot) {
+			t.stats.dropped.Add(1)
 			return nil
 		}
 		t.enqueue(b)
@@ -187,6 +192,7 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 		t.log.Debug("tracker: bad push/pull state", "err", err)
 		return
 	}
+	t.stats.pushPulls.Add(1)
 	t.mergeRecords(s.From, s.Records)
 	t.withView(func(time.Time) []change {
 		for _, n := range t.v.behind(s.Digest) {

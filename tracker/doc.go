@@ -97,6 +97,12 @@
 // 512-byte limit before memberlist sees it. Gossip messages stay under
 // 1100 bytes; records travel by TCP (push/pull, sync).
 //
+// # Counters
+//
+// Stats reads a node's counters (gossip packets, streams and bytes at the
+// transport, push/pull exchanges, messages dropped) with atomic loads;
+// counting them costs the gossip path an atomic add.
+//
 // # Timing profile
 //
 // LANMemberlistConfig (used when Config.Memberlist is nil) retunes

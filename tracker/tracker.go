@@ -90,6 +90,28 @@ type Member struct {
 	PrevName string
 	Boot     uint64
 	Local    bool
+	State    MemberState
+}
+
+// MemberState is the health of a member.
+type MemberState uint8
+
+// Member states. Members lists only live nodes, so every one is
+// MemberAlive: memberlist (v0.7) tells its delegates nothing of
+// suspicion (Node.State is filled only for merges; the node's real state
+// is private), so a suspected node shows as alive until it is declared
+// dead and leaves. MemberSuspect is reserved for when it does.
+const (
+	MemberAlive MemberState = iota
+	MemberSuspect
+)
+
+// String returns "alive" or "suspect".
+func (s MemberState) String() string {
+	if s == MemberSuspect {
+		return "suspect"
+	}
+	return "alive"
 }
 
 // Tracker tracks entries of this node and shows those of the others.
@@ -120,6 +142,7 @@ type Tracker struct {
 	gate       *gate
 	inbox      chan []byte  // messages from NotifyMsg, for inboxLoop
 	inboxBytes atomic.Int64 // bytes in inbox
+	stats      stats
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -204,7 +227,7 @@ func New(cfg *Config) (*Tracker, error) {
 	t.v = newView(t.name, netip.AddrPort{}, t.boot)
 	t.syncs = newSyncer(t)
 	t.gate = newGate(t)
-	ml, err := createMemberlist(mc, t.gate.streamFrom)
+	ml, err := createMemberlist(mc, t.gate.streamFrom, &t.stats)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: start gossip on %v: %w", cfg.BindAddr, err)
 	}

@@ -13,31 +13,90 @@ import (
 
 // streamTransport is memberlist's transport that tells the gate the
 // remote address of every inbound stream: a completed TCP handshake
-// proves the peer owns that address, which a UDP spoofer cannot fake.
+// proves the peer owns that address, which a UDP spoofer cannot fake. It
+// also counts the packets, streams and bytes in stats.
 type streamTransport struct {
 	memberlist.NodeAwareTransport
-	seen func(netip.Addr)
-	in   chan net.Conn
-	done chan struct{} // closing: streams are no longer passed on
-	gone chan struct{} // the wrapped transport is down
-	once sync.Once
-	wg   sync.WaitGroup
+	seen    func(netip.Addr)
+	stats   *stats
+	in      chan net.Conn
+	packets chan *memberlist.Packet
+	done    chan struct{} // closing: streams are no longer passed on
+	gone    chan struct{} // the wrapped transport is down
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
-func newStreamTransport(inner memberlist.Transport, seen func(netip.Addr)) *streamTransport {
+func newStreamTransport(inner memberlist.Transport, seen func(netip.Addr), st *stats) *streamTransport {
 	na, ok := inner.(memberlist.NodeAwareTransport)
 	if !ok {
 		na = nodeAware{inner}
 	}
-	s := &streamTransport{NodeAwareTransport: na, seen: seen, in: make(chan net.Conn),
-		done: make(chan struct{}), gone: make(chan struct{})}
-	s.wg.Add(1)
+	s := &streamTransport{NodeAwareTransport: na, seen: seen, stats: st, in: make(chan net.Conn),
+		packets: make(chan *memberlist.Packet), done: make(chan struct{}), gone: make(chan struct{})}
+	s.wg.Add(2)
 	go s.forward()
+	go s.forwardPackets()
 	return s
 }
 
 // StreamCh implements memberlist.Transport.
 func (s *streamTransport) StreamCh() <-chan net.Conn { return s.in }
+
+// PacketCh implements memberlist.Transport.
+func (s *streamTransport) PacketCh() <-chan *memberlist.Packet { return s.packets }
+
+// WriteToAddress implements memberlist.NodeAwareTransport.
+func (s *streamTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	t, err := s.NodeAwareTransport.WriteToAddress(b, a)
+	if err == nil {
+		s.stats.sent(len(b))
+	}
+	return t, err
+}
+
+// WriteTo implements memberlist.Transport.
+func (s *streamTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	return s.WriteToAddress(b, memberlist.Address{Addr: addr})
+}
+
+// DialAddressTimeout implements memberlist.NodeAwareTransport.
+func (s *streamTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	c, err := s.NodeAwareTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	s.stats.sent(0)
+	return countedConn{c, s.stats}, nil
+}
+
+// DialTimeout implements memberlist.Transport.
+func (s *streamTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return s.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+// forwardPackets passes inbound packets to memberlist, counting them.
+// Once closing it drops them (the wrapped transport's listener blocks
+// until someone takes them), until the transport is down.
+func (s *streamTransport) forwardPackets() {
+	defer s.wg.Done()
+	src := s.NodeAwareTransport.PacketCh()
+	for {
+		select {
+		case <-s.gone:
+			return
+		case p, ok := <-src:
+			if !ok {
+				return
+			}
+			s.stats.received(len(p.Buf))
+			select {
+			case s.packets <- p:
+			case <-s.done:
+			}
+		}
+	}
+}
 
 // forward passes inbound streams to memberlist, noting their remote
 // address. Once closing it closes them instead (the transport's
@@ -54,8 +113,9 @@ func (s *streamTransport) forward() {
 			if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 				s.seen(ap.Addr().Unmap())
 			}
+			s.stats.received(0)
 			select {
-			case s.in <- c:
+			case s.in <- countedConn{c, s.stats}:
 			case <-s.done:
 				c.Close()
 			}
@@ -124,8 +184,9 @@ func netTransport(mc *memberlist.Config) (*memberlist.NetTransport, error) {
 }
 
 // createMemberlist starts memberlist on mc's transport (a NetTransport
-// when it has none), wrapped to report inbound streams to seen.
-func createMemberlist(mc *memberlist.Config, seen func(netip.Addr)) (*memberlist.Memberlist, error) {
+// when it has none), wrapped to report inbound streams to seen and count
+// the traffic in st.
+func createMemberlist(mc *memberlist.Config, seen func(netip.Addr), st *stats) (*memberlist.Memberlist, error) {
 	inner, created := mc.Transport, mc.Transport == nil
 	if created {
 		nt, err := netTransport(mc)
@@ -134,11 +195,11 @@ func createMemberlist(mc *memberlist.Config, seen func(netip.Addr)) (*memberlist
 		}
 		inner = nt
 	}
-	st := newStreamTransport(inner, seen)
-	mc.Transport = st
+	tr := newStreamTransport(inner, seen, st)
+	mc.Transport = tr
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		st.stop(created)
+		tr.stop(created)
 		return nil, err
 	}
 	return ml, nil

@@ -16,8 +16,9 @@ import (
 )
 
 // The transport tells the gate who opened each inbound stream, passes
-// the stream on, and shuts down even when streams nobody took are
-// waiting (the wrapped transport's listener blocks until one is taken).
+// streams and packets on, counting them, and shuts down even when streams
+// and packets nobody took are waiting (the wrapped transport's listeners
+// block until one is taken).
 func TestStreamTransport(t *testing.T) {
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{"127.0.0.1"},
@@ -28,11 +29,12 @@ func TestStreamTransport(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var seen []netip.Addr
+	var counts stats
 	st := newStreamTransport(nt, func(a netip.Addr) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, a)
-	})
+	}, &counts)
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nt.GetAutoBindPort())).String()
 	dial := func() {
 		c, err := net.Dial("tcp", addr)
@@ -53,8 +55,29 @@ func TestStreamTransport(t *testing.T) {
 		t.Errorf("seen %v, want [127.0.0.1]", seen)
 	}
 	mu.Unlock()
+	if n := counts.receivedMessages.Load(); n != 1 {
+		t.Errorf("counted %d inbound streams, want 1", n)
+	}
+	udp, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	udp.Write([]byte("hello"))
+	select {
+	case p := <-st.PacketCh():
+		if string(p.Buf) != "hello" {
+			t.Errorf("packet %q, want hello", p.Buf)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("inbound packet not passed on")
+	}
+	if got := counts.receivedBytes.Load(); got != 5 {
+		t.Errorf("counted %d bytes received, want 5", got)
+	}
 	for range 3 { // nobody takes these
 		dial()
+		udp.Write([]byte("ignored"))
 	}
 	lab.Eventually(t, 5*time.Second, "untaken streams noted", func() error {
 		mu.Lock()

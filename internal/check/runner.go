@@ -39,6 +39,7 @@ type Runner struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	changed map[string]bool // IDs whose State changed since Changes
+	results [Critical + 1]uint64
 	closed  bool
 	notify  chan struct{}
 	once    sync.Once
@@ -187,6 +188,17 @@ func (r *Runner) Status(id string) (Status, bool) {
 	return en.snapshot(), true
 }
 
+// Results returns how many runs of checks, since NewRunner, left their
+// check in state s.
+func (r *Runner) Results(s State) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s < 0 || int(s) >= len(r.results) {
+		return 0
+	}
+	return r.results[s]
+}
+
 // List returns the status of every entry, sorted by ID.
 func (r *Runner) List() []Status {
 	r.mu.Lock()
@@ -273,6 +285,7 @@ func (r *Runner) record(en *entry, i int, res Result) {
 	}
 	c.State = c.State.next(res.Pass, c.Failures)
 	c.Output, c.Time = res.Output, now
+	r.results[c.State]++
 	if s := worst(en.status.Checks); s != en.status.State {
 		en.status.State = s
 		r.markChanged(en.status.ID)

@@ -148,6 +148,7 @@ func TestRunnerStateMachine(t *testing.T) {
 			const spec = "tcp://192.0.2.1:80"
 			h.add("web", spec)
 			prev := Pending
+			wantResults := map[State]uint64{}
 			for i, s := range tt.steps {
 				wantOut := map[string]string{"pass": "ok", "fail": "connection refused", "hang": "timed out after 2s"}[s.res]
 				switch s.res {
@@ -172,6 +173,12 @@ func TestRunnerStateMachine(t *testing.T) {
 				}
 				if diff := cmp.Diff(wantChanges, h.r.Changes()); diff != "" {
 					t.Fatalf("step %d (%s): changes (-want +got):\n%s", i, s.res, diff)
+				}
+				wantResults[s.want]++
+				for _, st := range []State{Passing, Warning, Pending, Critical} {
+					if got := h.r.Results(st); got != wantResults[st] {
+						t.Fatalf("step %d (%s): Results(%s) = %d, want %d", i, s.res, st, got, wantResults[st])
+					}
 				}
 				prev = s.want
 				h.nextRound(1)

@@ -71,9 +71,10 @@ type agentOptions struct {
 // (the stdout printer, the control socket, SIGHUP).
 type agent struct {
 	*core
-	hub    *hub
-	stdout io.Writer
-	errw   *asyncWriter // diagnostics; never blocks
+	hub     *hub
+	metrics *agentMetrics
+	stdout  io.Writer
+	errw    *asyncWriter // diagnostics; never blocks
 }
 
 func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
@@ -86,6 +87,7 @@ func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
 		log = slog.New(cliutil.NewLogHandler(errw, "sdjoin", slog.LevelDebug))
 	}
 	a.core = newCore(opt, a.hub, a.warnf, log)
+	a.metrics = newAgentMetrics(a.core, a.hub)
 	return a
 }
 
@@ -124,6 +126,7 @@ func (a *agent) run(ctx context.Context) error {
 		defer httpLn.Close()
 	}
 	out := newAsyncWriter(a.stdout, 4096, func(n int64) {
+		a.hub.dropped(n)
 		a.warnf("warning: stdout is not being read: %d events dropped", n)
 	})
 	defer out.Close(flushTimeout)
@@ -132,7 +135,8 @@ func (a *agent) run(ctx context.Context) error {
 		return err
 	}
 	srvCtx, stopSrv := context.WithCancel(ctx)
-	srv := &controlServer{core: a.core, hub: a.hub, warn: a.warnf, log: a.log}
+	srv := &controlServer{core: a.core, hub: a.hub, warn: a.warnf, log: a.log,
+		count: func(op string) { a.metrics.control.WithLabelValues(op).Inc() }}
 	srv.wg.Add(1)
 	go srv.serve(srvCtx, ln)
 	var hs *httpServer

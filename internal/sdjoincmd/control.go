@@ -24,7 +24,10 @@ type controlServer struct {
 	hub  *hub
 	warn func(format string, args ...any)
 	log  *slog.Logger
-	wg   sync.WaitGroup // serve and the connection handlers
+	// count counts one request by op ("invalid" for a bad one); nil
+	// counts nothing.
+	count func(op string)
+	wg    sync.WaitGroup // serve and the connection handlers
 }
 
 // serve answers control connections until ln is closed; handlers end
@@ -105,9 +108,11 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 	req, err := decodeRequest(line)
 	if err != nil {
+		s.countOp(opInvalid)
 		writeReply(c, errReply(err))
 		return
 	}
+	s.countOp(req.Op)
 	switch req.Op {
 	case opWatch:
 		s.watch(ctx, c, req.Service)
@@ -117,6 +122,15 @@ func (s *controlServer) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	writeReply(c, s.answer(req))
+}
+
+// opInvalid labels the requests that could not be decoded.
+const opInvalid = "invalid"
+
+func (s *controlServer) countOp(op string) {
+	if s.count != nil {
+		s.count(op)
+	}
 }
 
 // answer runs a request other than watch.
@@ -192,7 +206,7 @@ func (s *controlServer) session(c net.Conn, specs []trackSpec) {
 func (s *controlServer) watch(ctx context.Context, c net.Conn, service string) {
 	var w *watcher
 	unregister := s.hub.register(service, func(replay int) handler {
-		w = &watcher{c: make(chan record, replay+watchBacklog)}
+		w = &watcher{c: make(chan record, replay+watchBacklog), dropped: s.hub.dropped}
 		return w
 	})
 	defer unregister()
@@ -224,14 +238,17 @@ func (s *controlServer) watch(ctx context.Context, c net.Conn, service string) {
 }
 
 // watcher queues a watch client's events without blocking; a full queue
-// ends it (its channel is closed). Its fields are guarded by hub.mu.
+// ends it (its channel is closed), and the events it no longer takes are
+// counted through dropped. Its fields are guarded by hub.mu.
 type watcher struct {
-	c     chan record
-	ended bool
+	c       chan record
+	ended   bool
+	dropped func(n int64)
 }
 
 func (w *watcher) handle(r record) {
 	if w.ended {
+		w.dropped(1)
 		return
 	}
 	select {
@@ -239,5 +256,6 @@ func (w *watcher) handle(r record) {
 	default:
 		w.ended = true
 		close(w.c)
+		w.dropped(1)
 	}
 }

@@ -47,6 +47,8 @@ type core struct {
 	discovered map[string]string
 	// sessions counts the open sessions; lastSession numbers them.
 	sessions, lastSession int
+	// retired sums the Stats of the trackers replaced (see gossipStats).
+	retired tracker.Stats
 
 	checks *check.Runner // of the entries with checks; consumed on the loop
 
@@ -387,6 +389,7 @@ func (c *core) retire(all bool) {
 	<-c.drained
 	c.mu.Lock()
 	c.t = nil
+	c.retired = addStats(c.retired, old.Stats())
 	c.mu.Unlock()
 	c.prevName, c.prevPeers = prev, peers
 	if all {

@@ -59,6 +59,36 @@ func (c *core) members() []tracker.Member {
 	return c.t.Members()
 }
 
+// gossipStats returns the gossip counters of every tracker this agent
+// ran, so they only grow across renames and restarts with a new key.
+func (c *core) gossipStats() tracker.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t == nil {
+		return c.retired
+	}
+	return addStats(c.retired, c.t.Stats())
+}
+
+func addStats(a, b tracker.Stats) tracker.Stats {
+	return tracker.Stats{
+		SentBytes:        a.SentBytes + b.SentBytes,
+		ReceivedBytes:    a.ReceivedBytes + b.ReceivedBytes,
+		SentMessages:     a.SentMessages + b.SentMessages,
+		ReceivedMessages: a.ReceivedMessages + b.ReceivedMessages,
+		PushPulls:        a.PushPulls + b.PushPulls,
+		DroppedMessages:  a.DroppedMessages + b.DroppedMessages,
+	}
+}
+
+// localCount returns how many entries this node tracks, withdrawn ones
+// included.
+func (c *core) localCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
 // pick picks an entry of service by policy: tracker.ErrNoProvider when
 // none, errOffline without a tracker.
 func (c *core) pick(service string, pol tracker.Policy) (tracker.Presence, error) {

@@ -35,7 +35,8 @@ type record struct {
 	Meta     map[string]string `json:"meta,omitzero"`
 	PrevNode string            `json:"prev_node,omitempty"`
 	Local    bool              `json:"local,omitempty"`
-	// This node's entries (list --local): the entry's state and checks.
+	// State is a member's ("alive"), or the state of one of this node's
+	// entries (list --local; see check.State).
 	State  string        `json:"state,omitempty"`
 	Checks []checkRecord `json:"checks,omitempty"`
 }
@@ -63,7 +64,7 @@ func eventRecord(event string, p tracker.Presence) record {
 }
 
 func memberRecord(m tracker.Member) record {
-	return record{Node: m.Name, Addr: m.Addr, PrevNode: m.PrevName, Local: m.Local}
+	return record{Node: m.Name, Addr: m.Addr, PrevNode: m.PrevName, Local: m.Local, State: m.State.String()}
 }
 
 // metaText formats meta as a compact JSON object with sorted keys, with

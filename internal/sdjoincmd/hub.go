@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
@@ -20,6 +21,23 @@ type hub struct {
 	vis     visible
 	members map[string]tracker.Member
 	subs    map[*subscriber]struct{}
+	// lost counts the events subscribers dropped (see dropped).
+	lost atomic.Uint64
+}
+
+// dropped counts n events a subscriber dropped (a watch client or the
+// stdout printer that fell behind).
+func (h *hub) dropped(n int64) { h.lost.Add(uint64(n)) }
+
+// serviceCounts returns how many entries of each service are visible.
+func (h *hub) serviceCounts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int)
+	for k := range h.vis {
+		out[k.service]++
+	}
+	return out
 }
 
 // handler consumes the hub's events. handle is called with the hub's lock
