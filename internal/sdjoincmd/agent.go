@@ -72,6 +72,9 @@ type agent struct {
 	hub    *hub
 	stdout io.Writer
 	errw   *asyncWriter // diagnostics; never blocks
+	// httpSrv is the HTTP front-end (--http), nil without it; set by run
+	// before it serves (its dropped counts the event streams dropped).
+	httpSrv *httpServer
 }
 
 func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
@@ -129,6 +132,7 @@ func (a *agent) run(ctx context.Context) error {
 	var hs *httpServer
 	if httpLn != nil {
 		hs = a.newHTTPServer(srv)
+		a.httpSrv = hs
 		hs.start(httpLn)
 	}
 	a.announce(a.opt.socket)

@@ -576,8 +576,17 @@ func TestHTTPStalledEventStreams(t *testing.T) {
 		fmt.Fprint(c, "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	}
 	waitFor(t, 60*time.Second, "event streams at their limit", func() bool {
-		code, _, _ := api.do("GET", "/v1/events", "")
-		return code == http.StatusServiceUnavailable
+		resp, err := streamClient.Get(api.base + "/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close() // a stream (200) is not read
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		api.checkError("stream over the limit", resp.StatusCode, 503, resp.Header, string(b))
+		return resp.Header.Get("Retry-After") != ""
 	})
 	api.get("/v1/services/web", 200, nil)
 	g, h := settle()
