@@ -214,17 +214,33 @@ type trackBody struct {
 	TimeoutMS  int64             `json:"timeout_ms"`
 }
 
+// trackRequest returns the control request of PUT /v1/track/NAME with
+// body b (empty: no meta, no checks), checked as the control socket
+// checks its own.
+func trackRequest(name string, b []byte) (request, error) {
+	var body trackBody
+	if err := decodeBody(b, &body); err != nil {
+		return request{}, err
+	}
+	req := request{Op: opTrack, Service: name, Meta: body.Meta,
+		Checks: body.Checks, IntervalMS: body.IntervalMS, TimeoutMS: body.TimeoutMS}
+	return req, checkRequest(&req)
+}
+
 // track answers PUT /v1/track/NAME: this node tracks NAME (again:
 // replaces its meta and checks) and the reply is the entry as list
 // --local shows it.
 func (s *httpServer) track(w http.ResponseWriter, r *http.Request) {
-	var body trackBody
-	if status, err := readBody(w, r, &body); err != nil {
+	b, status, err := readBody(w, r)
+	if err != nil {
 		writeError(w, status, err.Error())
 		return
 	}
-	req := request{Op: opTrack, Service: r.PathValue("name"), Meta: body.Meta,
-		Checks: body.Checks, IntervalMS: body.IntervalMS, TimeoutMS: body.TimeoutMS}
+	req, err := trackRequest(r.PathValue("name"), b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if _, ok := s.answer(w, req); !ok {
 		return
 	}
@@ -273,29 +289,34 @@ func replyStatus(rep reply) int {
 	return http.StatusInternalServerError
 }
 
-// readBody decodes a JSON body of at most maxHTTPBody bytes into v
-// (unknown fields refused; an empty body leaves v as is), returning the
-// error's HTTP status with the error.
-func readBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+// readBody reads a body of at most maxHTTPBody bytes, returning the
+// HTTP status of its error with it.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHTTPBody))
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxHTTPBody)
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxHTTPBody)
 	}
 	if err != nil {
-		return http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
+		return nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
 	}
+	return b, 0, nil
+}
+
+// decodeBody decodes one JSON value from b into v, refusing unknown
+// fields; an empty body leaves v as is.
+func decodeBody(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return 0, nil
+		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
+		return cliutil.Usagef("bad JSON body: %v", err)
 	}
 	if dec.More() {
-		return http.StatusBadRequest, errors.New("bad JSON body: more than one value")
+		return cliutil.Usagef("bad JSON body: more than one value")
 	}
-	return 0, nil
+	return nil
 }
 
 // boolParam returns the query parameter name as a boolean (absent:

@@ -781,3 +781,36 @@ func TestHTTPStreamMemory(t *testing.T) {
 		t.Errorf("each open stream holds %d KB of heap after its replay, want under 128 KB", per>>10)
 	}
 }
+
+// FuzzTrackRequest: any name and body of PUT /v1/track/NAME is refused
+// or accepted without panicking, and what the HTTP API accepts the
+// control socket accepts as the same entry: both front-ends validate
+// alike.
+func FuzzTrackRequest(f *testing.F) {
+	f.Add("db", []byte(`{"meta":{"port":"5432"},"checks":["tcp://127.0.0.1:5432"],"interval_ms":1000,"timeout_ms":500}`))
+	f.Add("web", []byte(``))
+	f.Add("a\nb", []byte(`{}`))
+	f.Add("db", []byte(`{"meta":{"k":"\u001b[2J"}}`))
+	f.Add("db", []byte(`{"checks":["exec:true"],"interval_ms":-1}`))
+	f.Add("db", []byte(`{"meta":null} {"meta":{}}`))
+	f.Fuzz(func(t *testing.T, name string, body []byte) {
+		req, err := trackRequest(name, body)
+		if err != nil {
+			if cliutil.Code(err) != cliutil.ExitUsage || strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("trackRequest(%q, %q): error %q (code %d), want one usage line", name, body, err, cliutil.Code(err))
+			}
+			return
+		}
+		line, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeRequest(line)
+		if err != nil {
+			t.Fatalf("HTTP accepted %q %q; the control socket refuses %s: %v", name, body, line, err)
+		}
+		if len(back.specs) != 1 || back.specs[0].service != name || !sameChecks(back.specs[0], req.specs[0]) {
+			t.Fatalf("control socket's entry %+v, HTTP's %+v", back.specs, req.specs)
+		}
+	})
+}
