@@ -814,3 +814,37 @@ func FuzzTrackRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestHTTPEscapesNetworkNames: names and meta from the network with
+// control characters reach an event stream escaped (no raw C0, C1 or
+// DEL byte on the wire) and decode back to what was sent.
+func TestHTTPEscapesNetworkNames(t *testing.T) {
+	t.Parallel()
+	s, base := hubHTTPServer(t)
+	s.writeWait = 10 * time.Second
+	name := "web\x1b[2J\u009b\u2028\x7f\nx"
+	meta := map[string]string{"k\r": "v\u0085\x00"}
+	s.hub.applyDiff(joinDiff(name, meta))
+	resp, err := streamClient.Get(base + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range strings.TrimSuffix(line, "\n") {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x2028 {
+			t.Errorf("raw %U on the wire: %q", r, line)
+		}
+	}
+	var got record
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &got); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	if got.Service != name || got.Meta["k\r"] != "v\u0085\x00" {
+		t.Errorf("decoded %q %q, want %q %q", got.Service, got.Meta, name, meta)
+	}
+}
