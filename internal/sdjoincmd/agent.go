@@ -61,6 +61,7 @@ type agentOptions struct {
 	// The HTTP API (--http): off when http is not valid.
 	http          netip.AddrPort
 	httpToken     []byte        // from --http-token-file; nil: none
+	httpTokenFile string        // re-read on SIGHUP
 	httpKeepalive time.Duration // between SSE pings; 0: the default
 }
 
@@ -144,6 +145,7 @@ func (a *agent) run(ctx context.Context) error {
 			done = true
 		case <-hup:
 			a.core.reload()
+			a.reloadToken()
 		}
 	}
 	stopSrv()
@@ -186,4 +188,19 @@ func (a *agent) announceHTTP(ln net.Listener) {
 	if !a.opt.http.Addr().IsLoopback() && a.opt.httpToken == nil {
 		a.warnf("warning: HTTP API on %s answers anyone who can reach it (track and untrack only from this machine; use a loopback --http or --http-token-file)", a.opt.http)
 	}
+}
+
+// reloadToken re-reads --http-token-file (on SIGHUP); a file that is now
+// refused keeps the old token.
+func (a *agent) reloadToken() {
+	if a.httpSrv == nil || a.opt.httpTokenFile == "" {
+		return
+	}
+	tok, err := readTokenFile(a.opt.httpTokenFile)
+	if err != nil {
+		a.warnf("warning: SIGHUP: %v (keeping the old HTTP token)", err)
+		return
+	}
+	a.httpSrv.setToken(tok)
+	a.warnf("SIGHUP: re-read the HTTP token file")
 }

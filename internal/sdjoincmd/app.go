@@ -277,6 +277,7 @@ func parseHTTPOptions(c *cli.Context, o *agentOptions) error {
 	}
 	if tf != "" {
 		o.httpToken, err = readTokenFile(tf)
+		o.httpTokenFile = tf
 	}
 	return err
 }

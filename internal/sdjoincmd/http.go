@@ -49,9 +49,9 @@ const (
 type httpServer struct {
 	ctl       *controlServer
 	hub       *hub
-	token     []byte        // sha256 of the --http-token-file token; nil: none
-	keepalive time.Duration // between ": ping" comments of an event stream
-	writeWait time.Duration // of one write of an event stream
+	token     atomic.Pointer[[]byte] // SHA-256 of the --http-token-file token; nil: none
+	keepalive time.Duration          // between ": ping" comments of an event stream
+	writeWait time.Duration          // of one write of an event stream
 	log       *slog.Logger
 	srv       *http.Server
 	stop      chan struct{} // closed at shutdown: event streams end
@@ -63,7 +63,7 @@ type httpServer struct {
 // newHTTPServer returns the agent's HTTP front-end answering with ctl.
 func (a *agent) newHTTPServer(ctl *controlServer) *httpServer {
 	s := newHTTPServer(ctl, a.hub, a.log, a.metricsHandler(), a.webHandler())
-	s.token = tokenHash(a.opt.httpToken)
+	s.setToken(a.opt.httpToken)
 	if a.opt.httpKeepalive > 0 {
 		s.keepalive = a.opt.httpKeepalive
 	}
@@ -89,14 +89,16 @@ func newHTTPServer(ctl *controlServer, h *hub, log *slog.Logger, metrics, web ht
 	return s
 }
 
-// tokenHash returns the SHA-256 of a token (nil: none), which requests'
-// tokens are compared with.
-func tokenHash(tok []byte) []byte {
+// setToken sets the token requests must send to track and untrack (nil:
+// none); its SHA-256 is kept, which theirs are compared with.
+func (s *httpServer) setToken(tok []byte) {
 	if tok == nil {
-		return nil
+		s.token.Store(nil)
+		return
 	}
 	sum := sha256.Sum256(tok)
-	return sum[:]
+	h := sum[:]
+	s.token.Store(&h)
 }
 
 // routes returns the API's handler: unknown paths and methods get JSON
@@ -396,8 +398,8 @@ func (e *errorWriter) Write(p []byte) (int, error) {
 // a browser on this machine is refused).
 func (s *httpServer) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.token != nil {
-			if !s.tokenOK(r.Header.Get("Authorization")) {
+		if want := s.token.Load(); want != nil {
+			if !tokenOK(r.Header.Get("Authorization"), *want) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sdjoin"`)
 				writeError(w, http.StatusUnauthorized, "track and untrack need the token of --http-token-file: send Authorization: Bearer TOKEN")
 				return
@@ -420,13 +422,13 @@ func (s *httpServer) guard(next http.HandlerFunc) http.HandlerFunc {
 // tokenOK reports whether an Authorization header holds the token, in
 // time independent of the token (hashes of equal length compared in
 // constant time).
-func (s *httpServer) tokenOK(auth string) bool {
+func tokenOK(auth string, want []byte) bool {
 	scheme, tok, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], s.token) == 1
+	return subtle.ConstantTimeCompare(sum[:], want) == 1
 }
 
 // loopbackPeer reports whether a request's RemoteAddr is a loopback

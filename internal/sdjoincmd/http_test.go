@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -389,7 +390,11 @@ func TestHTTPTokenFileRefused(t *testing.T) {
 // non-loopback peers and to loopback requests naming the server by a
 // DNS name (rebinding); with one, the token decides.
 func TestHTTPGuard(t *testing.T) {
-	tokenSum := func(s string) *httpServer { return &httpServer{token: tokenHash([]byte(s))} }
+	tokenSum := func(tok string) *httpServer {
+		s := &httpServer{}
+		s.setToken([]byte(tok))
+		return s
+	}
 	tests := []struct {
 		name, remote, host, auth string
 		s                        *httpServer
@@ -846,5 +851,37 @@ func TestHTTPEscapesNetworkNames(t *testing.T) {
 	}
 	if got.Service != name || got.Meta["k\r"] != "v\u0085\x00" {
 		t.Errorf("decoded %q %q, want %q %q", got.Service, got.Meta, name, meta)
+	}
+}
+
+// TestBinaryHTTPTokenReload: SIGHUP re-reads --http-token-file: the new
+// token works and the old one no longer does; a token file that is now
+// refused keeps the token in use, with a warning.
+func TestBinaryHTTPTokenReload(t *testing.T) {
+	t.Parallel()
+	tf := filepath.Join(t.TempDir(), "token")
+	oldTok, newTok := "old-token-0123456789", "new-token-9876543210"
+	writeFile(t, tf, oldTok)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := startBinAgent(t, nil, "--hostfile", filepath.Join(t.TempDir(), "none"), "--http", addr, "--http-token-file", tf)
+	api := apiClient{t: t, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second}}
+	put := func(tok string) int {
+		code, _, _ := api.do("PUT", "/v1/track/db", "", "Authorization", "Bearer "+tok)
+		return code
+	}
+	waitFor(t, 5*time.Second, "the old token accepted", func() bool { return put(oldTok) == 200 })
+	writeFile(t, tf, newTok)
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "the new token accepted after SIGHUP", func() bool { return put(newTok) == 200 })
+	if code := put(oldTok); code != 401 {
+		t.Errorf("old token after SIGHUP: %d, want 401", code)
+	}
+	writeFile(t, tf, "short")
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "a warning about the refused token file", func() bool {
+		return strings.Contains(a.stderr.String(), "keeping the old HTTP token")
+	})
+	if code := put(newTok); code != 200 {
+		t.Errorf("token after a refused reload: %d, want 200", code)
 	}
 }

@@ -97,7 +97,7 @@ and untrack are allowed only from loopback (naming the server by
 address or localhost), unless --http-token-file FILE is given: then
 only with "Authorization: Bearer TOKEN", from anywhere (a regular file
 of at most 4 KB, mode 600, one token of 16 or more visible ASCII
-characters). Bodies are limited to 64 KiB, headers must arrive within
+characters; SIGHUP re-reads it). Bodies are limited to 64 KiB, headers must arrive within
 5 s, at most 1024 event streams run at once, and a stream that falls
 256 events behind is dropped (the client reconnects).
 
