@@ -97,9 +97,10 @@ and untrack are allowed only from loopback (naming the server by
 address or localhost), unless --http-token-file FILE is given: then
 only with "Authorization: Bearer TOKEN", from anywhere (a regular file
 of at most 4 KB, mode 600, one token of 16 or more visible ASCII
-characters; SIGHUP re-reads it). Bodies are limited to 64 KiB, headers must arrive within
-5 s, at most 1024 event streams run at once, and a stream that falls
-256 events behind is dropped (the client reconnects).
+characters; SIGHUP re-reads it). Bodies are limited to 64 KiB,
+headers must arrive within 5 s, at most 1024 event streams run at
+once, and a stream that falls 256 events behind is dropped (the client
+reconnects).
 
 SECURITY. --key-file FILE encrypts gossip with a shared 32-byte key (32 raw
 bytes, 64 hex digits or base64; a regular file of at most 4 KB, not
