@@ -153,8 +153,8 @@ user:password@ shows as xxxxx@.
 
 SIGNALS. SIGINT or SIGTERM makes the agent leave the cluster (waiting at
 most about 1.5 s) and exit 0; a second one ends it at once. SIGHUP
-re-reads the hostfile and the key file; with a new key the node leaves
-and joins again with it.
+re-reads the hostfile, the key file and the HTTP token file; with a new
+key the node leaves and joins again with it.
 
 EXIT CODES. 0 success, 1 failure (also: no agent running), 2 usage error
 (a bad --check SPEC too), 3 nothing found (pick or list with no
