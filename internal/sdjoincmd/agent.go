@@ -63,6 +63,7 @@ type agentOptions struct {
 	// The HTTP API (--http): off when http is not valid.
 	http          netip.AddrPort
 	httpToken     []byte        // from --http-token-file; nil: none
+	httpTokenFile string        // re-read on SIGHUP
 	httpKeepalive time.Duration // between SSE pings; 0: the default
 }
 
@@ -75,6 +76,9 @@ type agent struct {
 	metrics *agentMetrics
 	stdout  io.Writer
 	errw    *asyncWriter // diagnostics; never blocks
+	// httpSrv is the HTTP front-end (--http), nil without it; set by run
+	// before it serves (its dropped counts the event streams dropped).
+	httpSrv *httpServer
 }
 
 func newAgent(opt *agentOptions, stdout, stderr io.Writer) *agent {
@@ -142,6 +146,7 @@ func (a *agent) run(ctx context.Context) error {
 	var hs *httpServer
 	if httpLn != nil {
 		hs = a.newHTTPServer(srv)
+		a.httpSrv = hs
 		hs.start(httpLn)
 	}
 	a.announce(a.opt.socket)
@@ -154,6 +159,7 @@ func (a *agent) run(ctx context.Context) error {
 			done = true
 		case <-hup:
 			a.core.reload()
+			a.reloadToken()
 		case <-joined:
 			joined = nil
 			a.notify("READY=1") // the socket answers, the first join is done
@@ -208,4 +214,19 @@ func (a *agent) announceHTTP(ln net.Listener) {
 	if !a.opt.http.Addr().IsLoopback() && a.opt.httpToken == nil {
 		a.warnf("warning: HTTP API on %s answers anyone who can reach it (track and untrack only from this machine; use a loopback --http or --http-token-file)", a.opt.http)
 	}
+}
+
+// reloadToken re-reads --http-token-file (on SIGHUP); a file that is now
+// refused keeps the old token.
+func (a *agent) reloadToken() {
+	if a.httpSrv == nil || a.opt.httpTokenFile == "" {
+		return
+	}
+	tok, err := readTokenFile(a.opt.httpTokenFile)
+	if err != nil {
+		a.warnf("warning: SIGHUP: %v (keeping the old HTTP token)", err)
+		return
+	}
+	a.httpSrv.setToken(tok)
+	a.warnf("SIGHUP: re-read the HTTP token file")
 }

@@ -294,6 +294,7 @@ func parseHTTPOptions(c *cli.Context, o *agentOptions) error {
 	}
 	if tf != "" {
 		o.httpToken, err = readTokenFile(tf)
+		o.httpTokenFile = tf
 	}
 	return err
 }

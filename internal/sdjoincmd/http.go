@@ -49,21 +49,24 @@ const (
 type httpServer struct {
 	ctl       *controlServer
 	hub       *hub
-	token     []byte        // sha256 of the --http-token-file token; nil: none
-	keepalive time.Duration // between ": ping" comments of an event stream
-	writeWait time.Duration // of one write of an event stream
+	token     atomic.Pointer[[]byte] // SHA-256 of the --http-token-file token; nil: none
+	keepalive time.Duration          // between ": ping" comments of an event stream
+	writeWait time.Duration          // of one write of an event stream
 	log       *slog.Logger
 	srv       *http.Server
 	stop      chan struct{} // closed at shutdown: event streams end
 	streams   chan struct{} // a slot per open event stream
 	dropped   atomic.Int64  // event streams dropped for falling behind
-	wg        sync.WaitGroup
+	// instrument wraps the handler of each route (metrics).
+	instrument func(route string, h http.Handler) http.Handler
+	wg         sync.WaitGroup
 }
 
 // newHTTPServer returns the agent's HTTP front-end answering with ctl.
 func (a *agent) newHTTPServer(ctl *controlServer) *httpServer {
-	s := newHTTPServer(ctl, a.hub, a.log, a.metricsHandler(), a.webHandler())
-	s.token = tokenHash(a.opt.httpToken)
+	s := newHTTPServer(ctl, a.hub, a.log, a.instrumentHTTP, a.metricsHandler(), a.webHandler())
+	a.metrics.http.Store(s)
+	s.setToken(a.opt.httpToken)
 	if a.opt.httpKeepalive > 0 {
 		s.keepalive = a.opt.httpKeepalive
 	}
@@ -72,10 +75,14 @@ func (a *agent) newHTTPServer(ctl *controlServer) *httpServer {
 
 // newHTTPServer returns an HTTP front-end with the default limits and
 // no token, serving metrics at /metrics and web at /.
-func newHTTPServer(ctl *controlServer, h *hub, log *slog.Logger, metrics, web http.Handler) *httpServer {
+func newHTTPServer(ctl *controlServer, h *hub, log *slog.Logger, instrument func(string, http.Handler) http.Handler, metrics, web http.Handler) *httpServer {
+	if instrument == nil {
+		instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
 	s := &httpServer{
 		ctl: ctl, hub: h, keepalive: defaultSSEKeepalive, writeWait: httpWriteTimeout, log: log,
 		stop: make(chan struct{}), streams: make(chan struct{}, maxSSEClients),
+		instrument: instrument,
 	}
 	s.srv = &http.Server{
 		Handler:           s.routes(metrics, web),
@@ -89,29 +96,34 @@ func newHTTPServer(ctl *controlServer, h *hub, log *slog.Logger, metrics, web ht
 	return s
 }
 
-// tokenHash returns the SHA-256 of a token (nil: none), which requests'
-// tokens are compared with.
-func tokenHash(tok []byte) []byte {
+// setToken sets the token requests must send to track and untrack (nil:
+// none); its SHA-256 is kept, which theirs are compared with.
+func (s *httpServer) setToken(tok []byte) {
 	if tok == nil {
-		return nil
+		s.token.Store(nil)
+		return
 	}
 	sum := sha256.Sum256(tok)
-	return sum[:]
+	h := sum[:]
+	s.token.Store(&h)
 }
 
 // routes returns the API's handler: unknown paths and methods get JSON
 // errors too.
 func (s *httpServer) routes(metrics, web http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/services", s.services)
-	mux.HandleFunc("GET /v1/services/{name}", s.services)
-	mux.HandleFunc("GET /v1/members", s.members)
-	mux.HandleFunc("GET /v1/pick/{name}", s.pick)
-	mux.HandleFunc("GET /v1/events", s.events)
-	mux.HandleFunc("PUT /v1/track/{name}", s.guard(s.track))
-	mux.HandleFunc("DELETE /v1/track/{name}", s.guard(s.untrack))
-	mux.Handle("GET /metrics", metrics)
-	mux.Handle("GET /{$}", web)
+	// Each route is instrumented under its pattern, never the request's
+	// path (which would make a time series per URL).
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
+	handle("GET /v1/services", http.HandlerFunc(s.services))
+	handle("GET /v1/services/{name}", http.HandlerFunc(s.services))
+	handle("GET /v1/members", http.HandlerFunc(s.members))
+	handle("GET /v1/pick/{name}", http.HandlerFunc(s.pick))
+	handle("GET /v1/events", http.HandlerFunc(s.events))
+	handle("PUT /v1/track/{name}", s.guard(s.track))
+	handle("DELETE /v1/track/{name}", s.guard(s.untrack))
+	handle("GET /metrics", metrics)
+	handle("GET /{$}", web)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
 			w = &errorWriter{ResponseWriter: w, r: r}
@@ -214,17 +226,33 @@ type trackBody struct {
 	TimeoutMS  int64             `json:"timeout_ms"`
 }
 
+// trackRequest returns the control request of PUT /v1/track/NAME with
+// body b (empty: no meta, no checks), checked as the control socket
+// checks its own.
+func trackRequest(name string, b []byte) (request, error) {
+	var body trackBody
+	if err := decodeBody(b, &body); err != nil {
+		return request{}, err
+	}
+	req := request{Op: opTrack, Service: name, Meta: body.Meta,
+		Checks: body.Checks, IntervalMS: body.IntervalMS, TimeoutMS: body.TimeoutMS}
+	return req, checkRequest(&req)
+}
+
 // track answers PUT /v1/track/NAME: this node tracks NAME (again:
 // replaces its meta and checks) and the reply is the entry as list
 // --local shows it.
 func (s *httpServer) track(w http.ResponseWriter, r *http.Request) {
-	var body trackBody
-	if status, err := readBody(w, r, &body); err != nil {
+	b, status, err := readBody(w, r)
+	if err != nil {
 		writeError(w, status, err.Error())
 		return
 	}
-	req := request{Op: opTrack, Service: r.PathValue("name"), Meta: body.Meta,
-		Checks: body.Checks, IntervalMS: body.IntervalMS, TimeoutMS: body.TimeoutMS}
+	req, err := trackRequest(r.PathValue("name"), b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if _, ok := s.answer(w, req); !ok {
 		return
 	}
@@ -273,29 +301,34 @@ func replyStatus(rep reply) int {
 	return http.StatusInternalServerError
 }
 
-// readBody decodes a JSON body of at most maxHTTPBody bytes into v
-// (unknown fields refused; an empty body leaves v as is), returning the
-// error's HTTP status with the error.
-func readBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+// readBody reads a body of at most maxHTTPBody bytes, returning the
+// HTTP status of its error with it.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHTTPBody))
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxHTTPBody)
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", maxHTTPBody)
 	}
 	if err != nil {
-		return http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
+		return nil, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err)
 	}
+	return b, 0, nil
+}
+
+// decodeBody decodes one JSON value from b into v, refusing unknown
+// fields; an empty body leaves v as is.
+func decodeBody(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return 0, nil
+		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return http.StatusBadRequest, fmt.Errorf("bad JSON body: %w", err)
+		return cliutil.Usagef("bad JSON body: %v", err)
 	}
 	if dec.More() {
-		return http.StatusBadRequest, errors.New("bad JSON body: more than one value")
+		return cliutil.Usagef("bad JSON body: more than one value")
 	}
-	return 0, nil
+	return nil
 }
 
 // boolParam returns the query parameter name as a boolean (absent:
@@ -375,8 +408,8 @@ func (e *errorWriter) Write(p []byte) (int, error) {
 // a browser on this machine is refused).
 func (s *httpServer) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.token != nil {
-			if !s.tokenOK(r.Header.Get("Authorization")) {
+		if want := s.token.Load(); want != nil {
+			if !tokenOK(r.Header.Get("Authorization"), *want) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sdjoin"`)
 				writeError(w, http.StatusUnauthorized, "track and untrack need the token of --http-token-file: send Authorization: Bearer TOKEN")
 				return
@@ -399,13 +432,13 @@ func (s *httpServer) guard(next http.HandlerFunc) http.HandlerFunc {
 // tokenOK reports whether an Authorization header holds the token, in
 // time independent of the token (hashes of equal length compared in
 // constant time).
-func (s *httpServer) tokenOK(auth string) bool {
+func tokenOK(auth string, want []byte) bool {
 	scheme, tok, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], s.token) == 1
+	return subtle.ConstantTimeCompare(sum[:], want) == 1
 }
 
 // loopbackPeer reports whether a request's RemoteAddr is a loopback

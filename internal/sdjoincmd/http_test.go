@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -389,7 +390,11 @@ func TestHTTPTokenFileRefused(t *testing.T) {
 // non-loopback peers and to loopback requests naming the server by a
 // DNS name (rebinding); with one, the token decides.
 func TestHTTPGuard(t *testing.T) {
-	tokenSum := func(s string) *httpServer { return &httpServer{token: tokenHash([]byte(s))} }
+	tokenSum := func(tok string) *httpServer {
+		s := &httpServer{}
+		s.setToken([]byte(tok))
+		return s
+	}
 	tests := []struct {
 		name, remote, host, auth string
 		s                        *httpServer
@@ -576,8 +581,17 @@ func TestHTTPStalledEventStreams(t *testing.T) {
 		fmt.Fprint(c, "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	}
 	waitFor(t, 60*time.Second, "event streams at their limit", func() bool {
-		code, _, _ := api.do("GET", "/v1/events", "")
-		return code == http.StatusServiceUnavailable
+		resp, err := streamClient.Get(api.base + "/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close() // a stream (200) is not read
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		api.checkError("stream over the limit", resp.StatusCode, 503, resp.Header, string(b))
+		return resp.Header.Get("Retry-After") != ""
 	})
 	api.get("/v1/services/web", 200, nil)
 	g, h := settle()
@@ -613,7 +627,7 @@ func settle() (int, uint64) {
 // writes of 100 ms at most (tests set writeWait as they need).
 func hubHTTPServer(t *testing.T) (*httpServer, string) {
 	t.Helper()
-	s := newHTTPServer(nil, newHub(), slog.New(slog.DiscardHandler), http.NotFoundHandler(), http.NotFoundHandler())
+	s := newHTTPServer(nil, newHub(), slog.New(slog.DiscardHandler), nil, http.NotFoundHandler(), http.NotFoundHandler())
 	s.keepalive, s.writeWait = time.Hour, 100*time.Millisecond
 	ln, err := listenHTTP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
@@ -770,5 +784,104 @@ func TestHTTPStreamMemory(t *testing.T) {
 	t.Logf("heap per open stream after a 1000-entry replay: %d KB", per>>10)
 	if per > 128<<10 {
 		t.Errorf("each open stream holds %d KB of heap after its replay, want under 128 KB", per>>10)
+	}
+}
+
+// FuzzTrackRequest: any name and body of PUT /v1/track/NAME is refused
+// or accepted without panicking, and what the HTTP API accepts the
+// control socket accepts as the same entry: both front-ends validate
+// alike.
+func FuzzTrackRequest(f *testing.F) {
+	f.Add("db", []byte(`{"meta":{"port":"5432"},"checks":["tcp://127.0.0.1:5432"],"interval_ms":1000,"timeout_ms":500}`))
+	f.Add("web", []byte(``))
+	f.Add("a\nb", []byte(`{}`))
+	f.Add("db", []byte(`{"meta":{"k":"\u001b[2J"}}`))
+	f.Add("db", []byte(`{"checks":["exec:true"],"interval_ms":-1}`))
+	f.Add("db", []byte(`{"meta":null} {"meta":{}}`))
+	f.Fuzz(func(t *testing.T, name string, body []byte) {
+		req, err := trackRequest(name, body)
+		if err != nil {
+			if cliutil.Code(err) != cliutil.ExitUsage || strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("trackRequest(%q, %q): error %q (code %d), want one usage line", name, body, err, cliutil.Code(err))
+			}
+			return
+		}
+		line, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeRequest(line)
+		if err != nil {
+			t.Fatalf("HTTP accepted %q %q; the control socket refuses %s: %v", name, body, line, err)
+		}
+		if len(back.specs) != 1 || back.specs[0].service != name || !sameChecks(back.specs[0], req.specs[0]) {
+			t.Fatalf("control socket's entry %+v, HTTP's %+v", back.specs, req.specs)
+		}
+	})
+}
+
+// TestHTTPEscapesNetworkNames: names and meta from the network with
+// control characters reach an event stream escaped (no raw C0, C1 or
+// DEL byte on the wire) and decode back to what was sent.
+func TestHTTPEscapesNetworkNames(t *testing.T) {
+	t.Parallel()
+	s, base := hubHTTPServer(t)
+	s.writeWait = 10 * time.Second
+	name := "web\x1b[2J\u009b\u2028\x7f\nx"
+	meta := map[string]string{"k\r": "v\u0085\x00"}
+	s.hub.applyDiff(joinDiff(name, meta))
+	resp, err := streamClient.Get(base + "/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range strings.TrimSuffix(line, "\n") {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x2028 {
+			t.Errorf("raw %U on the wire: %q", r, line)
+		}
+	}
+	var got record
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &got); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	if got.Service != name || got.Meta["k\r"] != "v\u0085\x00" {
+		t.Errorf("decoded %q %q, want %q %q", got.Service, got.Meta, name, meta)
+	}
+}
+
+// TestBinaryHTTPTokenReload: SIGHUP re-reads --http-token-file: the new
+// token works and the old one no longer does; a token file that is now
+// refused keeps the token in use, with a warning.
+func TestBinaryHTTPTokenReload(t *testing.T) {
+	t.Parallel()
+	tf := filepath.Join(t.TempDir(), "token")
+	oldTok, newTok := "old-token-0123456789", "new-token-9876543210"
+	writeFile(t, tf, oldTok)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := startBinAgent(t, nil, "--hostfile", filepath.Join(t.TempDir(), "none"), "--http", addr, "--http-token-file", tf)
+	api := apiClient{t: t, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second}}
+	put := func(tok string) int {
+		code, _, _ := api.do("PUT", "/v1/track/db", "", "Authorization", "Bearer "+tok)
+		return code
+	}
+	waitFor(t, 5*time.Second, "the old token accepted", func() bool { return put(oldTok) == 200 })
+	writeFile(t, tf, newTok)
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "the new token accepted after SIGHUP", func() bool { return put(newTok) == 200 })
+	if code := put(oldTok); code != 401 {
+		t.Errorf("old token after SIGHUP: %d, want 401", code)
+	}
+	writeFile(t, tf, "short")
+	a.signal(t, syscall.SIGHUP)
+	waitFor(t, 5*time.Second, "a warning about the refused token file", func() bool {
+		return strings.Contains(a.stderr.String(), "keeping the old HTTP token")
+	})
+	if code := put(newTok); code != 200 {
+		t.Errorf("token after a refused reload: %d, want 200", code)
 	}
 }

@@ -124,9 +124,10 @@ and untrack are allowed only from loopback (naming the server by
 address or localhost), unless --http-token-file FILE is given: then
 only with "Authorization: Bearer TOKEN", from anywhere (a regular file
 of at most 4 KB, mode 600, one token of 16 or more visible ASCII
-characters). Bodies are limited to 64 KiB, headers must arrive within
-5 s, at most 1024 event streams run at once, and a stream that falls
-256 events behind is dropped (the client reconnects).
+characters; SIGHUP re-reads it). Bodies are limited to 64 KiB,
+headers must arrive within 5 s, at most 1024 event streams run at
+once, and a stream that falls 256 events behind is dropped (the client
+reconnects).
 GET / is a web page of the same, live: open http://ADDR:PORT/ in a
 browser for the members, services (with check states) and events.
 
@@ -181,8 +182,8 @@ user:password@ shows as xxxxx@.
 
 SIGNALS. SIGINT or SIGTERM makes the agent leave the cluster (waiting at
 most about 1.5 s) and exit 0; a second one ends it at once. SIGHUP
-re-reads the hostfile and the key file; with a new key the node leaves
-and joins again with it.
+re-reads the hostfile, the key file and the HTTP token file; with a new
+key the node leaves and joins again with it.
 
 EXIT CODES. 0 success, 1 failure (also: no agent running), 2 usage error
 (a bad --check SPEC too), 3 nothing found (pick or list with no

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/http"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipfinder-go/ipfinder/internal/check"
+	"github.com/ipfinder-go/ipfinder/internal/version"
 	"github.com/ipfinder-go/ipfinder/tracker"
 )
 
@@ -39,6 +39,11 @@ type agentMetrics struct {
 	control  *prometheus.CounterVec   // op
 	httpReqs *prometheus.CounterVec   // route, code
 	httpTime *prometheus.HistogramVec // route
+	// Event streams of the HTTP API (/v1/events), read from http (nil
+	// until --http serves).
+	http           atomic.Pointer[httpServer]
+	streams        prometheus.GaugeFunc
+	streamsDropped prometheus.CounterFunc
 }
 
 func newAgentMetrics(c *core, h *hub) *agentMetrics {
@@ -61,6 +66,24 @@ func newAgentMetrics(c *core, h *hub) *agentMetrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"route"}),
 	}
+	m.streams = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sdjoin_http_event_streams",
+		Help: "HTTP event streams (/v1/events) open.",
+	}, func() float64 {
+		if s := m.http.Load(); s != nil {
+			return float64(len(s.streams))
+		}
+		return 0
+	})
+	m.streamsDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sdjoin_http_event_streams_dropped_total",
+		Help: "HTTP event streams dropped for falling behind or blocking a write.",
+	}, func() float64 {
+		if s := m.http.Load(); s != nil {
+			return float64(s.dropped.Load())
+		}
+		return 0
+	})
 	for _, op := range []string{opList, opLocal, opMembers, opPick, opTrack, opUntrack, opWatch, opSession, opInvalid} {
 		m.control.WithLabelValues(op) // listed from the start, at 0
 	}
@@ -68,7 +91,7 @@ func newAgentMetrics(c *core, h *hub) *agentMetrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
-		m.control, m.httpReqs, m.httpTime,
+		m.control, m.httpReqs, m.httpTime, m.streams, m.streamsDropped,
 		newStateCollector(c, h, events),
 	)
 	return m
@@ -122,14 +145,10 @@ func (a *agent) instrumentHTTP(route string, h http.Handler) http.Handler {
 
 // buildInfo is the constant sdjoin_build_info gauge.
 func buildInfo() prometheus.Gauge {
-	version := "(unknown)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "sdjoin_build_info",
-		Help:        "Always 1: the labels tell the sdjoin version and the Go version it was built with.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		Help:        "Always 1: the labels tell the sdjoin version (as --version) and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": version.String(), "goversion": runtime.Version()},
 	})
 	g.Set(1)
 	return g

@@ -605,3 +605,48 @@ func scrapeSize(b *testing.B, url string, gzipped bool) int64 {
 	}
 	return n
 }
+
+// TestMetricsOverHTTPAPI: /metrics on the --http listener counts the
+// API's requests by route pattern (never by path) and its open event
+// streams.
+func TestMetricsOverHTTPAPI(t *testing.T) {
+	t.Parallel()
+	p := freePort(t)
+	_, api := startHTTPAgent(t, "node1", p, hostfileOf(t, p), "--track", "web")
+	pick := func(name string) int {
+		resp, err := api.c.Get(api.base + "/v1/pick/" + name)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	picks := 0
+	waitFor(t, 5*time.Second, "pick web answered", func() bool { picks++; return pick("web") == http.StatusOK })
+	if code := pick("nosuch"); code != http.StatusNotFound {
+		t.Fatalf("pick nosuch: status %d, want 404", code)
+	}
+	s := api.openEvents("")
+	s.next(t, "replayed join", func(r record) bool { return r.Event == evJoin })
+	m := &metricsAgent{url: api.base + "/metrics"}
+	got := m.scrape(t)
+	if v := got.get(t, "sdjoin_http_requests_total", "route=GET /v1/pick/{name}", "code=200"); v != 1 {
+		t.Errorf("pick answered 200: counted %v, want 1", v)
+	}
+	if v := got.get(t, "sdjoin_http_requests_total", "route=GET /v1/pick/{name}", "code=404"); v != float64(picks) {
+		t.Errorf("pick answered 404: counted %v, want %d", v, picks)
+	}
+	for _, f := range got["sdjoin_http_requests_total"].GetMetric() {
+		for _, l := range f.Label {
+			if l.GetName() == "route" && strings.Contains(l.GetValue(), "nosuch") {
+				t.Errorf("route label %q holds a request's path", l.GetValue())
+			}
+		}
+	}
+	if v := got.get(t, "sdjoin_http_event_streams"); v != 1 {
+		t.Errorf("event streams open: %v, want 1", v)
+	}
+	if v := got.get(t, "sdjoin_http_event_streams_dropped_total"); v != 0 {
+		t.Errorf("event streams dropped: %v, want 0", v)
+	}
+}

@@ -30,6 +30,7 @@ func (s *httpServer) events(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-s.streams }()
 	default:
 		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("agent busy: %d event streams open; retry later", maxSSEClients))
 		return
 	}
