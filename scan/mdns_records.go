@@ -302,7 +302,8 @@ func (s *mdnsState) answered(q dns.Question) bool {
 // result returns the hosts with at least one name or service, sorted by
 // address, names and services sorted. A host's IPv6 addresses are those
 // of its names' AAAA records; a name with AAAA records but no IPv4 host is
-// a host of its own, listed by its preferred IPv6 address.
+// a host of its own, listed by its preferred IPv6 address (of the sorted
+// ones, so that the order of answers does not matter).
 func (s *mdnsState) result() []MDNSHost {
 	var out []MDNSHost
 	named := make(map[string]bool) // names of IPv4 hosts
@@ -319,8 +320,10 @@ func (s *mdnsState) result() []MDNSHost {
 	}
 	for n, addrs := range s.name6 {
 		if !named[n] {
+			addrs = slices.Clone(addrs)
+			slices.SortFunc(addrs, netip.Addr.Compare)
 			out = append(out, MDNSHost{Addr: preferred6(addrs), Names: []string{n},
-				Services: slices.Clone(s.targetTypes[n]), IPv6: slices.Clone(addrs)})
+				Services: slices.Clone(s.targetTypes[n]), IPv6: addrs})
 		}
 	}
 	for i := range out {
