@@ -33,13 +33,16 @@ type arpSweep struct {
 	settled int // targets that answered or got their last request
 	dst     net.Addr
 
-	order      []int32       // targets in the order of their first requests: prior first
-	next       int           // into order: the next target to get its first request
-	lastFirst  time.Duration // since the start, of the last first request
-	lastSent   time.Duration // since the start, of the latest request
-	budget     int           // retries left to send to targets not prior
-	retries    []arpRetry    // due to the other targets, by due time
-	priorRetry []arpRetry    // due to prior targets, by due time
+	order      []int32          // targets in the order of their first requests: prior first
+	next       int              // into order: the next target to get its first request
+	lastFirst  time.Duration    // since the start, of the last first request
+	lastSent   time.Duration    // since the start, of the latest request
+	budget     int              // retries left to send to targets not prior
+	planned    time.Duration    // the sweep's time at rate: see retryDeadline
+	retries    []arpRetry       // due to the other targets, by due time
+	far        []arpRetry       // due retries of targets in a /24 where none answered
+	priorRetry []arpRetry       // due to prior targets, by due time
+	live       map[[3]byte]bool // /24 blocks where a target answered
 }
 
 // arpTarget is what a sweep remembers per target: 16 bytes, so that a /16
@@ -103,6 +106,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	sw.state = make([]arpTarget, len(sw.addrs))
 	sw.order = firstOrder(sw.addrs, sw.state, c.Prior)
 	sw.budget = max(len(sw.addrs), int(sw.timeout.Seconds()*sw.rate))
+	sw.planned = time.Duration(float64(len(sw.addrs)+sw.budget)/sw.rate*float64(time.Second)) + sw.timeout
 	return sw, nil
 }
 
@@ -161,7 +165,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			failures = 0
 			limiter.AllowN(t, 1)
 			if queue != nil {
-				if queue == &sw.retries {
+				if queue != &sw.priorRetry {
 					sw.budget--
 				}
 				*queue = (*queue)[1:] // append reallocates without the head
@@ -180,13 +184,13 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		}
 		wake := time.Duration(1<<63 - 1)
 		if sw.next == n {
-			end := sw.end()
+			end := sw.end(now)
 			if now >= end {
 				return nil
 			}
 			wake = end
 		}
-		if due, ok := sw.nextDue(); ok || sw.next < n {
+		if due, ok := sw.nextDue(now); ok || sw.next < n {
 			at := max(now, resume)
 			if tokens := limiter.TokensAt(t); tokens < 1 {
 				at = max(at, now+time.Duration((1-tokens)/sw.rate*float64(time.Second)))
@@ -222,29 +226,69 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 // queue it heads (nil for a first request); -1 when nothing is due. Due
 // retries of prior targets go first; then first requests, so that every
 // target is asked once as early as the rate allows; then the other
-// targets' retries, each target's second request before any third. After
-// the first pass, the other targets' retries go while the budget lasts.
+// targets' retries, each target's second request before any third, those
+// in a /24 where a target answered before the others (far). After the
+// first pass, the other targets' retries go while the budget lasts and
+// until retryDeadline.
 func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 	sw.skipAnswered()
-	firstPass := sw.next < len(sw.order)
 	switch {
 	case len(sw.priorRetry) > 0 && sw.priorRetry[0].due <= now:
 		return int(sw.priorRetry[0].idx), &sw.priorRetry
-	case firstPass:
+	case sw.next < len(sw.order):
 		return int(sw.order[sw.next]), nil
-	case sw.budget > 0 && len(sw.retries) > 0 && sw.retries[0].due <= now:
+	case !sw.othersOpen(now):
+		return -1, nil
+	}
+	sw.deferFar(now)
+	switch {
+	case len(sw.retries) > 0 && sw.retries[0].due <= now:
 		return int(sw.retries[0].idx), &sw.retries
+	case len(sw.far) > 0:
+		return int(sw.far[0].idx), &sw.far
 	}
 	return -1, nil
+}
+
+// othersOpen reports whether retries to targets not prior may go at now:
+// after the first pass, while the budget lasts, before retryDeadline.
+func (sw *arpSweep) othersOpen(now time.Duration) bool {
+	return sw.next == len(sw.order) && sw.budget > 0 && now < sw.retryDeadline()
+}
+
+// retryDeadline is when retries to targets not prior stop: when the sweep
+// would end if every request went at the rate (first requests and the
+// retry budget, then Timeout), but at least Timeout after the last first
+// request. A sweep slowed down by its own sends (a busy CPU; a large
+// subnet where every host takes every broadcast) keeps its first pass and
+// spends only Timeout on retries instead of running long.
+func (sw *arpSweep) retryDeadline() time.Duration {
+	return max(sw.planned, sw.lastFirst+sw.timeout)
+}
+
+// deferFar moves the due retries at the head of the queue whose target is
+// in a /24 where no target answered to the far queue, so that those in a
+// /24 with live hosts, where a lost reply is likelier, go first.
+func (sw *arpSweep) deferFar(now time.Duration) {
+	for len(sw.retries) > 0 && sw.retries[0].due <= now && !sw.live[block(sw.addrs[sw.retries[0].idx])] {
+		sw.far = append(sw.far, sw.retries[0])
+		sw.retries = sw.retries[1:]
+	}
+}
+
+// block returns the /24 of a.
+func block(a netip.Addr) [3]byte {
+	b := a.As4()
+	return [3]byte(b[:3])
 }
 
 // end is when the sweep ends once every target got its first request:
 // Timeout after the last first request, a spacing after the latest
 // request, and while retries wait (those to targets not prior only while
-// the budget lasts), a spacing after the next is due.
-func (sw *arpSweep) end() time.Duration {
+// othersOpen), a spacing after the next is due.
+func (sw *arpSweep) end(now time.Duration) time.Duration {
 	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
-	if due, ok := sw.nextDue(); ok {
+	if due, ok := sw.nextDue(now); ok {
 		end = max(end, due+sw.gap)
 	}
 	return end
@@ -253,7 +297,7 @@ func (sw *arpSweep) end() time.Duration {
 // skipAnswered drops the targets that answered from the heads of the
 // queues and of the first requests.
 func (sw *arpSweep) skipAnswered() {
-	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries} {
+	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries, &sw.far} {
 		for len(*q) > 0 && sw.state[(*q)[0].idx].reply != 0 {
 			*q = (*q)[1:]
 		}
@@ -280,15 +324,15 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 }
 
 // nextDue returns when the earliest retry that may still go is due: the
-// other targets' retries only while the budget lasts.
-func (sw *arpSweep) nextDue() (time.Duration, bool) {
+// other targets' retries only while othersOpen and before retryDeadline.
+func (sw *arpSweep) nextDue(now time.Duration) (time.Duration, bool) {
 	queues := [][]arpRetry{sw.priorRetry}
-	if sw.budget > 0 {
-		queues = append(queues, sw.retries)
+	if sw.othersOpen(now) {
+		queues = append(queues, sw.retries, sw.far)
 	}
 	due, ok := time.Duration(0), false
-	for _, q := range queues {
-		if len(q) > 0 && (!ok || q[0].due < due) {
+	for i, q := range queues {
+		if len(q) > 0 && (!ok || q[0].due < due) && (i == 0 || q[0].due < sw.retryDeadline()) {
 			due, ok = q[0].due, true
 		}
 	}
@@ -333,6 +377,10 @@ func (sw *arpSweep) claim(ev arpEvent, start time.Time) {
 	}
 	sw.found = append(sw.found, ARPReply{Addr: ev.addr, MAC: net.HardwareAddr(ev.mac[:]), RTT: rtt})
 	t.reply = int32(len(sw.found))
+	if sw.live == nil {
+		sw.live = make(map[[3]byte]bool)
+	}
+	sw.live[block(ev.addr)] = true
 	if int(t.tries) < sw.maxTries {
 		sw.settled++
 	}

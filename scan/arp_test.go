@@ -515,8 +515,10 @@ func TestSweepPriorFirst(t *testing.T) {
 
 func TestPick(t *testing.T) {
 	const gap = 10 * time.Millisecond
-	// Targets 0 and 1 are prior, 2 to 5 are not; the first pass is at
-	// target next (6: done).
+	// Targets 0 and 1 are prior, 2 to 7 are not; 0 to 5 are in a /24
+	// where a target answered, 6 and 7 in one where none did; the first
+	// pass is at target next (8: done); retries to targets not prior stop
+	// at 1 s.
 	tests := []struct {
 		name       string
 		now        time.Duration
@@ -538,30 +540,50 @@ func TestPick(t *testing.T) {
 		{name: "first_before_overdue_retry", now: 50 * time.Millisecond, next: 4,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    4, wantQueue: "first"},
-		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 6,
+		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 8,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    2, wantQueue: "other"},
-		{name: "retry_not_due", now: 50 * time.Millisecond, next: 6,
+		{name: "retry_not_due", now: 50 * time.Millisecond, next: 8,
 			retries: []arpRetry{{idx: 2, due: 60 * time.Millisecond}},
 			want:    -1, wantQueue: "first"},
 		{name: "answered_skipped", now: 50 * time.Millisecond, next: 4,
 			priorRetry: []arpRetry{{idx: 0, due: 10 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}, {idx: 3, due: 10 * time.Millisecond}},
-			answered:   []int{0, 2, 4, 5},
+			answered:   []int{0, 2, 4, 5, 6, 7},
 			want:       3, wantQueue: "other"},
-		{name: "budget_spent", now: 50 * time.Millisecond, next: 6, spent: true,
+		{name: "budget_spent", now: 50 * time.Millisecond, next: 8, spent: true,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    -1, wantQueue: "first"},
-		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 6, spent: true,
+		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 8, spent: true,
+			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:       1, wantQueue: "prior"},
+		{name: "near_before_far", now: 50 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}, {idx: 2, due: 20 * time.Millisecond}},
+			want:    2, wantQueue: "other"},
+		{name: "far_when_no_near_due", now: 50 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}, {idx: 2, due: 60 * time.Millisecond}},
+			want:    6, wantQueue: "far"},
+		{name: "far_not_due", now: 5 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "deadline_passed", now: 2 * time.Second, next: 8,
+			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}, {idx: 6, due: 10 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "deadline_spares_prior", now: 2 * time.Second, next: 8,
 			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:       1, wantQueue: "prior"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sw := &arpSweep{gap: gap, state: make([]arpTarget, 6), budget: 10,
-				order: []int32{0, 1, 2, 3, 4, 5}, next: tt.next,
-				priorRetry: tt.priorRetry, retries: tt.retries}
+			var addrs []netip.Addr
+			for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6", "198.51.100.1", "198.51.100.2"} {
+				addrs = append(addrs, netip.MustParseAddr(a))
+			}
+			sw := &arpSweep{gap: gap, addrs: addrs, state: make([]arpTarget, 8), budget: 10,
+				order: []int32{0, 1, 2, 3, 4, 5, 6, 7}, next: tt.next, planned: time.Second,
+				priorRetry: tt.priorRetry, retries: tt.retries, live: map[[3]byte]bool{{192, 0, 2}: true}}
 			if tt.spent {
 				sw.budget = 0
 			}
@@ -576,6 +598,8 @@ func TestPick(t *testing.T) {
 				queue = "prior"
 			case &sw.retries:
 				queue = "other"
+			case &sw.far:
+				queue = "far"
 			}
 			if idx != tt.want || queue != tt.wantQueue {
 				t.Errorf("pick = %d from %s, want %d from %s", idx, queue, tt.want, tt.wantQueue)
@@ -621,17 +645,41 @@ func TestNextDueSkipsRetriesOverBudget(t *testing.T) {
 		priorRetry: []arpRetry{{idx: 0, due: 30 * time.Millisecond}},
 		retries:    []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
 		budget:     1,
+		planned:    time.Hour,
 	}
-	if due, ok := sw.nextDue(); !ok || due != 10*time.Millisecond {
+	if due, ok := sw.nextDue(0); !ok || due != 10*time.Millisecond {
 		t.Errorf("with budget: nextDue = %v, %v; want 10ms", due, ok)
 	}
 	sw.budget = 0 // the sweep must not wake for a retry it will not send
-	if due, ok := sw.nextDue(); !ok || due != 30*time.Millisecond {
+	if due, ok := sw.nextDue(0); !ok || due != 30*time.Millisecond {
 		t.Errorf("budget spent: nextDue = %v, %v; want the prior retry's 30ms", due, ok)
 	}
 	sw.priorRetry = nil
-	if due, ok := sw.nextDue(); ok {
+	if due, ok := sw.nextDue(0); ok {
 		t.Errorf("budget spent, no prior retry: nextDue = %v, want none", due)
+	}
+}
+
+// TestNextDueSkipsRetriesPastDeadline: once retryDeadline has passed, or
+// for a retry due after it, the sweep does not wake for the other
+// targets' retries; prior retries still count.
+func TestNextDueSkipsRetriesPastDeadline(t *testing.T) {
+	sw := &arpSweep{
+		priorRetry: []arpRetry{{idx: 0, due: 300 * time.Millisecond}},
+		retries:    []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+		far:        []arpRetry{{idx: 2, due: 5 * time.Millisecond}},
+		budget:     10,
+		planned:    100 * time.Millisecond,
+	}
+	if due, ok := sw.nextDue(0); !ok || due != 5*time.Millisecond {
+		t.Errorf("before the deadline: nextDue = %v, %v; want the far retry's 5ms", due, ok)
+	}
+	if due, ok := sw.nextDue(100 * time.Millisecond); !ok || due != 300*time.Millisecond {
+		t.Errorf("at the deadline: nextDue = %v, %v; want the prior retry's 300ms", due, ok)
+	}
+	sw.retries[0].due, sw.far = 150*time.Millisecond, nil
+	if due, ok := sw.nextDue(0); !ok || due != 300*time.Millisecond {
+		t.Errorf("retry due after the deadline: nextDue = %v, %v; want the prior retry's 300ms", due, ok)
 	}
 }
 
@@ -656,5 +704,45 @@ func TestSweepPacesRetries(t *testing.T) {
 		if d := retries[i+most].Sub(retries[i]); d < time.Millisecond {
 			t.Fatalf("%d retries within %v, want at most %d in a millisecond", most+1, d, most)
 		}
+	}
+}
+
+// TestSweepSlowSendsCapRetries sweeps a /22 whose sends cost more time
+// than the rate allows (a busy CPU; every host of a large lab taking every
+// broadcast): the first pass still asks every target, but the other
+// targets' retries stop Timeout after it instead of doubling the sweep,
+// and those in the /24 where a host answered go first, so a host whose
+// first reply was lost there is still found.
+func TestSweepSlowSendsCapRetries(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.sendCost = 400 * time.Microsecond // 2500 requests/s at most
+	lan.add("10.0.2.7", &fakeHost{mac: mac(7), drop: 1})
+	lan.add("10.0.2.8", &fakeHost{mac: mac(8)})
+	targets := subnet22()
+	// At 10000/s the sweep would take (1022 + 1022) / 10000 s + 50 ms;
+	// its first pass alone takes 400 ms.
+	cfg := &ARPConfig{Rate: 10000, Timeout: 50 * time.Millisecond, Retries: 2}
+	replies, err := s.Sweep(context.Background(), targets, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := found(replies); len(got) != 2 {
+		t.Errorf("found %v, want 10.0.2.7 and 10.0.2.8", got)
+	}
+	lan.mu.Lock()
+	sent := len(lan.sent)
+	lan.mu.Unlock()
+	// 50 ms after the first pass holds at most 125 retries at 2500/s;
+	// give a loaded machine's late wake-ups some slack.
+	if most := len(targets) + 300; sent > most {
+		t.Errorf("sent %d requests, want at most %d: retries not capped by time", sent, most)
+	}
+	for _, a := range []string{"10.0.0.1", "10.0.2.9"} {
+		if n := lan.askedFor(a); n < 1 {
+			t.Errorf("%s asked %d times, want at least once: every target gets its first request", a, n)
+		}
+	}
+	if n := lan.askedFor("10.0.2.9"); n < 2 {
+		t.Errorf("10.0.2.9, silent in the /24 with live hosts, asked %d times, want a retry before the far targets'", n)
 	}
 }
