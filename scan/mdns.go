@@ -149,7 +149,8 @@ func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr
 // instances of every type found (PTR, then SRV, then A and AAAA of the target,
 // each only when an answer did not already carry it), and
 // reverse-resolves (PTR of d.c.b.a.in-addr.arpa) every address it learns
-// and every address received on addrs while it runs; every answer heard
+// and every IPv4 or IPv6 (ip6.arpa) address received on addrs while it
+// runs; every answer heard
 // on the link is used, whoever asked. A question is sent a second time
 // when no answer arrived.
 //
@@ -298,8 +299,11 @@ func (br *browse) run(parent context.Context, addrs <-chan netip.Addr, rd *mdnsR
 				addrs = nil
 				continue
 			}
-			if usableAddr(a) {
+			switch {
+			case usableAddr(a):
 				br.ask(reverseQuestion(a))
+			case usableAddr6(a):
+				br.ask(reverseQuestion6(a))
 			}
 		case <-timer.C:
 			br.retransmit(time.Now())

@@ -101,3 +101,88 @@ func TestMDNSBrowseIPv6ReadFails(t *testing.T) {
 		t.Errorf("Browse took %v after its IPv6 reader failed", d)
 	}
 }
+
+// TestMDNSBrowseReverse6 reverse-resolves IPv6 addresses received on
+// addrs (ip6.arpa PTR), as a responder that publishes no service is named:
+// the name gets the address, a link-local one with the browsed zone, and
+// joins the IPv4 host of the same name. An unanswered one is asked twice.
+func TestMDNSBrowseReverse6(t *testing.T) {
+	zone := []string{
+		"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 120 IN PTR labhost6.local.",
+		"2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa. 120 IN PTR labhost2.local.",
+		"2.2.0.192.in-addr.arpa. 120 IN PTR labhost2.local.",
+	}
+	v4 := newFakeMDNSLink(t, ephemeral, false)
+	v6 := newFakeMDNSLink6(t, "[::]:5353", false, zone...)
+	b := NewMDNS(v4).withIPv6(v6, "eth9")
+	b.zone = "eth9"
+	defer b.Close()
+	got, err := b.Browse(t.Context(), feed("2001:db8::6", "fe80::2%eth9", "192.0.2.2", "2001:db8::9", "::1", "ff02::1"), quickCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The IPv4 reverse answer arrives over IPv6 here: answers count from
+	// either socket.
+	ip := netip.MustParseAddr
+	want := []MDNSHost{
+		{Addr: ip("192.0.2.2"), Names: []string{"labhost2.local"}, IPv6: []netip.Addr{ip("fe80::2%eth9")}},
+		{Addr: ip("2001:db8::6"), Names: []string{"labhost6.local"}, IPv6: []netip.Addr{ip("2001:db8::6")}},
+	}
+	if diff := cmp.Diff(want, got, cmpAddr); diff != "" {
+		t.Errorf("Browse (-want +got):\n%s", diff)
+	}
+	if n := v6.queries(reverseQuestion6(ip("2001:db8::9"))); n != 2 {
+		t.Errorf("unanswered ip6.arpa question sent %d times, want 2", n)
+	}
+	for _, a := range []string{"::1", "ff02::1"} {
+		if n := v6.queries(reverseQuestion6(ip(a))); n != 0 {
+			t.Errorf("reverse question for %s sent %d times, want none", a, n)
+		}
+	}
+}
+
+func TestParseReverse6(t *testing.T) {
+	ip := netip.MustParseAddr
+	for _, a := range []netip.Addr{ip("2001:db8::6"), ip("fd00::7"), ip("fe80::aff:fe02:4"), ip("::"), ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")} {
+		q := reverseQuestion6(a.WithZone("eth0"))
+		if got, ok := parseReverse6(q.Name); !ok || got != a {
+			t.Errorf("parseReverse6(%q) = %v, %v; want %v", q.Name, got, ok, a)
+		}
+	}
+	good := "6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+	for _, bad := range []string{
+		"",
+		"ip6.arpa.",
+		good[2:],       // 31 nibbles
+		"0." + good,    // 33 nibbles
+		"g" + good[1:], // not hex
+		"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.02.ip6.arpa.", // a two-nibble label
+		"6-0" + good[3:],   // no dot
+		good[:len(good)-1], // no trailing dot
+		"7.2.0.192.in-addr.arpa.",
+	} {
+		if a, ok := parseReverse6(bad); ok {
+			t.Errorf("parseReverse6(%q) = %v, want no address", bad, a)
+		}
+	}
+}
+
+// FuzzParseReverse6 checks that only the canonical name of an address
+// parses, and back to that name.
+func FuzzParseReverse6(f *testing.F) {
+	f.Add("6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.")
+	f.Add("7.2.0.192.in-addr.arpa.")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, name string) {
+		a, ok := parseReverse6(name)
+		if !ok {
+			return
+		}
+		if !a.Is6() || a.Zone() != "" {
+			t.Fatalf("parseReverse6(%q) = %v, want an IPv6 address without zone", name, a)
+		}
+		if back := reverseQuestion6(a).Name; back != name {
+			t.Fatalf("parseReverse6(%q) = %v, whose name is %q", name, a, back)
+		}
+	})
+}

@@ -116,10 +116,11 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 }
 
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
-// reverse-resolves every address ARP found; once ARP is done, reverse DNS
-// (asking servers) and NetBIOS name the addresses it found while mDNS
-// finishes. Without ARP they name the hosts mDNS found, after it. IPv6
-// neighbours (findIPv6) are looked for alongside.
+// reverse-resolves every address ARP found and every IPv6 neighbour's;
+// once ARP is done, reverse DNS (asking servers) and NetBIOS name the
+// addresses it found while mDNS finishes. Without ARP they name the hosts
+// mDNS found, after it. IPv6 neighbours (findIPv6) are looked for
+// alongside.
 func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
 	res := linkResult{plan: p}
 	ifi, err := net.InterfaceByIndex(p.Iface.Index)
@@ -132,6 +133,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		found   chan netip.Addr
 		done    = make(chan struct{})
 		arpCfg  *scan.ARPConfig
+		ipv6Got = make(chan struct{}) // closed once res.ipv6 is set
 	)
 	if o.arp {
 		arpCfg = arpConfig(p, o, progress)
@@ -157,7 +159,12 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		close(done)
 	}
 	if o.ipv6 {
-		wg.Go(func() { res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o) })
+		wg.Go(func() {
+			defer close(ipv6Got)
+			res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o)
+		})
+	} else {
+		close(ipv6Got)
 	}
 	var arpErr error
 	if o.arp {
@@ -165,7 +172,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		addrs := arpAddrs(res.arp)
 		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
 		if found != nil {
-			feed(found, done, res.arp)
+			feed(found, done, res.arp, ipv6Got, &res.ipv6)
 		}
 	}
 	wg.Wait()
@@ -215,14 +222,31 @@ func arpDuration(n, rate int, o *options) time.Duration {
 	return sends + 2*o.timeout
 }
 
-// feed hands the addresses ARP found to the mDNS browser for reverse
+// feed hands the addresses ARP found, then those of the IPv6 neighbours
+// once *ipv6 is set (ipv6Got closed), to the mDNS browser for reverse
 // lookups, and closes found so that the browser can finish.
-func feed(found chan<- netip.Addr, done <-chan struct{}, replies []scan.ARPReply) {
+func feed(found chan<- netip.Addr, done <-chan struct{}, replies []scan.ARPReply, ipv6Got <-chan struct{}, ipv6 *[]scan.IPv6Neighbor) {
 	defer close(found)
-	for _, r := range replies {
+	send := func(a netip.Addr) bool {
 		select {
-		case found <- r.Addr:
+		case found <- a:
+			return true
 		case <-done:
+			return false
+		}
+	}
+	for _, r := range replies {
+		if !send(r.Addr) {
+			return
+		}
+	}
+	select {
+	case <-ipv6Got:
+	case <-done:
+		return
+	}
+	for _, n := range *ipv6 {
+		if !send(n.Addr) {
 			return
 		}
 	}

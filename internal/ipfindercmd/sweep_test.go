@@ -1,0 +1,51 @@
+package ipfindercmd
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/ipfinder-go/ipfinder/scan"
+)
+
+// TestFeed hands the mDNS browser the ARP hosts' addresses first, then,
+// once IPv6 neighbour discovery is done, the IPv6 neighbours', and closes
+// the channel; it stops when the browser is done.
+func TestFeed(t *testing.T) {
+	ip := netip.MustParseAddr
+	replies := []scan.ARPReply{{Addr: ip("192.0.2.2")}, {Addr: ip("192.0.2.3")}}
+	ipv6 := []scan.IPv6Neighbor{{Addr: ip("2001:db8::2")}, {Addr: ip("fe80::3%eth0")}}
+
+	found := make(chan netip.Addr, 8)
+	ipv6Got := make(chan struct{})
+	var neighbours []scan.IPv6Neighbor
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		feed(found, make(chan struct{}), replies, ipv6Got, &neighbours)
+	}()
+	for _, want := range []string{"192.0.2.2", "192.0.2.3"} {
+		if got := <-found; got != ip(want) {
+			t.Fatalf("fed %v, want %v", got, want)
+		}
+	}
+	neighbours = ipv6
+	close(ipv6Got)
+	<-fed
+	var rest []netip.Addr
+	for a := range found {
+		rest = append(rest, a)
+	}
+	if want := []netip.Addr{ip("2001:db8::2"), ip("fe80::3%eth0")}; !slices.Equal(rest, want) {
+		t.Errorf("fed %v after IPv6, want %v", rest, want)
+	}
+
+	// A browser that is done takes nothing more: feed returns and closes.
+	found = make(chan netip.Addr)
+	done := make(chan struct{})
+	close(done)
+	feed(found, done, replies, make(chan struct{}), &neighbours)
+	if _, ok := <-found; ok {
+		t.Error("found not closed after the browser was done")
+	}
+}
