@@ -37,6 +37,7 @@ type arpSweep struct {
 	next       int              // into order: the next target to get its first request
 	lastFirst  time.Duration    // since the start, of the last first request
 	lastSent   time.Duration    // since the start, of the latest request
+	sent       int              // requests sent
 	budget     int              // retries left to send to targets not prior
 	planned    time.Duration    // the sweep's time at rate: see retryDeadline
 	retries    []arpRetry       // due to the other targets, by due time
@@ -144,6 +145,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer sw.report(len(sw.addrs))
+	defer func() { sw.logDone(time.Since(start)) }()
 	n := len(sw.addrs)
 	for {
 		t := time.Now()
@@ -256,14 +258,15 @@ func (sw *arpSweep) othersOpen(now time.Duration) bool {
 	return sw.next == len(sw.order) && sw.budget > 0 && now < sw.retryDeadline()
 }
 
-// retryDeadline is when retries to targets not prior stop: when the sweep
-// would end if every request went at the rate (first requests and the
-// retry budget, then Timeout), but at least Timeout after the last first
-// request. A sweep slowed down by its own sends (a busy CPU; a large
+// retryDeadline is when retries to targets not prior stop: twice the time
+// the sweep takes when every request goes at the rate (first requests and
+// the retry budget, then Timeout), but at least Timeout after the last
+// first request. A sweep that sends at half its rate or better keeps its
+// retries; one slowed down further by its own sends (a busy CPU; a large
 // subnet where every host takes every broadcast) keeps its first pass and
 // spends only Timeout on retries instead of running long.
 func (sw *arpSweep) retryDeadline() time.Duration {
-	return max(sw.planned, sw.lastFirst+sw.timeout)
+	return max(2*sw.planned, sw.lastFirst+sw.timeout)
 }
 
 // deferFar moves the due retries at the head of the queue whose target is
@@ -313,6 +316,7 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 	t.tries++
 	t.sent = now
 	sw.lastSent = now
+	sw.sent++
 	switch {
 	case int(t.tries) >= sw.maxTries:
 		sw.settled++
@@ -337,6 +341,13 @@ func (sw *arpSweep) nextDue(now time.Duration) (time.Duration, bool) {
 		}
 	}
 	return due, ok
+}
+
+// logDone logs where a sweep's time went, for -v.
+func (sw *arpSweep) logDone(took time.Duration) {
+	sw.log.Debug("arp: sweep done", "targets", len(sw.addrs), "found", len(sw.found),
+		"requests", sw.sent, "first_pass", sw.lastFirst.Round(time.Millisecond),
+		"retry_deadline", sw.retryDeadline().Round(time.Millisecond), "took", took.Round(time.Millisecond))
 }
 
 func (sw *arpSweep) report(done int) {
