@@ -42,6 +42,7 @@ type arpSweep struct {
 	planned    time.Duration    // the sweep's time at rate: see retryDeadline
 	retries    []arpRetry       // due to the other targets, by due time
 	far        []arpRetry       // due retries of targets in a /24 where none answered
+	promoted   []arpRetry       // far retries whose /24 has answered since
 	priorRetry []arpRetry       // due to prior targets, by due time
 	live       map[[3]byte]bool // /24 blocks where a target answered
 }
@@ -227,11 +228,10 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 // pick returns the target to send the next request to, and the retry
 // queue it heads (nil for a first request); -1 when nothing is due. Due
 // retries of prior targets go first; then first requests, so that every
-// target is asked once as early as the rate allows; then the other
-// targets' retries, each target's second request before any third, those
-// in a /24 where a target answered before the others (far). After the
-// first pass, the other targets' retries go while the budget lasts and
-// until retryDeadline.
+// target is asked once as early as the rate allows; then, while the
+// budget lasts, the other targets' retries, each target's second request
+// before any third: first those in a /24 where a target answered, then
+// those in the other /24s (far) until retryDeadline.
 func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 	sw.skipAnswered()
 	switch {
@@ -239,32 +239,34 @@ func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 		return int(sw.priorRetry[0].idx), &sw.priorRetry
 	case sw.next < len(sw.order):
 		return int(sw.order[sw.next]), nil
-	case !sw.othersOpen(now):
+	case sw.budget <= 0:
 		return -1, nil
 	}
 	sw.deferFar(now)
 	switch {
 	case len(sw.retries) > 0 && sw.retries[0].due <= now:
 		return int(sw.retries[0].idx), &sw.retries
-	case len(sw.far) > 0:
+	case len(sw.promoted) > 0:
+		return int(sw.promoted[0].idx), &sw.promoted
+	case len(sw.far) > 0 && now < sw.retryDeadline():
 		return int(sw.far[0].idx), &sw.far
 	}
 	return -1, nil
 }
 
-// othersOpen reports whether retries to targets not prior may go at now:
-// after the first pass, while the budget lasts, before retryDeadline.
-func (sw *arpSweep) othersOpen(now time.Duration) bool {
-	return sw.next == len(sw.order) && sw.budget > 0 && now < sw.retryDeadline()
+// othersOpen reports whether retries to targets not prior may go: after
+// the first pass, while the budget lasts.
+func (sw *arpSweep) othersOpen() bool {
+	return sw.next == len(sw.order) && sw.budget > 0
 }
 
-// retryDeadline is when retries to targets not prior stop: twice the time
-// the sweep takes when every request goes at the rate (first requests and
-// the retry budget, then Timeout), but at least Timeout after the last
-// first request. A sweep that sends at half its rate or better keeps its
-// retries; one slowed down further by its own sends (a busy CPU; a large
-// subnet where every host takes every broadcast) keeps its first pass and
-// spends only Timeout on retries instead of running long.
+// retryDeadline is when retries to targets in a /24 where none answered
+// stop: twice the time the sweep takes when every request goes at the
+// rate (first requests and the retry budget, then Timeout), but at least
+// Timeout after the last first request. A sweep that sends at half its
+// rate or better keeps those retries; one slowed down further by its own
+// sends (a busy CPU; a large subnet where every host takes every
+// broadcast) ends instead of running long.
 func (sw *arpSweep) retryDeadline() time.Duration {
 	return max(2*sw.planned, sw.lastFirst+sw.timeout)
 }
@@ -279,6 +281,26 @@ func (sw *arpSweep) deferFar(now time.Duration) {
 	}
 }
 
+// promote marks b live and moves its far retries to the promoted queue.
+func (sw *arpSweep) promote(b [3]byte) {
+	if sw.live == nil {
+		sw.live = make(map[[3]byte]bool)
+	}
+	if sw.live[b] {
+		return
+	}
+	sw.live[b] = true
+	kept := sw.far[:0:0]
+	for _, r := range sw.far {
+		if block(sw.addrs[r.idx]) == b {
+			sw.promoted = append(sw.promoted, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	sw.far = kept
+}
+
 // block returns the /24 of a.
 func block(a netip.Addr) [3]byte {
 	b := a.As4()
@@ -287,8 +309,8 @@ func block(a netip.Addr) [3]byte {
 
 // end is when the sweep ends once every target got its first request:
 // Timeout after the last first request, a spacing after the latest
-// request, and while retries wait (those to targets not prior only while
-// othersOpen), a spacing after the next is due.
+// request, and while retries wait that may still go (see nextDue), a
+// spacing after the next is due.
 func (sw *arpSweep) end(now time.Duration) time.Duration {
 	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
 	if due, ok := sw.nextDue(now); ok {
@@ -300,7 +322,7 @@ func (sw *arpSweep) end(now time.Duration) time.Duration {
 // skipAnswered drops the targets that answered from the heads of the
 // queues and of the first requests.
 func (sw *arpSweep) skipAnswered() {
-	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries, &sw.far} {
+	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries, &sw.promoted, &sw.far} {
 		for len(*q) > 0 && sw.state[(*q)[0].idx].reply != 0 {
 			*q = (*q)[1:]
 		}
@@ -328,15 +350,19 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 }
 
 // nextDue returns when the earliest retry that may still go is due: the
-// other targets' retries only while othersOpen and before retryDeadline.
+// other targets' retries only while othersOpen, far ones only before
+// retryDeadline.
 func (sw *arpSweep) nextDue(now time.Duration) (time.Duration, bool) {
 	queues := [][]arpRetry{sw.priorRetry}
-	if sw.othersOpen(now) {
-		queues = append(queues, sw.retries, sw.far)
+	if sw.othersOpen() {
+		queues = append(queues, sw.retries, sw.promoted)
+		if now < sw.retryDeadline() {
+			queues = append(queues, sw.far)
+		}
 	}
 	due, ok := time.Duration(0), false
-	for i, q := range queues {
-		if len(q) > 0 && (!ok || q[0].due < due) && (i == 0 || q[0].due < sw.retryDeadline()) {
+	for _, q := range queues {
+		if len(q) > 0 && (!ok || q[0].due < due) {
 			due, ok = q[0].due, true
 		}
 	}
@@ -388,10 +414,7 @@ func (sw *arpSweep) claim(ev arpEvent, start time.Time) {
 	}
 	sw.found = append(sw.found, ARPReply{Addr: ev.addr, MAC: net.HardwareAddr(ev.mac[:]), RTT: rtt})
 	t.reply = int32(len(sw.found))
-	if sw.live == nil {
-		sw.live = make(map[[3]byte]bool)
-	}
-	sw.live[block(ev.addr)] = true
+	sw.promote(block(ev.addr))
 	if int(t.tries) < sw.maxTries {
 		sw.settled++
 	}

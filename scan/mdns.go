@@ -100,7 +100,7 @@ func (b *MDNSBrowser) withIPv6(conn net.PacketConn, zone string) *MDNSBrowser {
 
 // DialMDNS opens UDP sockets for mDNS on ifi and returns an MDNSBrowser
 // over them: one for IPv4 (224.0.0.251) and, when ifi has an IPv6
-// address, one for IPv6 (ff02::fb); every query goes out on both and
+// link-local address, one for IPv6 (ff02::fb); every query goes out on both and
 // answers count from either. Each socket is bound to port 5353 (shared
 // with other responders on this machine) when possible, else to an
 // ephemeral port, whose answers come back as legacy unicast (RFC 6762
@@ -136,7 +136,7 @@ func (b *MDNSBrowser) Close() error {
 	return errors.Join(errs...)
 }
 
-// BrowseMDNS opens an mDNS socket on ifi, browses and closes it. See
+// BrowseMDNS opens mDNS sockets on ifi, browses and closes them. See
 // [MDNSBrowser.Browse].
 func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr, cfg *MDNSConfig) ([]MDNSHost, error) {
 	return dialDo(func() (*MDNSBrowser, error) { return DialMDNS(ifi) },
@@ -145,12 +145,12 @@ func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr
 
 // Browse asks for host names and DNS-SD service types and attributes them
 // to IPv4 addresses, and to IPv6 addresses from AAAA records, asking and
-// listening on every socket of the browser (IPv4 and IPv6). It browses _services._dns-sd._udp.local, resolves the
-// instances of every type found (PTR, then SRV, then A and AAAA of the target,
-// each only when an answer did not already carry it), and
-// reverse-resolves (PTR of d.c.b.a.in-addr.arpa) every address it learns
-// and every IPv4 or IPv6 (ip6.arpa) address received on addrs while it
-// runs; every answer heard
+// listening on every socket of the browser (IPv4 and IPv6). It browses
+// _services._dns-sd._udp.local, resolves the instances of every type found
+// (PTR, then SRV, then A and AAAA of the target, each only when an answer
+// did not already carry it), and reverse-resolves (PTR of
+// d.c.b.a.in-addr.arpa) every address it learns and every IPv4 or IPv6
+// (ip6.arpa) address received on addrs while it runs; every answer heard
 // on the link is used, whoever asked. A question is sent a second time
 // when no answer arrived.
 //

@@ -8,7 +8,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// LookupMDNS opens an mDNS socket on ifi, looks names up and closes it.
+// LookupMDNS opens mDNS sockets on ifi, looks names up and closes them.
 // See [MDNSBrowser.Lookup].
 func LookupMDNS(ctx context.Context, ifi *net.Interface, names []string, cfg *MDNSConfig) (map[string][]netip.Addr, error) {
 	return dialDo(func() (*MDNSBrowser, error) { return DialMDNS(ifi) },

@@ -118,7 +118,8 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
 // reverse-resolves every address ARP found and every IPv6 neighbour's;
 // once ARP is done, reverse DNS (asking servers) and NetBIOS name the
-// addresses it found while mDNS finishes. Without ARP they name the hosts
+// addresses it found, and reverse DNS the IPv6-only hosts once IPv6
+// neighbour discovery is done, all while mDNS finishes. Without ARP they name the hosts
 // mDNS found, after it. IPv6 neighbours (findIPv6) are looked for
 // alongside.
 func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
@@ -166,11 +167,18 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	} else {
 		close(ipv6Got)
 	}
-	var arpErr error
+	var (
+		arpErr error
+		v6     []scan.RDNSHost // reverse DNS of the IPv6-only hosts
+	)
 	if o.arp {
 		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, arpCfg)
 		addrs := arpAddrs(res.arp)
 		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
+		wg.Go(func() {
+			<-ipv6Got
+			v6 = lookupIPv6Names(ctx, ipv6OnlyAddrs(res.arp, res.ipv6), servers, o)
+		})
 		if found != nil {
 			feed(found, done, res.arp, ipv6Got, &res.ipv6)
 		}
@@ -179,7 +187,6 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 	if !o.arp {
 		res.names = lookupNames(ctx, mdnsTargets(p, res.mdns), servers, o)
 	}
-	v6 := lookupIPv6Names(ctx, ipv6OnlyAddrs(res.arp, res.ipv6), servers, o)
 	res.names.rdns = append(res.names.rdns, v6...)
 	if arpErr != nil {
 		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
