@@ -148,7 +148,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		// and the link is quiet.
 		cfg := &scan.MDNSConfig{Logger: o.scanLog, Timeout: time.Second}
 		if o.arp {
-			cfg.Timeout += arpDuration(len(p.Targets), arpCfg.Rate, o)
+			cfg.Timeout = mdnsWindow(len(p.Targets), arpCfg.Rate, o)
 		}
 		wg.Add(1)
 		go func() {
@@ -222,8 +222,20 @@ func mdnsTargets(p scan.Plan, hosts []scan.MDNSHost) []netip.Addr {
 	return out
 }
 
+// mdnsWindow bounds the mDNS browse beside an ARP sweep of n targets at
+// rate, which ends it earlier by closing its input. A sweep whose sends
+// cost more than its rate allows runs far past arpDuration (a /16 in the
+// lab, where every host takes every broadcast on the sender's CPU, sent
+// at a fifth of its rate on a loaded machine), and a browse that ended
+// first would reverse-resolve none of the hosts found last: the window is
+// ten times arpDuration, plus a second for the last lookups.
+func mdnsWindow(n, rate int, o *options) time.Duration {
+	return time.Second + 10*arpDuration(n, rate, o)
+}
+
 // arpDuration is an upper bound of how long an ARP sweep of n targets
-// takes at rate with o's retries and timeout.
+// takes at rate with o's retries and timeout, when its sends keep up with
+// the rate.
 func arpDuration(n, rate int, o *options) time.Duration {
 	sends := time.Duration(n*(o.retries+1)) * time.Second / time.Duration(rate)
 	return sends + 2*o.timeout
