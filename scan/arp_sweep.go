@@ -177,6 +177,10 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 				sw.lastFirst = now
 			}
 			sw.record(idx, now)
+			// The next send by the clock, not by this pass's start: a send
+			// delayed by a busy CPU must not earn the ones after it tokens.
+			t = time.Now()
+			now = t.Sub(start)
 		}
 		if limiter.Burst() > pacedBurst {
 			limiter.SetBurstAt(t, pacedBurst) // the first burst is spent
