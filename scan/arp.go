@@ -39,7 +39,14 @@ type ARPConfig struct {
 	// requests before third ones, within a retry budget: one retry per
 	// target, or as many as Rate allows in Timeout, whichever is more. So
 	// a /24 gets every retry, and a /16 about one per silent target
-	// instead of tripling its time. The sweep ends when no retry is left
+	// instead of tripling its time. Retries to targets in a /24 where a
+	// target answered go first; those in the other /24s (far) stop at
+	// twice the time the sweep takes at Rate (first requests and budget,
+	// plus Timeout), but no earlier than Timeout after the last first
+	// request: a large sweep whose sends take far longer than Rate allows
+	// (a busy CPU; a lab where every host takes every broadcast) keeps
+	// every first request and the retries near live hosts, but does not
+	// run on. The sweep ends when no retry is left
 	// to send and the latest request had a spacing to be answered, at
 	// least Timeout after the last first request (earlier if every target
 	// answered). A short Timeout (50 ms) still

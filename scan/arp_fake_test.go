@@ -34,6 +34,7 @@ type fakeLAN struct {
 	failWrites int // the next writes that fail with failErr
 	failErr    error
 	failTimes  []time.Time
+	sendCost   time.Duration // each write blocks this long: a busy CPU
 	pending    []*time.Timer // replies on their way
 	timers     sync.WaitGroup
 }
@@ -83,6 +84,9 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 	if len(b) != 60 { // 42, padded to Ethernet's minimum
 		return 0, errors.New("fake: not an ARP request")
 	}
+	if l.sendCost > 0 {
+		busy(l.sendCost)
+	}
 	l.in <- append([]byte(nil), b...) // our own request comes back
 	target := netip.AddrFrom4([4]byte(b[38:42]))
 	sender := netip.AddrFrom4([4]byte(b[28:32]))
@@ -123,6 +127,12 @@ func (l *fakeLAN) Close() error {
 }
 
 func (l *fakeLAN) LocalAddr() net.Addr { return nil }
+
+// busy spins for d, as a write that costs CPU time would take.
+func busy(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
 
 // arpFrame builds an Ethernet frame holding an ARP packet.
 func arpFrame(op byte, sha net.HardwareAddr, spa netip.Addr, tha net.HardwareAddr, tpa netip.Addr) []byte {

@@ -33,13 +33,18 @@ type arpSweep struct {
 	settled int // targets that answered or got their last request
 	dst     net.Addr
 
-	order      []int32       // targets in the order of their first requests: prior first
-	next       int           // into order: the next target to get its first request
-	lastFirst  time.Duration // since the start, of the last first request
-	lastSent   time.Duration // since the start, of the latest request
-	budget     int           // retries left to send to targets not prior
-	retries    []arpRetry    // due to the other targets, by due time
-	priorRetry []arpRetry    // due to prior targets, by due time
+	order      []int32          // targets in the order of their first requests: prior first
+	next       int              // into order: the next target to get its first request
+	lastFirst  time.Duration    // since the start, of the last first request
+	lastSent   time.Duration    // since the start, of the latest request
+	sent       int              // requests sent
+	budget     int              // retries left to send to targets not prior
+	planned    time.Duration    // the sweep's time at rate: see retryDeadline
+	retries    []arpRetry       // due to the other targets, by due time
+	far        []arpRetry       // due retries of targets in a /24 where none answered
+	promoted   []arpRetry       // far retries whose /24 has answered since
+	priorRetry []arpRetry       // due to prior targets, by due time
+	live       map[[3]byte]bool // /24 blocks where a target answered
 }
 
 // arpTarget is what a sweep remembers per target: 16 bytes, so that a /16
@@ -103,6 +108,7 @@ func newARPSweep(s *ARPScanner, targets []netip.Addr, cfg *ARPConfig) (*arpSweep
 	sw.state = make([]arpTarget, len(sw.addrs))
 	sw.order = firstOrder(sw.addrs, sw.state, c.Prior)
 	sw.budget = max(len(sw.addrs), int(sw.timeout.Seconds()*sw.rate))
+	sw.planned = time.Duration(float64(len(sw.addrs)+sw.budget)/sw.rate*float64(time.Second)) + sw.timeout
 	return sw, nil
 }
 
@@ -140,6 +146,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer sw.report(len(sw.addrs))
+	defer func() { sw.logDone(time.Since(start)) }()
 	n := len(sw.addrs)
 	for {
 		t := time.Now()
@@ -161,7 +168,7 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			failures = 0
 			limiter.AllowN(t, 1)
 			if queue != nil {
-				if queue == &sw.retries {
+				if queue != &sw.priorRetry {
 					sw.budget--
 				}
 				*queue = (*queue)[1:] // append reallocates without the head
@@ -170,6 +177,10 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 				sw.lastFirst = now
 			}
 			sw.record(idx, now)
+			// The next send by the clock, not by this pass's start: a send
+			// delayed by a busy CPU must not earn the ones after it tokens.
+			t = time.Now()
+			now = t.Sub(start)
 		}
 		if limiter.Burst() > pacedBurst {
 			limiter.SetBurstAt(t, pacedBurst) // the first burst is spent
@@ -180,13 +191,13 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 		}
 		wake := time.Duration(1<<63 - 1)
 		if sw.next == n {
-			end := sw.end()
+			end := sw.end(now)
 			if now >= end {
 				return nil
 			}
 			wake = end
 		}
-		if due, ok := sw.nextDue(); ok || sw.next < n {
+		if due, ok := sw.nextDue(now); ok || sw.next < n {
 			at := max(now, resume)
 			if tokens := limiter.TokensAt(t); tokens < 1 {
 				at = max(at, now+time.Duration((1-tokens)/sw.rate*float64(time.Second)))
@@ -221,30 +232,92 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 // pick returns the target to send the next request to, and the retry
 // queue it heads (nil for a first request); -1 when nothing is due. Due
 // retries of prior targets go first; then first requests, so that every
-// target is asked once as early as the rate allows; then the other
-// targets' retries, each target's second request before any third. After
-// the first pass, the other targets' retries go while the budget lasts.
+// target is asked once as early as the rate allows; then, while the
+// budget lasts, the other targets' retries, each target's second request
+// before any third: first those in a /24 where a target answered, then
+// those in the other /24s (far) until retryDeadline.
 func (sw *arpSweep) pick(now time.Duration) (int, *[]arpRetry) {
 	sw.skipAnswered()
-	firstPass := sw.next < len(sw.order)
 	switch {
 	case len(sw.priorRetry) > 0 && sw.priorRetry[0].due <= now:
 		return int(sw.priorRetry[0].idx), &sw.priorRetry
-	case firstPass:
+	case sw.next < len(sw.order):
 		return int(sw.order[sw.next]), nil
-	case sw.budget > 0 && len(sw.retries) > 0 && sw.retries[0].due <= now:
+	case sw.budget <= 0:
+		return -1, nil
+	}
+	sw.deferFar(now)
+	switch {
+	case len(sw.retries) > 0 && sw.retries[0].due <= now:
 		return int(sw.retries[0].idx), &sw.retries
+	case len(sw.promoted) > 0:
+		return int(sw.promoted[0].idx), &sw.promoted
+	case len(sw.far) > 0 && now < sw.retryDeadline():
+		return int(sw.far[0].idx), &sw.far
 	}
 	return -1, nil
 }
 
+// othersOpen reports whether retries to targets not prior may go: after
+// the first pass, while the budget lasts.
+func (sw *arpSweep) othersOpen() bool {
+	return sw.next == len(sw.order) && sw.budget > 0
+}
+
+// retryDeadline is when retries to targets in a /24 where none answered
+// stop: twice the time the sweep takes when every request goes at the
+// rate (first requests and the retry budget, then Timeout), but at least
+// Timeout after the last first request. A sweep that sends at half its
+// rate or better keeps those retries; one slowed down further by its own
+// sends (a busy CPU; a large subnet where every host takes every
+// broadcast) ends instead of running long.
+func (sw *arpSweep) retryDeadline() time.Duration {
+	return max(2*sw.planned, sw.lastFirst+sw.timeout)
+}
+
+// deferFar moves the due retries at the head of the queue whose target is
+// in a /24 where no target answered to the far queue, so that those in a
+// /24 with live hosts, where a lost reply is likelier, go first.
+func (sw *arpSweep) deferFar(now time.Duration) {
+	for len(sw.retries) > 0 && sw.retries[0].due <= now && !sw.live[block(sw.addrs[sw.retries[0].idx])] {
+		sw.far = append(sw.far, sw.retries[0])
+		sw.retries = sw.retries[1:]
+	}
+}
+
+// promote marks b live and moves its far retries to the promoted queue.
+func (sw *arpSweep) promote(b [3]byte) {
+	if sw.live == nil {
+		sw.live = make(map[[3]byte]bool)
+	}
+	if sw.live[b] {
+		return
+	}
+	sw.live[b] = true
+	kept := sw.far[:0:0]
+	for _, r := range sw.far {
+		if block(sw.addrs[r.idx]) == b {
+			sw.promoted = append(sw.promoted, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	sw.far = kept
+}
+
+// block returns the /24 of a.
+func block(a netip.Addr) [3]byte {
+	b := a.As4()
+	return [3]byte(b[:3])
+}
+
 // end is when the sweep ends once every target got its first request:
 // Timeout after the last first request, a spacing after the latest
-// request, and while retries wait (those to targets not prior only while
-// the budget lasts), a spacing after the next is due.
-func (sw *arpSweep) end() time.Duration {
+// request, and while retries wait that may still go (see nextDue), a
+// spacing after the next is due.
+func (sw *arpSweep) end(now time.Duration) time.Duration {
 	end := max(sw.lastFirst+sw.timeout, sw.lastSent+sw.gap)
-	if due, ok := sw.nextDue(); ok {
+	if due, ok := sw.nextDue(now); ok {
 		end = max(end, due+sw.gap)
 	}
 	return end
@@ -253,7 +326,7 @@ func (sw *arpSweep) end() time.Duration {
 // skipAnswered drops the targets that answered from the heads of the
 // queues and of the first requests.
 func (sw *arpSweep) skipAnswered() {
-	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries} {
+	for _, q := range []*[]arpRetry{&sw.priorRetry, &sw.retries, &sw.promoted, &sw.far} {
 		for len(*q) > 0 && sw.state[(*q)[0].idx].reply != 0 {
 			*q = (*q)[1:]
 		}
@@ -269,6 +342,7 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 	t.tries++
 	t.sent = now
 	sw.lastSent = now
+	sw.sent++
 	switch {
 	case int(t.tries) >= sw.maxTries:
 		sw.settled++
@@ -280,11 +354,15 @@ func (sw *arpSweep) record(idx int, now time.Duration) {
 }
 
 // nextDue returns when the earliest retry that may still go is due: the
-// other targets' retries only while the budget lasts.
-func (sw *arpSweep) nextDue() (time.Duration, bool) {
+// other targets' retries only while othersOpen, far ones only before
+// retryDeadline.
+func (sw *arpSweep) nextDue(now time.Duration) (time.Duration, bool) {
 	queues := [][]arpRetry{sw.priorRetry}
-	if sw.budget > 0 {
-		queues = append(queues, sw.retries)
+	if sw.othersOpen() {
+		queues = append(queues, sw.retries, sw.promoted)
+		if now < sw.retryDeadline() {
+			queues = append(queues, sw.far)
+		}
 	}
 	due, ok := time.Duration(0), false
 	for _, q := range queues {
@@ -293,6 +371,13 @@ func (sw *arpSweep) nextDue() (time.Duration, bool) {
 		}
 	}
 	return due, ok
+}
+
+// logDone logs where a sweep's time went, for -v.
+func (sw *arpSweep) logDone(took time.Duration) {
+	sw.log.Debug("arp: sweep done", "targets", len(sw.addrs), "found", len(sw.found),
+		"requests", sw.sent, "first_pass", sw.lastFirst.Round(time.Millisecond),
+		"retry_deadline", sw.retryDeadline().Round(time.Millisecond), "took", took.Round(time.Millisecond))
 }
 
 func (sw *arpSweep) report(done int) {
@@ -333,6 +418,7 @@ func (sw *arpSweep) claim(ev arpEvent, start time.Time) {
 	}
 	sw.found = append(sw.found, ARPReply{Addr: ev.addr, MAC: net.HardwareAddr(ev.mac[:]), RTT: rtt})
 	t.reply = int32(len(sw.found))
+	sw.promote(block(ev.addr))
 	if int(t.tries) < sw.maxTries {
 		sw.settled++
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -515,8 +518,10 @@ func TestSweepPriorFirst(t *testing.T) {
 
 func TestPick(t *testing.T) {
 	const gap = 10 * time.Millisecond
-	// Targets 0 and 1 are prior, 2 to 5 are not; the first pass is at
-	// target next (6: done).
+	// Targets 0 and 1 are prior, 2 to 7 are not; 0 to 5 are in a /24
+	// where a target answered, 6 and 7 in one where none did; the first
+	// pass is at target next (8: done); far retries stop at 2 s, twice the
+	// planned 1 s.
 	tests := []struct {
 		name       string
 		now        time.Duration
@@ -524,6 +529,8 @@ func TestPick(t *testing.T) {
 		spent      bool // the retry budget
 		priorRetry []arpRetry
 		retries    []arpRetry
+		promoted   []arpRetry
+		far        []arpRetry
 		answered   []int
 		want       int
 		wantQueue  string
@@ -538,30 +545,63 @@ func TestPick(t *testing.T) {
 		{name: "first_before_overdue_retry", now: 50 * time.Millisecond, next: 4,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    4, wantQueue: "first"},
-		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 6,
+		{name: "retry_after_first_pass", now: 50 * time.Millisecond, next: 8,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    2, wantQueue: "other"},
-		{name: "retry_not_due", now: 50 * time.Millisecond, next: 6,
+		{name: "retry_not_due", now: 50 * time.Millisecond, next: 8,
 			retries: []arpRetry{{idx: 2, due: 60 * time.Millisecond}},
 			want:    -1, wantQueue: "first"},
 		{name: "answered_skipped", now: 50 * time.Millisecond, next: 4,
 			priorRetry: []arpRetry{{idx: 0, due: 10 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}, {idx: 3, due: 10 * time.Millisecond}},
-			answered:   []int{0, 2, 4, 5},
+			answered:   []int{0, 2, 4, 5, 6, 7},
 			want:       3, wantQueue: "other"},
-		{name: "budget_spent", now: 50 * time.Millisecond, next: 6, spent: true,
+		{name: "budget_spent", now: 50 * time.Millisecond, next: 8, spent: true,
 			retries: []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:    -1, wantQueue: "first"},
-		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 6, spent: true,
+		{name: "budget_spares_prior", now: 50 * time.Millisecond, next: 8, spent: true,
+			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
+			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
+			want:       1, wantQueue: "prior"},
+		{name: "near_before_far", now: 50 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}, {idx: 2, due: 20 * time.Millisecond}},
+			want:    2, wantQueue: "other"},
+		{name: "far_when_no_near_due", now: 50 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}, {idx: 2, due: 60 * time.Millisecond}},
+			want:    6, wantQueue: "far"},
+		{name: "far_not_due", now: 5 * time.Millisecond, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "deadline_stops_far", now: 2 * time.Second, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}},
+			far:     []arpRetry{{idx: 7, due: 5 * time.Millisecond}},
+			want:    -1, wantQueue: "first"},
+		{name: "deadline_spares_near", now: 2 * time.Second, next: 8,
+			retries: []arpRetry{{idx: 6, due: 10 * time.Millisecond}, {idx: 2, due: 10 * time.Millisecond}},
+			want:    2, wantQueue: "other"},
+		{name: "deadline_spares_promoted", now: 2 * time.Second, next: 8,
+			promoted: []arpRetry{{idx: 3, due: 10 * time.Millisecond}},
+			far:      []arpRetry{{idx: 7, due: 5 * time.Millisecond}},
+			want:     3, wantQueue: "promoted"},
+		{name: "promoted_before_far", now: 50 * time.Millisecond, next: 8,
+			promoted: []arpRetry{{idx: 3, due: 10 * time.Millisecond}},
+			far:      []arpRetry{{idx: 7, due: 5 * time.Millisecond}},
+			want:     3, wantQueue: "promoted"},
+		{name: "deadline_spares_prior", now: 2 * time.Second, next: 8,
 			priorRetry: []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
 			retries:    []arpRetry{{idx: 2, due: 10 * time.Millisecond}},
 			want:       1, wantQueue: "prior"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sw := &arpSweep{gap: gap, state: make([]arpTarget, 6), budget: 10,
-				order: []int32{0, 1, 2, 3, 4, 5}, next: tt.next,
-				priorRetry: tt.priorRetry, retries: tt.retries}
+			var addrs []netip.Addr
+			for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6", "198.51.100.1", "198.51.100.2"} {
+				addrs = append(addrs, netip.MustParseAddr(a))
+			}
+			sw := &arpSweep{gap: gap, addrs: addrs, state: make([]arpTarget, 8), budget: 10,
+				order: []int32{0, 1, 2, 3, 4, 5, 6, 7}, next: tt.next, planned: time.Second,
+				priorRetry: tt.priorRetry, retries: tt.retries, promoted: tt.promoted, far: tt.far,
+				live: map[[3]byte]bool{{192, 0, 2}: true}}
 			if tt.spent {
 				sw.budget = 0
 			}
@@ -576,6 +616,10 @@ func TestPick(t *testing.T) {
 				queue = "prior"
 			case &sw.retries:
 				queue = "other"
+			case &sw.promoted:
+				queue = "promoted"
+			case &sw.far:
+				queue = "far"
 			}
 			if idx != tt.want || queue != tt.wantQueue {
 				t.Errorf("pick = %d from %s, want %d from %s", idx, queue, tt.want, tt.wantQueue)
@@ -621,25 +665,60 @@ func TestNextDueSkipsRetriesOverBudget(t *testing.T) {
 		priorRetry: []arpRetry{{idx: 0, due: 30 * time.Millisecond}},
 		retries:    []arpRetry{{idx: 1, due: 10 * time.Millisecond}},
 		budget:     1,
+		planned:    time.Hour,
 	}
-	if due, ok := sw.nextDue(); !ok || due != 10*time.Millisecond {
+	if due, ok := sw.nextDue(0); !ok || due != 10*time.Millisecond {
 		t.Errorf("with budget: nextDue = %v, %v; want 10ms", due, ok)
 	}
 	sw.budget = 0 // the sweep must not wake for a retry it will not send
-	if due, ok := sw.nextDue(); !ok || due != 30*time.Millisecond {
+	if due, ok := sw.nextDue(0); !ok || due != 30*time.Millisecond {
 		t.Errorf("budget spent: nextDue = %v, %v; want the prior retry's 30ms", due, ok)
 	}
 	sw.priorRetry = nil
-	if due, ok := sw.nextDue(); ok {
+	if due, ok := sw.nextDue(0); ok {
 		t.Errorf("budget spent, no prior retry: nextDue = %v, want none", due)
+	}
+}
+
+// TestNextDueSkipsFarRetriesPastDeadline: once retryDeadline has passed,
+// the sweep does not wake for a far retry; near, promoted and prior ones
+// still count.
+func TestNextDueSkipsFarRetriesPastDeadline(t *testing.T) {
+	sw := &arpSweep{
+		priorRetry: []arpRetry{{idx: 0, due: 300 * time.Millisecond}},
+		retries:    []arpRetry{{idx: 1, due: 200 * time.Millisecond}},
+		promoted:   []arpRetry{{idx: 3, due: 150 * time.Millisecond}},
+		far:        []arpRetry{{idx: 2, due: 5 * time.Millisecond}},
+		budget:     10,
+		planned:    50 * time.Millisecond, // the deadline: 100 ms
+	}
+	for _, tt := range []struct {
+		now  time.Duration
+		drop func()
+		want time.Duration
+	}{
+		{now: 0, want: 5 * time.Millisecond},                                                            // the far retry
+		{now: 100 * time.Millisecond, want: 150 * time.Millisecond},                                     // the promoted one
+		{now: 100 * time.Millisecond, drop: func() { sw.promoted = nil }, want: 200 * time.Millisecond}, // the near one
+		{now: 100 * time.Millisecond, drop: func() { sw.retries = nil }, want: 300 * time.Millisecond},  // the prior one
+	} {
+		if tt.drop != nil {
+			tt.drop()
+		}
+		if due, ok := sw.nextDue(tt.now); !ok || due != tt.want {
+			t.Errorf("at %v: nextDue = %v, %v; want %v", tt.now, due, ok, tt.want)
+		}
 	}
 }
 
 func TestSweepPacesRetries(t *testing.T) {
 	s, lan := newFakeScanner(t)
-	// 253 silent targets at 10000/s: the first 253 requests go in one
-	// burst, and the retries, due together a spacing later, must not: in
-	// any millisecond at most pacedBurst plus ten.
+	// 253 targets at 10000/s, 252 of them silent: the first 253 requests
+	// go in one burst, and the retries, due together a spacing later, must
+	// not: in any millisecond at most pacedBurst plus ten. (The host that
+	// answers makes them retries in a live /24, which no deadline stops
+	// on a loaded machine.)
+	lan.add("192.0.2.254", &fakeHost{mac: mac(254)})
 	cfg := &ARPConfig{Rate: 10000, Timeout: 50 * time.Millisecond, Retries: 2}
 	if _, err := s.Sweep(context.Background(), subnet24(), cfg); err != nil {
 		t.Fatal(err)
@@ -656,5 +735,81 @@ func TestSweepPacesRetries(t *testing.T) {
 		if d := retries[i+most].Sub(retries[i]); d < time.Millisecond {
 			t.Fatalf("%d retries within %v, want at most %d in a millisecond", most+1, d, most)
 		}
+	}
+}
+
+// TestSweepSlowSendsCapRetries sweeps a /22 whose sends cost more time
+// than the rate allows (a busy CPU; every host of a large lab taking every
+// broadcast): the first pass still asks every target, and the silent
+// targets in the /24 where hosts answered get all their retries (a host
+// whose first reply was lost there is found), but the retries to the
+// /24s where none answered stop Timeout after the first pass instead of
+// doubling the sweep.
+func TestSweepSlowSendsCapRetries(t *testing.T) {
+	s, lan := newFakeScanner(t)
+	lan.sendCost = 600 * time.Microsecond // 1667 requests/s at most
+	lan.add("10.0.2.7", &fakeHost{mac: mac(7), drop: 1})
+	lan.add("10.0.2.8", &fakeHost{mac: mac(8)})
+	targets := subnet22()
+	// At 10000/s the sweep would take (1022 + 1022) / 10000 s + 50 ms,
+	// 254 ms; its first pass alone takes 613 ms, more than twice that.
+	var log bytes.Buffer
+	cfg := &ARPConfig{Rate: 10000, Timeout: 50 * time.Millisecond, Retries: 2,
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	replies, err := s.Sweep(context.Background(), targets, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := found(replies); len(got) != 2 {
+		t.Errorf("found %v, want 10.0.2.7 and 10.0.2.8", got)
+	}
+	lan.mu.Lock()
+	sent := slices.Clone(lan.sent)
+	lan.mu.Unlock()
+	near := netip.MustParsePrefix("10.0.2.0/24")
+	farRetries := len(slices.DeleteFunc(slices.Clone(sent), near.Contains)) - (len(targets) - 254)
+	// 50 ms after the first pass holds at most 84 requests at 1667/s;
+	// give a loaded machine's late wake-ups some slack.
+	if farRetries > 150 {
+		t.Errorf("sent %d retries to the /24s where none answered, want at most 150: not capped by time", farRetries)
+	}
+	for _, a := range targets {
+		want := 1
+		switch {
+		case a == netip.MustParseAddr("10.0.2.7"):
+			want = 2 // answers its second request
+		case near.Contains(a) && a != netip.MustParseAddr("10.0.2.8"):
+			want = 3
+		}
+		if n := lan.askedFor(a.String()); n < want {
+			t.Errorf("%v asked %d times, want at least %d", a, n, want)
+			break
+		}
+	}
+	// -v tells where the time went.
+	if want := fmt.Sprintf(`msg="arp: sweep done" targets=%d found=2 requests=%d first_pass=`, len(targets), len(sent)); !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
+	}
+}
+
+// TestPromote: once a target in a /24 answers, the retries deferred as
+// far for that /24 go to the promoted queue, in order, and those of other
+// /24s stay.
+func TestPromote(t *testing.T) {
+	var addrs []netip.Addr
+	for _, a := range []string{"192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2"} {
+		addrs = append(addrs, netip.MustParseAddr(a))
+	}
+	sw := &arpSweep{addrs: addrs, far: []arpRetry{{idx: 0, due: 1}, {idx: 2, due: 2}, {idx: 1, due: 3}, {idx: 3, due: 4}}}
+	sw.promote(block(addrs[1]))
+	if want := []arpRetry{{idx: 0, due: 1}, {idx: 1, due: 3}}; !slices.Equal(sw.promoted, want) {
+		t.Errorf("promoted %v, want %v", sw.promoted, want)
+	}
+	if want := []arpRetry{{idx: 2, due: 2}, {idx: 3, due: 4}}; !slices.Equal(sw.far, want) {
+		t.Errorf("far %v, want %v", sw.far, want)
+	}
+	sw.promote(block(addrs[0])) // live already: nothing moves twice
+	if len(sw.promoted) != 2 || !sw.live[block(addrs[0])] || sw.live[block(addrs[2])] {
+		t.Errorf("after a second promote: promoted %v, live %v", sw.promoted, sw.live)
 	}
 }

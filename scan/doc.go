@@ -22,9 +22,11 @@
 // The mDNS half queries multicast DNS on the same interfaces for host names
 // (reverse lookups of the addresses the ARP sweep found) and for the service
 // types the hosts announce, such as _ssh._tcp and Erlang's _epmd._tcp.
-// [BrowseMDNS] opens one UDP socket on the interface ([DialMDNS]), browses
-// with [MDNSBrowser.Browse] and closes it; [NewMDNS] runs the same browse
-// over any [net.PacketConn], which is how the tests drive it. The other
+// [BrowseMDNS] opens a UDP socket on the interface for IPv4 (224.0.0.251)
+// and, when the interface has IPv6, one for IPv6 (ff02::fb) ([DialMDNS]),
+// browses over both with [MDNSBrowser.Browse] and closes them; [NewMDNS]
+// runs the same browse over any [net.PacketConn], which is how the tests
+// drive it. The other
 // way round, [LookupMDNS] ([MDNSBrowser.Lookup]) resolves NAME.local host
 // names to IPv4 addresses, as sdjoin does for its hostfile.
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -28,8 +29,8 @@ type MDNSConfig struct {
 // MDNSHost is what mDNS responders on the link said about one address.
 type MDNSHost struct {
 	// Addr is the IPv4 address, or for a host known only by AAAA
-	// records its first global or unique local IPv6 address, else its
-	// first link-local one.
+	// records its lowest global or unique local IPv6 address, else its
+	// lowest link-local one.
 	Addr     netip.Addr
 	Names    []string     // host names without the trailing dot, lowercase, sorted: "labhost2.local"
 	Services []string     // DNS-SD service types, sorted: "_ssh._tcp"
@@ -48,17 +49,36 @@ const (
 	queryBudget     = 1400 // bytes of questions packed into one query
 )
 
-// mdnsGroup is where mDNS queries go (RFC 6762).
-var mdnsGroup = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+// mdnsGroup is where mDNS queries go over IPv4, and mdnsGroup6 over IPv6
+// (RFC 6762).
+var (
+	mdnsGroup  = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+	mdnsGroup6 = net.ParseIP("ff02::fb")
+)
 
 // MDNSBrowser asks the mDNS responders on one link for host names and
 // DNS-SD service types. One Browse at a time.
 type MDNSBrowser struct {
-	sock
-	unicast bool   // conn is on port 5353: ask for unicast answers (QU) first
-	zone    string // of link-local IPv6 addresses in AAAA records
+	socks []*mdnsSock // IPv4 first, then IPv6 when the link has it
+	no6   error       // why DialMDNS opened no IPv6 socket; Browse logs it
+	zone  string      // of link-local IPv6 addresses in AAAA records
 	// noBrowse makes Browse only reverse-resolve addrs (tests).
 	noBrowse bool
+}
+
+// mdnsSock is one socket of an MDNSBrowser and the group its queries go to.
+type mdnsSock struct {
+	sock
+	group   *net.UDPAddr
+	unicast bool // bound to port 5353: ask for unicast answers (QU) first
+}
+
+func newMDNSSock(conn net.PacketConn, group *net.UDPAddr) *mdnsSock {
+	s := &mdnsSock{sock: sock{conn: conn}, group: group}
+	if u, ok := conn.LocalAddr().(*net.UDPAddr); ok && u.Port == mdnsGroup.Port {
+		s.unicast = true
+	}
+	return s
 }
 
 // NewMDNS returns an MDNSBrowser that writes queries to 224.0.0.251:5353
@@ -67,20 +87,28 @@ type MDNSBrowser struct {
 // is bound to port 5353, first queries ask for unicast answers (QU).
 // Link-local addresses of AAAA records get no zone. Close closes conn.
 func NewMDNS(conn net.PacketConn) *MDNSBrowser {
-	b := &MDNSBrowser{sock: sock{conn: conn}}
-	if u, ok := conn.LocalAddr().(*net.UDPAddr); ok && u.Port == mdnsGroup.Port {
-		b.unicast = true
-	}
+	return &MDNSBrowser{socks: []*mdnsSock{newMDNSSock(conn, mdnsGroup)}}
+}
+
+// withIPv6 adds conn, an IPv6 socket on the browser's link, whose
+// queries go to [ff02::fb%zone]:5353.
+func (b *MDNSBrowser) withIPv6(conn net.PacketConn, zone string) *MDNSBrowser {
+	group := &net.UDPAddr{IP: mdnsGroup6, Port: mdnsGroup.Port, Zone: zone}
+	b.socks = append(b.socks, newMDNSSock(conn, group))
 	return b
 }
 
-// DialMDNS opens a UDP socket for mDNS on ifi and returns an MDNSBrowser
-// over it. The socket is bound to port 5353 (shared with other responders
-// on this machine) when possible, else to an ephemeral port, whose answers
-// come back as legacy unicast (RFC 6762 section 6.7). It joins 224.0.0.251
-// on ifi only, sends out of ifi with TTL 255, does not hear its own
-// queries, and drops packets that arrive on other interfaces. Link-local
-// addresses of AAAA records get ifi as their zone. It needs no privileges.
+// DialMDNS opens UDP sockets for mDNS on ifi and returns an MDNSBrowser
+// over them: one for IPv4 (224.0.0.251) and, when ifi has an IPv6
+// link-local address, one for IPv6 (ff02::fb); every query goes out on both and
+// answers count from either. Each socket is bound to port 5353 (shared
+// with other responders on this machine) when possible, else to an
+// ephemeral port, whose answers come back as legacy unicast (RFC 6762
+// section 6.7). It joins the groups on ifi only, sends out of ifi with TTL
+// (hop limit) 255, does not hear its own queries, and drops packets that
+// arrive on other interfaces. Without IPv6 on ifi it browses over IPv4
+// alone (Browse logs why at debug level). Link-local addresses of AAAA
+// records get ifi as their zone. It needs no privileges.
 func DialMDNS(ifi *net.Interface) (*MDNSBrowser, error) {
 	if ifi == nil {
 		return nil, errors.New("scan: mdns: no interface given")
@@ -91,10 +119,24 @@ func DialMDNS(ifi *net.Interface) (*MDNSBrowser, error) {
 	}
 	b := NewMDNS(conn)
 	b.zone = ifi.Name
-	return b, nil
+	conn6, err := listenMDNS6(ifi)
+	if err != nil {
+		b.no6 = fmt.Errorf("scan: mdns over IPv6 on %s: %w", ifi.Name, err)
+		return b, nil
+	}
+	return b.withIPv6(conn6, ifi.Name), nil
 }
 
-// BrowseMDNS opens an mDNS socket on ifi, browses and closes it. See
+// Close closes the browser's sockets. It is safe to call more than once.
+func (b *MDNSBrowser) Close() error {
+	var errs []error
+	for _, s := range b.socks {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// BrowseMDNS opens mDNS sockets on ifi, browses and closes them. See
 // [MDNSBrowser.Browse].
 func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr, cfg *MDNSConfig) ([]MDNSHost, error) {
 	return dialDo(func() (*MDNSBrowser, error) { return DialMDNS(ifi) },
@@ -102,12 +144,13 @@ func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr
 }
 
 // Browse asks for host names and DNS-SD service types and attributes them
-// to IPv4 addresses, and to IPv6 addresses from AAAA records heard (over
-// IPv4). It browses _services._dns-sd._udp.local, resolves the
-// instances of every type found (PTR, then SRV, then A and AAAA of the target,
-// each only when an answer did not already carry it), and
-// reverse-resolves (PTR of d.c.b.a.in-addr.arpa) every address it learns
-// and every address received on addrs while it runs; every answer heard
+// to IPv4 addresses, and to IPv6 addresses from AAAA records, asking and
+// listening on every socket of the browser (IPv4 and IPv6). It browses
+// _services._dns-sd._udp.local, resolves the instances of every type found
+// (PTR, then SRV, then A and AAAA of the target, each only when an answer
+// did not already carry it), and reverse-resolves (PTR of
+// d.c.b.a.in-addr.arpa) every address it learns and every IPv4 or IPv6
+// (ip6.arpa) address received on addrs while it runs; every answer heard
 // on the link is used, whoever asked. A question is sent a second time
 // when no answer arrived.
 //
@@ -119,16 +162,12 @@ func BrowseMDNS(ctx context.Context, ifi *net.Interface, addrs <-chan netip.Addr
 // sorted by address. Browse changes the connection's read deadline.
 func (b *MDNSBrowser) Browse(ctx context.Context, addrs <-chan netip.Addr, cfg *MDNSConfig) ([]MDNSHost, error) {
 	br := newBrowse(b, cfg)
-	rd := &mdnsReader{packets: make(chan mdnsPacket, 64), done: make(chan struct{})}
-	stop := make(chan struct{})
-	go func() {
-		defer close(rd.done)
-		rd.err = b.read(stop, rd.packets)
-	}()
-
+	if b.no6 != nil {
+		br.log.Debug("mdns: browsing over IPv4 only", "err", b.no6)
+	}
+	rd := b.startReading()
 	hosts, err := br.run(ctx, addrs, rd)
-
-	b.stopReader(stop, rd.done, br.log, "mdns")
+	b.stopReading(rd, br.log)
 	return hosts, err
 }
 
@@ -164,11 +203,41 @@ type mdnsPacket struct {
 	src  netip.AddrPort
 }
 
-// mdnsReader is the goroutine that reads the conn during a Browse.
+// mdnsReader is the goroutines that read the browser's sockets during a
+// Browse or Lookup, one per socket.
 type mdnsReader struct {
 	packets chan mdnsPacket
-	done    chan struct{} // closed when it has returned
-	err     error         // why it returned; set before done is closed
+	done    chan struct{} // closed when a reader failed
+	err     error         // the first reader's failure; set before done is closed
+	once    sync.Once
+	stops   []chan struct{} // per socket: closed to stop its reader
+	dones   []chan struct{} // per socket: closed when its reader returned
+}
+
+// startReading starts a reader on each socket of b.
+func (b *MDNSBrowser) startReading() *mdnsReader {
+	rd := &mdnsReader{packets: make(chan mdnsPacket, 64), done: make(chan struct{})}
+	for _, s := range b.socks {
+		stop, done := make(chan struct{}), make(chan struct{})
+		rd.stops, rd.dones = append(rd.stops, stop), append(rd.dones, done)
+		go func() {
+			defer close(done)
+			if err := s.read(stop, rd.packets); err != nil {
+				rd.once.Do(func() {
+					rd.err = err
+					close(rd.done)
+				})
+			}
+		}()
+	}
+	return rd
+}
+
+// stopReading stops rd's readers and waits for them.
+func (b *MDNSBrowser) stopReading(rd *mdnsReader, log *slog.Logger) {
+	for i, s := range b.socks {
+		s.stopReader(rd.stops[i], rd.dones[i], log, "mdns")
+	}
 }
 
 func newBrowse(b *MDNSBrowser, cfg *MDNSConfig) *browse {
@@ -230,8 +299,11 @@ func (br *browse) run(parent context.Context, addrs <-chan netip.Addr, rd *mdnsR
 				addrs = nil
 				continue
 			}
-			if usableAddr(a) {
+			switch {
+			case usableAddr(a):
 				br.ask(reverseQuestion(a))
+			case usableAddr6(a):
+				br.ask(reverseQuestion6(a))
 			}
 		case <-timer.C:
 			br.retransmit(time.Now())
@@ -323,15 +395,35 @@ func (br *browse) flush(now time.Time) error {
 		br.asked[q].sentAt = now
 	}
 	br.active = now
-	err := br.send(qs, br.b.unicast)
+	err := br.send(qs, true)
 	if err != nil {
 		br.log.Debug("mdns: send", "err", err)
 	}
 	return err
 }
 
-// send packs questions into as few queries as fit queryBudget.
+// send sends questions on every socket, asking for unicast answers (qu)
+// where the socket is on port 5353. It fails only when no socket could
+// send them all; a failure on one socket is logged.
 func (br *browse) send(qs []dns.Question, qu bool) error {
+	var errs []error
+	for _, s := range br.b.socks {
+		if err := s.send(qs, qu && s.unicast); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) < len(br.b.socks) {
+		if err := errors.Join(errs...); err != nil {
+			br.log.Debug("mdns: send on one socket", "err", err)
+		}
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// send packs questions into as few queries as fit queryBudget and writes
+// them to the socket's group.
+func (s *mdnsSock) send(qs []dns.Question, qu bool) error {
 	var errs []error
 	for len(qs) > 0 {
 		m := new(dns.Msg)
@@ -345,7 +437,7 @@ func (br *browse) send(qs []dns.Question, qu bool) error {
 		}
 		buf, err := m.Pack()
 		if err == nil {
-			_, err = br.b.conn.WriteTo(buf, mdnsGroup)
+			_, err = s.conn.WriteTo(buf, s.group)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -355,8 +447,8 @@ func (br *browse) send(qs []dns.Question, qu bool) error {
 }
 
 // read hands every packet to out until stop is closed or reading fails.
-func (b *MDNSBrowser) read(stop <-chan struct{}, out chan<- mdnsPacket) error {
-	err := readTo(&b.sock, maxPacket, stop, out, func(data []byte, from net.Addr) (mdnsPacket, bool) {
+func (s *mdnsSock) read(stop <-chan struct{}, out chan<- mdnsPacket) error {
+	err := readTo(&s.sock, maxPacket, stop, out, func(data []byte, from net.Addr) (mdnsPacket, bool) {
 		var src netip.AddrPort
 		if u, ok := from.(*net.UDPAddr); ok {
 			src = u.AddrPort()

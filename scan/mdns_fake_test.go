@@ -17,11 +17,13 @@ import (
 // AAAA records as additional records; without it they answer exactly what was
 // asked, so every follow-up must be asked for.
 type fakeMDNSLink struct {
-	local *net.UDPAddr
-	zone  []dns.RR
-	avahi bool
-	src   *net.UDPAddr                     // where answers come from
-	drop  func(q dns.Question, n int) bool // drop the answer to the n-th query of q (1-based)
+	local   *net.UDPAddr
+	zone    []dns.RR
+	avahi   bool
+	src     *net.UDPAddr                     // where answers come from
+	group   string                           // where queries must go
+	drop    func(q dns.Question, n int) bool // drop the answer to the n-th query of q (1-based)
+	sendErr error                            // every write fails with it, if set
 
 	*fakeReader[fakeDatagram]
 
@@ -43,6 +45,7 @@ func newFakeMDNSLink(t testing.TB, local string, avahi bool, zone ...string) *fa
 		local:      net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)),
 		avahi:      avahi,
 		src:        &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353},
+		group:      "224.0.0.251:5353",
 		fakeReader: newFakeReader[fakeDatagram](1024),
 		seen:       make(map[dns.Question]int),
 		qu:         make(map[dns.Question][]bool),
@@ -50,6 +53,15 @@ func newFakeMDNSLink(t testing.TB, local string, avahi bool, zone ...string) *fa
 	for _, s := range zone {
 		l.zone = append(l.zone, rr(t, s))
 	}
+	return l
+}
+
+// newFakeMDNSLink6 is newFakeMDNSLink for the IPv6 socket of a browser on
+// eth9: queries go to [ff02::fb%eth9]:5353, answers come from fe80::1.
+func newFakeMDNSLink6(t testing.TB, local string, avahi bool, zone ...string) *fakeMDNSLink {
+	l := newFakeMDNSLink(t, local, avahi, zone...)
+	l.group = "[ff02::fb%eth9]:5353"
+	l.src = &net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 5353, Zone: "eth9"}
 	return l
 }
 
@@ -74,8 +86,11 @@ func (l *fakeMDNSLink) quBits(q dns.Question) []bool {
 }
 
 func (l *fakeMDNSLink) WriteTo(b []byte, dst net.Addr) (int, error) {
-	if dst.String() != "224.0.0.251:5353" {
-		return 0, errors.New("fake: mDNS query not sent to 224.0.0.251:5353")
+	if l.sendErr != nil {
+		return 0, l.sendErr
+	}
+	if dst.String() != l.group {
+		return 0, errors.New("fake: mDNS query not sent to " + l.group)
 	}
 	var q dns.Msg
 	if err := q.Unpack(b); err != nil || q.Response {

@@ -67,8 +67,10 @@ func TestMDNSLabChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !b.unicast {
-			t.Error("DialMDNS did not get port 5353 in a namespace where nothing else holds it")
+		for _, s := range b.socks {
+			if !s.unicast {
+				t.Errorf("DialMDNS did not get port 5353 for %v in a namespace where nothing else holds it", s.group)
+			}
 		}
 		var cfg *MDNSConfig
 		if os.Getenv("MDNS_DEBUG") != "" {

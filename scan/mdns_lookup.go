@@ -8,7 +8,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// LookupMDNS opens an mDNS socket on ifi, looks names up and closes it.
+// LookupMDNS opens mDNS sockets on ifi, looks names up and closes them.
 // See [MDNSBrowser.Lookup].
 func LookupMDNS(ctx context.Context, ifi *net.Interface, names []string, cfg *MDNSConfig) (map[string][]netip.Addr, error) {
 	return dialDo(func() (*MDNSBrowser, error) { return DialMDNS(ifi) },
@@ -36,14 +36,9 @@ func (b *MDNSBrowser) Lookup(ctx context.Context, names []string, cfg *MDNSConfi
 	if len(want) == 0 {
 		return map[string][]netip.Addr{}, nil
 	}
-	rd := &mdnsReader{packets: make(chan mdnsPacket, 64), done: make(chan struct{})}
-	stop := make(chan struct{})
-	go func() {
-		defer close(rd.done)
-		rd.err = b.read(stop, rd.packets)
-	}()
+	rd := b.startReading()
 	_, err := br.run(ctx, nil, rd)
-	b.stopReader(stop, rd.done, br.log, "mdns")
+	b.stopReading(rd, br.log)
 	found := make(map[string][]netip.Addr, len(want))
 	for h, n := range want {
 		if addrs := br.state.nameAddrs[h]; len(addrs) > 0 {

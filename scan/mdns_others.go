@@ -11,3 +11,7 @@ import (
 func listenMDNS(*net.Interface) (net.PacketConn, error) {
 	return nil, fmt.Errorf("browsing not implemented on %s", runtime.GOOS)
 }
+
+func listenMDNS6(*net.Interface) (net.PacketConn, error) {
+	return nil, fmt.Errorf("browsing not implemented on %s", runtime.GOOS)
+}

@@ -40,7 +40,8 @@ type mdnsState struct {
 	zone        string // of link-local IPv6 addresses: the browsed interface
 	hosts       map[netip.Addr]*mdnsHostEntry
 	nameAddrs   map[string][]netip.Addr // host name -> IPv4 addresses from A records
-	name6       map[string][]netip.Addr // host name -> IPv6 addresses from AAAA records
+	name6       map[string][]netip.Addr // host name -> IPv6 addresses from AAAA and ip6.arpa PTR records
+	named6      map[netip.Addr]bool     // the addresses in name6, without zone
 	targetTypes map[string][]string     // SRV target host name -> service types
 	instances   map[string]string       // instance name (lowercase, FQDN) -> SRV target ("" before the SRV arrives)
 	types       map[string]bool         // service types seen, "_ssh._tcp"
@@ -52,6 +53,7 @@ func newMDNSState(port uint16) *mdnsState {
 		hosts:       make(map[netip.Addr]*mdnsHostEntry),
 		nameAddrs:   make(map[string][]netip.Addr),
 		name6:       make(map[string][]netip.Addr),
+		named6:      make(map[netip.Addr]bool),
 		targetTypes: make(map[string][]string),
 		instances:   make(map[string]string),
 		types:       make(map[string]bool),
@@ -163,13 +165,20 @@ func (s *mdnsState) addA(rr *dns.A) (changed, isNew bool) {
 }
 
 // addAAAA records host name -> IPv6 address, within the same limits as
-// addA. Link-local addresses get the zone of the browsed interface.
+// addA.
 func (s *mdnsState) addAAAA(rr *dns.AAAA) bool {
 	name, ok := hostName(rr.Hdr.Name)
 	a, _ := netip.AddrFromSlice(rr.AAAA.To16())
-	if !ok || !usableAddr6(a) {
+	return ok && s.add6(name, a)
+}
+
+// add6 records host name -> IPv6 address a, within the same limits as
+// addA. Link-local addresses get the zone of the browsed interface.
+func (s *mdnsState) add6(name string, a netip.Addr) bool {
+	if !usableAddr6(a) {
 		return false
 	}
+	bare := a
 	if a.IsLinkLocalUnicast() {
 		a = a.WithZone(s.zone)
 	}
@@ -178,6 +187,7 @@ func (s *mdnsState) addAAAA(rr *dns.AAAA) bool {
 		return false
 	}
 	s.name6[name] = append(addrs, a)
+	s.named6[bare] = true
 	return true
 }
 
@@ -191,6 +201,10 @@ func (s *mdnsState) addPTR(rr *dns.PTR) (changed bool, newType, newInstance stri
 			return false, "", ""
 		}
 		return s.addName(a, name), "", ""
+	}
+	if a, ok := parseReverse6(owner); ok {
+		name, ok := hostName(rr.Ptr)
+		return ok && s.add6(name, a), "", ""
 	}
 	if owner == servicesName {
 		typ, ok := serviceType(rr.Ptr)
@@ -289,7 +303,11 @@ func (s *mdnsState) answered(q dns.Question) bool {
 	case dns.TypeSRV:
 		return s.instances[strings.ToLower(q.Name)] != ""
 	case dns.TypePTR:
-		a, ok := parseReverse(strings.ToLower(q.Name))
+		name := strings.ToLower(q.Name)
+		if a, ok := parseReverse6(name); ok {
+			return s.named6[a]
+		}
+		a, ok := parseReverse(name)
 		if !ok {
 			return false
 		}
@@ -302,7 +320,8 @@ func (s *mdnsState) answered(q dns.Question) bool {
 // result returns the hosts with at least one name or service, sorted by
 // address, names and services sorted. A host's IPv6 addresses are those
 // of its names' AAAA records; a name with AAAA records but no IPv4 host is
-// a host of its own, listed by its preferred IPv6 address.
+// a host of its own, listed by its preferred IPv6 address (of the sorted
+// ones, so that the order of answers does not matter).
 func (s *mdnsState) result() []MDNSHost {
 	var out []MDNSHost
 	named := make(map[string]bool) // names of IPv4 hosts
@@ -319,8 +338,10 @@ func (s *mdnsState) result() []MDNSHost {
 	}
 	for n, addrs := range s.name6 {
 		if !named[n] {
+			addrs = slices.Clone(addrs)
+			slices.SortFunc(addrs, netip.Addr.Compare)
 			out = append(out, MDNSHost{Addr: preferred6(addrs), Names: []string{n},
-				Services: slices.Clone(s.targetTypes[n]), IPv6: slices.Clone(addrs)})
+				Services: slices.Clone(s.targetTypes[n]), IPv6: addrs})
 		}
 	}
 	for i := range out {
@@ -361,6 +382,41 @@ func reverseQuestion(a netip.Addr) dns.Question {
 	name := strconv.Itoa(int(b[3])) + "." + strconv.Itoa(int(b[2])) + "." +
 		strconv.Itoa(int(b[1])) + "." + strconv.Itoa(int(b[0])) + ".in-addr.arpa."
 	return question(name, dns.TypePTR)
+}
+
+// reverseQuestion6 asks for the PTR of an IPv6 address (without its
+// zone), in the ip6.arpa nibble form (RFC 3596).
+func reverseQuestion6(a netip.Addr) dns.Question {
+	return question(reverseName(a.WithZone("")), dns.TypePTR)
+}
+
+// parseReverse6 turns a lowercase ip6.arpa name of 32 nibbles,
+// "b.a.9.8. ... .0.ip6.arpa.", into its IPv6 address.
+func parseReverse6(name string) (netip.Addr, bool) {
+	rest, ok := strings.CutSuffix(name, ".ip6.arpa.")
+	if !ok || len(rest) != 63 {
+		return netip.Addr{}, false
+	}
+	var b [16]byte
+	for i := range 32 {
+		c := rest[2*i]
+		if i < 31 && rest[2*i+1] != '.' {
+			return netip.Addr{}, false
+		}
+		var n byte
+		switch {
+		case '0' <= c && c <= '9':
+			n = c - '0'
+		case 'a' <= c && c <= 'f':
+			n = c - 'a' + 10
+		default:
+			return netip.Addr{}, false
+		}
+		// Nibble i counts from the end: the low nibble of the last byte first.
+		j := 31 - i
+		b[j/2] |= n << (4 * (1 - j%2))
+	}
+	return netip.AddrFrom16(b), true
 }
 
 // parseReverse turns a lowercase "d.c.b.a.in-addr.arpa." into a.b.c.d.

@@ -330,6 +330,7 @@ func TestMDNSStateBounded(t *testing.T) {
 			&dns.AAAA{Hdr: hdr("v6"+host, dns.TypeAAAA), AAAA: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}).AsSlice()},
 			&dns.AAAA{Hdr: hdr("everyone.local.", dns.TypeAAAA), AAAA: netip.AddrFrom16([16]byte{0xfd, 14: byte(i >> 8), 15: byte(i)}).AsSlice()},
 			&dns.PTR{Hdr: hdr("2.0.0.192.in-addr.arpa.", dns.TypePTR), Ptr: host},
+			&dns.PTR{Hdr: hdr(reverseQuestion6(netip.AddrFrom16([16]byte{0xfd, 1, 14: byte(i >> 8), 15: byte(i)})).Name, dns.TypePTR), Ptr: "r6" + host},
 			&dns.PTR{Hdr: hdr(servicesName, dns.TypePTR), Ptr: "_s" + itoa(i) + "._tcp.local."},
 			&dns.SRV{Hdr: hdr("i"+itoa(i)+"._s"+itoa(i)+"._tcp.local.", dns.TypeSRV), Target: "everyone.local."},
 		)
@@ -368,8 +369,8 @@ func checkBounds(t testing.TB, s *mdnsState) {
 			t.Fatalf("%s: %d addresses", n, len(addrs))
 		}
 	}
-	if len(s.name6) > maxMDNSNames {
-		t.Fatalf("limits exceeded: %d names with AAAA records", len(s.name6))
+	if len(s.name6) > maxMDNSNames || len(s.named6) > maxMDNSNames*maxAddrsPerName {
+		t.Fatalf("limits exceeded: %d names with AAAA records, %d IPv6 addresses", len(s.name6), len(s.named6))
 	}
 	for n, addrs := range s.name6 {
 		if len(addrs) > maxAddrsPerName {
@@ -391,6 +392,7 @@ func FuzzMDNSPacket(f *testing.F) {
 	f.Add(response(f, []string{"inst._http._tcp.local. 120 IN SRV 0 0 80 labhost6.local."},
 		"labhost6.local. 120 IN AAAA 2001:db8::6", "labhost6.local. 120 IN AAAA fe80::6"), []byte{192, 0, 2, 6})
 	f.Add(response(f, []string{"labhost2.local. 120 IN A 192.0.2.2", "labhost2.local. 120 IN AAAA fd00::2", "labhost2.local. 120 IN AAAA ::1"}), []byte{192, 0, 2, 2})
+	f.Add(response(f, []string{"6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 120 IN PTR labhost6.local."}), []byte{192, 0, 2, 6})
 	f.Add([]byte{}, []byte{})
 	for _, pkt := range hostilePackets(f) {
 		f.Add(pkt, []byte{192, 0, 2, 66})

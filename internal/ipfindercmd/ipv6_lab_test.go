@@ -143,3 +143,67 @@ func TestLabIPv6OnlyHostsNamed(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLabMDNSOverIPv6Named names hosts whose avahi-daemon answers over
+// IPv6 only: host 1 (use-ipv4=no), whose name and IPv6 addresses join its
+// IPv4 host by MAC, and host 3, which has no IPv4 address. -v notes
+// nothing about IPv6 being unavailable, since it is not.
+func TestLabMDNSOverIPv6Named(t *testing.T) {
+	lab.NeedTools(t, "avahi-daemon")
+	l := lab.NewIPv6(t, 0x14) // 2001:db8:14::/64; host 0 is where ipfinder runs
+	if err := l.Hosts[1].StartAvahiIPv6Only("labhost2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Hosts[3].StartAvahiIPv6("labhost4"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.Addr]map[string]string{
+		l.Hosts[1].Addr:                       {"labhost2.local": "mdns"},
+		netip.MustParseAddr("2001:db8:14::4"): {"labhost4.local": "mdns"},
+	}
+	var got map[netip.Addr]namedHost
+	// avahi announces its workstation service a little after it is ready.
+	lab.Eventually(t, 20*time.Second, "names of the hosts answering over IPv6", func() error {
+		got, _ = sweepNames(t, l.Hosts[0], "--no-rdns", "--no-netbios")
+		for a, w := range want {
+			if !maps.Equal(got[a].Sources, w) {
+				return fmt.Errorf("%v: sources %v, want %v (all: %v)", a, got[a].Sources, w, got)
+			}
+		}
+		return nil
+	})
+	if h := got[l.Hosts[1].Addr]; h.MAC != l.Hosts[1].MAC.String() || !slices.Equal(h.IPv6, sortedIPv6(t, l.Hosts[1])) {
+		t.Errorf("host 1 = %+v, want MAC %v and IPv6 %v", h, l.Hosts[1].MAC, sortedIPv6(t, l.Hosts[1]))
+	}
+	if len(got) != 3 {
+		t.Errorf("found %d hosts, want 3 (the IPv6 names make no extra host): %v", len(got), got)
+	}
+	_, stderr, code := run(t, l.Hosts[0], "", "-v", "--no-rdns", "--no-netbios")
+	if code != 0 || strings.Contains(stderr, "IPv4 only") {
+		t.Errorf("-v: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestLabMDNSWithoutIPv6 sweeps from a host whose interface has IPv6
+// disabled: mDNS runs over IPv4 as before, with no error and a -v note.
+func TestLabMDNSWithoutIPv6(t *testing.T) {
+	lab.NeedTools(t, "avahi-daemon")
+	l := lab.New(t, lab.Config{Hosts: 2})
+	lab.Shell(t, l.Hosts[0], "sysctl -qw net.ipv6.conf."+l.Hosts[0].Iface+".disable_ipv6=1")
+	if err := l.Hosts[1].StartAvahi("labhost2"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"labhost2.local": "mdns"}
+	var stderr string
+	lab.Eventually(t, 20*time.Second, "the IPv4 avahi host's name", func() error {
+		var got map[netip.Addr]namedHost
+		got, stderr = sweepNames(t, l.Hosts[0], "-v", "--no-rdns", "--no-netbios")
+		if !maps.Equal(got[l.Hosts[1].Addr].Sources, want) {
+			return fmt.Errorf("sources %v, want %v (all: %v)", got[l.Hosts[1].Addr].Sources, want, got)
+		}
+		return nil
+	})
+	if !strings.Contains(stderr, "mdns: browsing over IPv4 only") || strings.Contains(stderr, "warning") {
+		t.Errorf("want a -v note that mDNS runs over IPv4 only, and no warning; stderr:\n%s", stderr)
+	}
+}

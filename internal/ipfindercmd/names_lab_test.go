@@ -65,6 +65,8 @@ func newHomeLAN(t *testing.T) *homeLAN {
 
 type namedHost struct {
 	IP        string            `json:"ip"`
+	MAC       string            `json:"mac"`
+	IPv6      []string          `json:"ipv6"`
 	Names     []string          `json:"names"`
 	Sources   map[string]string `json:"sources"`
 	Workgroup string            `json:"workgroup"`

@@ -116,10 +116,12 @@ func chooseInterfaces(all []scan.Iface, names []string) ([]scan.Iface, error) {
 }
 
 // sweepLink sweeps one interface: ARP, and mDNS at the same time, which
-// reverse-resolves every address ARP found; once ARP is done, reverse DNS
-// (asking servers) and NetBIOS name the addresses it found while mDNS
-// finishes. Without ARP they name the hosts mDNS found, after it. IPv6
-// neighbours (findIPv6) are looked for alongside.
+// reverse-resolves every address ARP found and every IPv6 neighbour's;
+// once ARP is done, reverse DNS (asking servers) and NetBIOS name the
+// addresses it found, and reverse DNS the IPv6-only hosts once IPv6
+// neighbour discovery is done, all while mDNS finishes. Without ARP they name the hosts
+// mDNS found, after it. IPv6 neighbours (findIPv6) are looked for
+// alongside.
 func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.AddrPort, progress func(done, total int)) (linkResult, error) {
 	res := linkResult{plan: p}
 	ifi, err := net.InterfaceByIndex(p.Iface.Index)
@@ -132,6 +134,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		found   chan netip.Addr
 		done    = make(chan struct{})
 		arpCfg  *scan.ARPConfig
+		ipv6Got = make(chan struct{}) // closed once res.ipv6 is set
 	)
 	if o.arp {
 		arpCfg = arpConfig(p, o, progress)
@@ -145,7 +148,7 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		// and the link is quiet.
 		cfg := &scan.MDNSConfig{Logger: o.scanLog, Timeout: time.Second}
 		if o.arp {
-			cfg.Timeout += arpDuration(len(p.Targets), arpCfg.Rate, o)
+			cfg.Timeout = mdnsWindow(len(p.Targets), arpCfg.Rate, o)
 		}
 		wg.Add(1)
 		go func() {
@@ -157,22 +160,33 @@ func sweepLink(ctx context.Context, p scan.Plan, o *options, servers []netip.Add
 		close(done)
 	}
 	if o.ipv6 {
-		wg.Go(func() { res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o) })
+		wg.Go(func() {
+			defer close(ipv6Got)
+			res.ipv6, res.self6 = findIPv6(ctx, ifi, p, o)
+		})
+	} else {
+		close(ipv6Got)
 	}
-	var arpErr error
+	var (
+		arpErr error
+		v6     []scan.RDNSHost // reverse DNS of the IPv6-only hosts
+	)
 	if o.arp {
 		res.arp, arpErr = scan.SweepARP(ctx, ifi, p.Targets, arpCfg)
 		addrs := arpAddrs(res.arp)
 		wg.Go(func() { res.names = lookupNames(ctx, addrs, servers, o) })
+		wg.Go(func() {
+			<-ipv6Got
+			v6 = lookupIPv6Names(ctx, ipv6OnlyAddrs(res.arp, res.ipv6), servers, o)
+		})
 		if found != nil {
-			feed(found, done, res.arp)
+			feed(found, done, res.arp, ipv6Got, &res.ipv6)
 		}
 	}
 	wg.Wait()
 	if !o.arp {
 		res.names = lookupNames(ctx, mdnsTargets(p, res.mdns), servers, o)
 	}
-	v6 := lookupIPv6Names(ctx, ipv6OnlyAddrs(res.arp, res.ipv6), servers, o)
 	res.names.rdns = append(res.names.rdns, v6...)
 	if arpErr != nil {
 		return res, fmt.Errorf("ARP sweep on %s: %w", p.Iface.Name, arpErr)
@@ -208,21 +222,50 @@ func mdnsTargets(p scan.Plan, hosts []scan.MDNSHost) []netip.Addr {
 	return out
 }
 
+// mdnsWindow bounds the mDNS browse beside an ARP sweep of n targets at
+// rate, which ends it earlier by closing its input. A sweep whose sends
+// cost more than its rate allows runs far past arpDuration (a /16 in the
+// lab, where every host takes every broadcast on the sender's CPU, sent
+// at a fifth of its rate on a loaded machine), and a browse that ended
+// first would reverse-resolve none of the hosts found last: the window is
+// ten times arpDuration, plus a second for the last lookups.
+func mdnsWindow(n, rate int, o *options) time.Duration {
+	return time.Second + 10*arpDuration(n, rate, o)
+}
+
 // arpDuration is an upper bound of how long an ARP sweep of n targets
-// takes at rate with o's retries and timeout.
+// takes at rate with o's retries and timeout, when its sends keep up with
+// the rate.
 func arpDuration(n, rate int, o *options) time.Duration {
 	sends := time.Duration(n*(o.retries+1)) * time.Second / time.Duration(rate)
 	return sends + 2*o.timeout
 }
 
-// feed hands the addresses ARP found to the mDNS browser for reverse
+// feed hands the addresses ARP found, then those of the IPv6 neighbours
+// once *ipv6 is set (ipv6Got closed), to the mDNS browser for reverse
 // lookups, and closes found so that the browser can finish.
-func feed(found chan<- netip.Addr, done <-chan struct{}, replies []scan.ARPReply) {
+func feed(found chan<- netip.Addr, done <-chan struct{}, replies []scan.ARPReply, ipv6Got <-chan struct{}, ipv6 *[]scan.IPv6Neighbor) {
 	defer close(found)
-	for _, r := range replies {
+	send := func(a netip.Addr) bool {
 		select {
-		case found <- r.Addr:
+		case found <- a:
+			return true
 		case <-done:
+			return false
+		}
+	}
+	for _, r := range replies {
+		if !send(r.Addr) {
+			return
+		}
+	}
+	select {
+	case <-ipv6Got:
+	case <-done:
+		return
+	}
+	for _, n := range *ipv6 {
+		if !send(n.Addr) {
 			return
 		}
 	}

@@ -50,17 +50,28 @@ func (h *Host) StartAvahi(hostname string, services ...Service) error {
 // then announces hostname.domain. Tests use it to make a responder that
 // announces a name such as "evil.1", which no hostfile can hold.
 func (h *Host) StartAvahiDomain(hostname, domain string, services ...Service) error {
-	return h.startAvahi(hostname, domain, false, services)
+	return h.startAvahi(hostname, domain, families{v4: true}, services)
 }
 
 // StartAvahiIPv6 is StartAvahi with use-ipv6=yes: the daemon also answers
 // over IPv6 (ff02::fb). Over IPv4 it publishes AAAA records of the host's
 // IPv6 addresses either way (avahi's publish-aaaa-on-ipv4).
 func (h *Host) StartAvahiIPv6(hostname string, services ...Service) error {
-	return h.startAvahi(hostname, "local", true, services)
+	return h.startAvahi(hostname, "local", families{v4: true, v6: true}, services)
 }
 
-func (h *Host) startAvahi(hostname, domain string, ipv6 bool, services []Service) error {
+// StartAvahiIPv6Only is StartAvahi with use-ipv4=no and use-ipv6=yes: the
+// daemon answers over IPv6 (ff02::fb) only, with AAAA records only (no A
+// records: avahi's publish-a-on-ipv6 is off), even on a host that has an
+// IPv4 address.
+func (h *Host) StartAvahiIPv6Only(hostname string, services ...Service) error {
+	return h.startAvahi(hostname, "local", families{v6: true}, services)
+}
+
+// families are the IP versions an avahi-daemon uses.
+type families struct{ v4, v6 bool }
+
+func (h *Host) startAvahi(hostname, domain string, fam families, services []Service) error {
 	for _, tool := range []string{"avahi-daemon", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("lab: %s not found (install avahi-daemon and util-linux): %w", tool, err)
@@ -71,7 +82,7 @@ func (h *Host) startAvahi(hostname, domain string, ipv6 bool, services []Service
 			return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 		}
 	}
-	conf, svcDir, err := h.writeAvahiFiles(avahiConf(hostname, domain, h.Iface, ipv6), services)
+	conf, svcDir, err := h.writeAvahiFiles(avahiConf(hostname, domain, h.Iface, fam), services)
 	if err != nil {
 		return fmt.Errorf("lab: %s: avahi: %w", h.Name, err)
 	}
@@ -141,16 +152,13 @@ func (h *Host) writeAvahiFiles(config string, services []Service) (conf, svcDir 
 }
 
 // avahiConf is an avahi-daemon.conf for hostname.domain on iface only,
-// with use-ipv6=yes when ipv6.
-func avahiConf(hostname, domain, iface string, ipv6 bool) string {
-	useIPv6 := "no"
-	if ipv6 {
-		useIPv6 = "yes"
-	}
+// using the IP versions of fam.
+func avahiConf(hostname, domain, iface string, fam families) string {
+	yes := map[bool]string{false: "no", true: "yes"}
 	return fmt.Sprintf(`[server]
 host-name=%s
 domain-name=%s
-use-ipv4=yes
+use-ipv4=%s
 use-ipv6=%s
 enable-dbus=no
 allow-interfaces=%s
@@ -166,7 +174,7 @@ publish-addresses=yes
 
 [reflector]
 enable-reflector=no
-`, hostname, domain, useIPv6, iface)
+`, hostname, domain, yes[fam.v4], yes[fam.v6], iface)
 }
 
 // serviceXML is the avahi .service file publishing s.

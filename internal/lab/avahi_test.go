@@ -113,7 +113,7 @@ func TestStartAvahi_bad_hostname(t *testing.T) {
 }
 
 func TestAvahiConf_lab_interface_only(t *testing.T) {
-	conf := avahiConf("labhost2", "local", "eth0", false)
+	conf := avahiConf("labhost2", "local", "eth0", families{v4: true})
 	for _, want := range []string{"host-name=labhost2\n", "allow-interfaces=eth0\n", "use-ipv6=no\n", "enable-dbus=no\n", "publish-workstation=yes\n", "enable-reflector=no\n"} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("config lacks %q:\n%s", want, conf)
@@ -122,11 +122,24 @@ func TestAvahiConf_lab_interface_only(t *testing.T) {
 }
 
 func TestAvahiConf_ipv6_option(t *testing.T) {
-	conf := avahiConf("labhost2", "local", "eth0", true)
-	for _, want := range []string{"use-ipv4=yes\n", "use-ipv6=yes\n", "allow-interfaces=eth0\n"} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("config lacks %q:\n%s", want, conf)
-		}
+	tests := []struct {
+		name string
+		fam  families
+		want []string
+	}{
+		{"ipv4", families{v4: true}, []string{"use-ipv4=yes\n", "use-ipv6=no\n"}},
+		{"dual_stack", families{v4: true, v6: true}, []string{"use-ipv4=yes\n", "use-ipv6=yes\n"}},
+		{"ipv6_only", families{v6: true}, []string{"use-ipv4=no\n", "use-ipv6=yes\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := avahiConf("labhost2", "local", "eth0", tt.fam)
+			for _, want := range append(tt.want, "allow-interfaces=eth0\n") {
+				if !strings.Contains(conf, want) {
+					t.Errorf("config lacks %q:\n%s", want, conf)
+				}
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // TestIfaceConnDropsOtherInterfaces sends over loopback to a conn that
@@ -35,6 +36,48 @@ func TestIfaceConnDropsOtherInterfaces(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn := &ifaceConn{PacketConn: p, ifindex: tt.ifindex}
+			defer conn.Close()
+			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			buf := make([]byte, 16)
+			n, _, err := conn.ReadFrom(buf)
+			switch {
+			case tt.want && (err != nil || string(buf[:n]) != "hello"):
+				t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
+			case !tt.want && !errors.Is(err, os.ErrDeadlineExceeded):
+				t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
+			}
+		})
+	}
+}
+
+// TestIfaceConn6DropsOtherInterfaces is TestIfaceConnDropsOtherInterfaces
+// over IPv6 loopback.
+func TestIfaceConn6DropsOtherInterfaces(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skipf("no loopback interface named lo: %v", err)
+	}
+	for _, tt := range []struct {
+		name    string
+		ifindex int
+		want    bool
+	}{
+		{name: "same_interface", ifindex: lo.Index, want: true},
+		{name: "other_interface", ifindex: lo.Index + 1000, want: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.ListenPacket("udp6", "[::1]:0")
+			if err != nil {
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			p := ipv6.NewPacketConn(c)
+			if err := p.SetControlMessage(ipv6.FlagInterface, true); err != nil {
+				t.Fatal(err)
+			}
+			conn := &ifaceConn6{PacketConn: p, ifindex: tt.ifindex}
 			defer conn.Close()
 			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
 				t.Fatal(err)
