@@ -667,3 +667,23 @@ func TestGateGreet(t *testing.T) {
 		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", c, greetWindow)
 	}
 }
+
+// Agents started together all join the first one at once: while many of
+// their push/pulls are vouching, the next joiner is still vouched for
+// (pinged during its push/pull) instead of waiting in the bag and for a
+// push/pull one per gate tick, which made 30 agents started together
+// take seconds to list each other (4 push/pulls vouched at once).
+func TestGateVouchesManyJoinsAtOnce(t *testing.T) {
+	seed, joiner := startNode(t, "seed", 0, nil), startNode(t, "joiner", 0, nil)
+	g := seed.gate
+	g.streamFrom(netip.MustParseAddr("127.0.0.1"))
+	g.vouching.Store(16) // other joiners' push/pulls
+	c := candidate{joiner.LocalNode(), netip.MustParseAddrPort(joiner.addr())}
+	g.vouch([]*memberlist.Node{{Name: c.Name, Addr: c.Addr.Addr().AsSlice(), Port: c.Addr.Port(), State: memberlist.StateAlive}}, time.Now())
+	g.mu.Lock()
+	_, ok := g.verified[c]
+	g.mu.Unlock()
+	if !ok {
+		t.Errorf("with 16 push/pulls vouching, %s was not vouched for", c.Name)
+	}
+}

@@ -49,7 +49,7 @@ const (
 	streamTTL    = 5 * time.Second  // how long an inbound stream vouches for its address
 	greetWindow  = 10 * time.Second // after Join, push/pull once with each node verified
 	vouchMax     = 4                // nodes pinged at once per join push/pull
-	vouchBusy    = 4                // push/pulls vouching at once
+	vouchBusy    = 32               // push/pulls vouching at once (agents started together all join one)
 )
 
 var errUnverified = errors.New("tracker: node not verified yet")
