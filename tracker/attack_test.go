@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -433,8 +434,8 @@ func TestGateAdmission(t *testing.T) {
 	if err := g.admit(second, now); err != nil {
 		t.Errorf("node that answered refused: %v", err)
 	}
-	if c, ok := g.tick(now); !ok || c != second {
-		t.Errorf("tick = %v, %v, want a push/pull with the refused node that answered", c, ok)
+	if cs := g.tick(now); !slices.Equal(cs, []candidate{second}) {
+		t.Errorf("tick = %v, want a push/pull with the refused node that answered", cs)
 	}
 	phantom := candidate{"phantom@127.0.1.1", at("127.0.1.1:9")}
 	if err := g.admit(phantom, now); err != nil || !g.release(phantom.Name) {
@@ -660,10 +661,57 @@ func TestGateGreet(t *testing.T) {
 		g.verify(c, true, now.Add(map[candidate]time.Duration{member: time.Second, late: greetWindow}[c]))
 		g.release(c.Name)
 	}
-	if c, ok := g.tick(now); !ok || c != member {
-		t.Errorf("tick = %v, %v, want a push/pull with %s", c, ok, member.Name)
+	if cs := g.tick(now); !slices.Equal(cs, []candidate{member}) {
+		t.Errorf("tick = %v, want a push/pull with %s", cs, member.Name)
 	}
-	if c, ok := g.tick(now); ok {
-		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", c, greetWindow)
+	if cs := g.tick(now); len(cs) > 0 {
+		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", cs, greetWindow)
+	}
+}
+
+// Nodes refused while the probation slots were taken and that answered
+// their ping later all get a push/pull at the next tick, and so do all
+// the nodes to greet, not one per tick: 30 agents started together
+// waited seconds for each other.
+func TestGateTickPushPullsEveryAnsweredNode(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	now := t0
+	g.joining(now)
+	var all []candidate
+	for i := range 20 {
+		c := candidate{fmt.Sprintf("n%02d@198.51.100.%d", i, i+1), netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 7946)}
+		g.admit(c, now) // the first on probation, the others refused
+		all = append(all, c)
+	}
+	for _, c := range all {
+		g.verify(c, true, now) // each to greet too: we just joined
+	}
+	got := g.tick(now)
+	slices.SortFunc(got, func(a, b candidate) int { return cmp.Compare(a.Name, b.Name) })
+	if !slices.Equal(all, got) {
+		t.Errorf("tick push/pulls with %d nodes %v, want all %d verified (refused or to greet), once each", len(got), got, len(all))
+	}
+	if got := g.tick(now); len(got) != len(all)-1 {
+		t.Errorf("second tick push/pulls with %d nodes, want the %d refused again", len(got), len(all)-1)
+	}
+}
+
+// Agents started together all join the first one at once: while many of
+// their push/pulls are vouching, the next joiner is still vouched for
+// (pinged during its push/pull) instead of waiting in the bag and for a
+// push/pull one per gate tick, which made 30 agents started together
+// take seconds to list each other (4 push/pulls vouched at once).
+func TestGateVouchesManyJoinsAtOnce(t *testing.T) {
+	seed, joiner := startNode(t, "seed", 0, nil), startNode(t, "joiner", 0, nil)
+	g := seed.gate
+	g.streamFrom(netip.MustParseAddr("127.0.0.1"))
+	g.vouching.Store(16) // other joiners' push/pulls
+	c := candidate{joiner.LocalNode(), netip.MustParseAddrPort(joiner.addr())}
+	g.vouch([]*memberlist.Node{{Name: c.Name, Addr: c.Addr.Addr().AsSlice(), Port: c.Addr.Port(), State: memberlist.StateAlive}}, time.Now())
+	g.mu.Lock()
+	_, ok := g.verified[c]
+	g.mu.Unlock()
+	if !ok {
+		t.Errorf("with 16 push/pulls vouching, %s was not vouched for", c.Name)
 	}
 }

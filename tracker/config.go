@@ -104,6 +104,7 @@ func LANMemberlistConfig() *memberlist.Config {
 	c.TCPTimeout = 2 * time.Second            // Stream dial and I/O, joins included (default 10 s)
 	c.DeadNodeReclaimTime = 5 * time.Second   // A dead name may come back at a new address (default never)
 	c.HandoffQueueDepth = 4096                // Messages waiting for memberlist's handler (default 1024)
+	c.EnableCompression = false               // LZW on every packet (a 64 KiB table per ping) was most of an idle agent's CPU (default on)
 	return c
 }
 

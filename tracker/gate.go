@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,12 @@ const (
 	gateTries    = 4                      // pings of a refused node before giving up
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
-	streamTTL    = 5 * time.Second  // how long an inbound stream vouches for its address
-	greetWindow  = 10 * time.Second // after Join, push/pull once with each node verified
-	vouchMax     = 4                // nodes pinged at once per join push/pull
-	vouchBusy    = 4                // push/pulls vouching at once
+	// gatePushPulls bounds the push/pulls a tick runs at once.
+	gatePushPulls = 8
+	streamTTL     = 5 * time.Second  // how long an inbound stream vouches for its address
+	greetWindow   = 10 * time.Second // after Join, push/pull once with each node verified
+	vouchMax      = 4                // nodes pinged at once per join push/pull
+	vouchBusy     = 32               // push/pulls vouching at once (agents started together all join one)
 )
 
 var errUnverified = errors.New("tracker: node not verified yet")
@@ -398,20 +401,38 @@ func (g *gate) run() {
 		case <-g.t.done:
 			return
 		case now := <-tick.C:
-			if c, ok := g.tick(now); ok {
-				if _, err := g.t.joinAddr(c.Addr.String()); err != nil {
-					g.t.log.Debug("tracker: push/pull with verified node failed", "node", c.Name, "err", err)
-				}
-			}
+			g.pushPull(g.tick(now))
 		}
 	}
 }
 
+// pushPull push/pulls with every node in cs, gatePushPulls at a time,
+// and waits for them.
+func (g *gate) pushPull(cs []candidate) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, gatePushPulls)
+	for _, c := range cs {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if _, err := g.t.joinAddr(c.Addr.String()); err != nil {
+				g.t.log.Debug("tracker: push/pull with verified node failed", "node", c.Name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // tick asks again about nodes on probation, drops probations memberlist
 // never acted on, and forgets verifications older than the permdown
-// period. It returns a node to push/pull with, if any: one refused that
-// answered, or one to greet.
-func (g *gate) tick(now time.Time) (candidate, bool) {
+// period. It returns the nodes to push/pull with: every refused node
+// that answered (each for up to gateTries ticks, until it is a member)
+// and every node to greet (once; a member already, it does not know us).
+// One a tick made 30 agents started together wait seconds for each
+// other.
+func (g *gate) tick(now time.Time) []candidate {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for name, p := range g.probation {
@@ -442,19 +463,22 @@ func (g *gate) tick(now time.Time) (candidate, bool) {
 			delete(g.streams, a)
 		}
 	}
+	var out []candidate
 	for c, n := range g.refused {
 		if n >= gateTries || g.known(c) {
 			delete(g.refused, c) // later, its alive messages admit it
 			continue
 		}
 		g.refused[c] = n + 1
-		return c, true
+		out = append(out, c)
 	}
 	for c := range g.greet {
 		delete(g.greet, c)
-		return c, true
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
 	}
-	return candidate{}, false
+	return out
 }
 
 // dial marks an address being joined: whoever answers there proved it

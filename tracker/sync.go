@@ -71,9 +71,7 @@ func (s *syncer) want(node, ask string, boot, version uint64, wait time.Duration
 		w.force = true
 	}
 	s.mu.Unlock()
-	if wait == 0 {
-		s.poke()
-	}
+	s.poke() // run sends it when due, ticking until then
 }
 
 // reply queues an answer to peer with our copies of nodes.
@@ -98,9 +96,11 @@ func (s *syncer) poke() {
 	}
 }
 
+// run sends what is due every syncTick while requests or answers are
+// pending, and sleeps while none are (an idle agent wakes for nothing).
 func (s *syncer) run() {
 	defer s.t.wg.Done()
-	tick := time.NewTicker(syncTick)
+	tick := time.NewTimer(syncTick)
 	defer tick.Stop()
 	for {
 		select {
@@ -110,7 +110,19 @@ func (s *syncer) run() {
 		case <-s.kick:
 		}
 		s.round(time.Now())
+		if s.pending() {
+			tick.Reset(syncTick)
+		} else {
+			tick.Stop()
+		}
 	}
+}
+
+// pending reports whether requests or answers wait to be sent.
+func (s *syncer) pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.wants)+len(s.replies) > 0
 }
 
 // round sends what is due: answers first, then requests.

@@ -137,6 +137,7 @@ type Tracker struct {
 	// after, it re-announces its version so peers that missed the last
 	// delta notice the gap.
 	changed time.Time
+	changes chan struct{} // wakes purgeLoop's notices after a change
 
 	syncs      *syncer
 	gate       *gate
@@ -181,6 +182,7 @@ func New(cfg *Config) (*Tracker, error) {
 		rr:       make(map[string]uint64),
 		done:     make(chan struct{}),
 		inbox:    make(chan []byte, inboxSize),
+		changes:  make(chan struct{}, 1),
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -404,7 +406,7 @@ func (t *Tracker) put(service, key string, meta map[string]string, update bool) 
 	case !exists && r.n >= MaxEntries:
 		return Ref{}, fmt.Errorf("tracker: %d entries tracked here, limit %d", r.n, MaxEntries)
 	}
-	t.changed = time.Now()
+	t.markChanged()
 	d, ch := t.v.local(opPut, service, key, meta)
 	t.publishLocked(ch)
 	t.gossip(&d)
@@ -422,11 +424,20 @@ func (t *Tracker) Untrack(service, key string) error {
 	if t.v.nodes[t.name].svcs[service][key] == nil {
 		return nil
 	}
-	t.changed = time.Now()
+	t.markChanged()
 	d, ch := t.v.local(opDel, service, key, nil)
 	t.publishLocked(ch)
 	t.gossip(&d)
 	return nil
+}
+
+// markChanged notes a change of this node's entries. t.mu must be held.
+func (t *Tracker) markChanged() {
+	t.changed = time.Now()
+	select {
+	case t.changes <- struct{}{}:
+	default:
+	}
 }
 
 // gossip queues a local change for broadcast, as a notice if too big.
@@ -573,9 +584,11 @@ func (t *Tracker) isClosed() bool {
 }
 
 // purgeLoop forgets what has been down longer than the permdown period,
-// and every reconnect interval tries to rejoin one crashed node, so two
+// every reconnect interval tries to rejoin one crashed node, so two
 // sides of a healed partition find each other again (memberlist alone
-// never probes a node it declared dead).
+// never probes a node it declared dead), and re-announces this node's
+// version while it changed recently (see noticeInterval): its timer runs
+// only then, so an idle agent does not wake up for it.
 func (t *Tracker) purgeLoop() {
 	defer t.wg.Done()
 	every := min(max(t.permdown/8, 50*time.Millisecond), 10*time.Second)
@@ -583,8 +596,10 @@ func (t *Tracker) purgeLoop() {
 	defer purge.Stop()
 	reconnect := time.NewTicker(t.reconnect)
 	defer reconnect.Stop()
-	notice := time.NewTicker(noticeInterval)
+	notice := time.NewTimer(noticeInterval)
+	notice.Stop()
 	defer notice.Stop()
+	noticing := false
 	for {
 		select {
 		case <-t.done:
@@ -593,23 +608,45 @@ func (t *Tracker) purgeLoop() {
 			t.mu.Lock()
 			t.v.purge(now, t.permdown)
 			t.mu.Unlock()
+		case <-t.changes:
+			if !noticing {
+				noticing = true
+				notice.Reset(noticeInterval)
+			}
 		case now := <-notice.C:
-			t.mu.Lock()
-			if r := t.v.nodes[t.name]; now.Sub(t.changed) < noticeWindow && r.Version > 0 {
-				t.enqueue(encodeDelta(&delta{Node: t.name, Boot: r.Boot, Version: r.Version, Op: opNotice}))
+			if noticing = t.notice(now); noticing {
+				notice.Reset(noticeInterval)
 			}
-			t.mu.Unlock()
 		case <-reconnect.C:
-			t.mu.Lock()
-			addrs := t.v.crashed()
-			t.mu.Unlock()
-			if len(addrs) > 0 {
-				a := addrs[rand.IntN(len(addrs))]
-				if _, err := t.joinAddr(a.String()); err != nil {
-					t.log.Debug("tracker: reconnect failed", "addr", a, "err", err)
-				}
-			}
+			t.reconnectOne()
 		}
+	}
+}
+
+// notice re-announces this node's version if it changed within
+// noticeWindow, and reports whether it did.
+func (t *Tracker) notice(now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.v.nodes[t.name]
+	if now.Sub(t.changed) >= noticeWindow || r.Version == 0 {
+		return false
+	}
+	t.enqueue(encodeDelta(&delta{Node: t.name, Boot: r.Boot, Version: r.Version, Op: opNotice}))
+	return true
+}
+
+// reconnectOne tries to rejoin one crashed node, if any.
+func (t *Tracker) reconnectOne() {
+	t.mu.Lock()
+	addrs := t.v.crashed()
+	t.mu.Unlock()
+	if len(addrs) == 0 {
+		return
+	}
+	a := addrs[rand.IntN(len(addrs))]
+	if _, err := t.joinAddr(a.String()); err != nil {
+		t.log.Debug("tracker: reconnect failed", "addr", a, "err", err)
 	}
 }
 

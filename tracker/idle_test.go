@@ -1,0 +1,71 @@
+package tracker
+
+import (
+	"testing"
+	"time"
+)
+
+// LANMemberlistConfig sends uncompressed (issue 15: LZW on every ping was
+// most of an idle agent's CPU); a node with memberlist's default,
+// compression on, still joins, gossips and syncs with it, as during an
+// upgrade.
+func TestClusterMixedCompression(t *testing.T) {
+	if LANMemberlistConfig().EnableCompression {
+		t.Error("LANMemberlistConfig compresses")
+	}
+	old := startNode(t, "old", 0, func(c *Config) { c.Memberlist.EnableCompression = true })
+	cur := startNode(t, "cur", 0, nil)
+	if _, err := cur.Join([]string{old.addr()}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*node{old, cur}
+	for _, n := range nodes {
+		if _, err := n.Track("web", "k", map[string]string{"big": string(make([]byte, 900))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seenEverywhere(t, nodes, "web", []string{"cur@127.0.0.1/k", "old@127.0.0.1/k"}, 10*time.Second)
+}
+
+// An idle syncer has nothing pending, so its goroutine sleeps instead of
+// ticking every syncTick; a want keeps it ticking until it is done.
+func TestSyncerIdle(t *testing.T) {
+	tr := bareTracker("peer@192.0.2.2")
+	s := tr.syncs
+	if s.pending() {
+		t.Fatal("fresh syncer pending")
+	}
+	s.want("peer@192.0.2.2", "peer@192.0.2.2", 5, 3, gapWait)
+	if !s.pending() {
+		t.Fatal("syncer with a want not pending")
+	}
+	s.collect(time.Now().Add(time.Hour)) // long past syncGiveUp
+	if s.pending() {
+		t.Error("syncer pending after its only want was given up")
+	}
+}
+
+// A node re-announces its version only within noticeWindow of a change,
+// so an idle one does not wake up every noticeInterval.
+func TestNoticeOnlyAfterChange(t *testing.T) {
+	tr := bareTracker("peer@192.0.2.2")
+	tr.changes = make(chan struct{}, 1)
+	if tr.notice(time.Now()) {
+		t.Error("notice sent with no change")
+	}
+	if _, err := tr.Track("web", "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tr.changes:
+	default:
+		t.Error("a change did not wake the notice timer")
+	}
+	now := time.Now()
+	if !tr.notice(now) {
+		t.Error("no notice right after a change")
+	}
+	if tr.notice(now.Add(noticeWindow)) {
+		t.Errorf("notice %v after the change", noticeWindow)
+	}
+}
