@@ -111,25 +111,11 @@ func (a *agent) rss() (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", a.cmd.Process.Pid)
 }
 
-// cpu returns the agent's CPU time so far, user and system (from
-// /proc/PID/stat, in clock ticks of 10 ms).
+// cpu returns the agent's CPU time so far, user and system (clock ticks
+// of 10 ms).
 func (a *agent) cpu() (time.Duration, error) {
-	path := fmt.Sprintf("/proc/%d/stat", a.cmd.Process.Pid)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("%s: unexpected format", path)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%s: unexpected format", path)
-	}
-	return time.Duration(u+s) * 10 * time.Millisecond, nil
+	ticks, err := sdjoinbench.CPUTicks(a.cmd.Process.Pid)
+	return time.Duration(ticks) * 10 * time.Millisecond, err
 }
 
 func (a *agent) close() {

@@ -3,9 +3,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -193,7 +192,7 @@ func (s *sdjoinSys) services(i int) (map[string]bool, error) {
 			Service string `json:"service"`
 		} `json:"entries"`
 	}
-	if err := control(s.sock(i), `{"op":"list"}`, &r); err != nil {
+	if err := sdjoinbench.Call(s.sock(i), `{"op":"list"}`, &r); err != nil {
 		return nil, err
 	}
 	if r.Error != "" {
@@ -210,7 +209,7 @@ func (s *sdjoinSys) add(i int, service string) error {
 	var r struct {
 		Error string `json:"error"`
 	}
-	if err := control(s.sock(i), fmt.Sprintf(`{"op":"track","service":%q}`, service), &r); err != nil {
+	if err := sdjoinbench.Call(s.sock(i), fmt.Sprintf(`{"op":"track","service":%q}`, service), &r); err != nil {
 		return err
 	}
 	if r.Error != "" {
@@ -221,25 +220,6 @@ func (s *sdjoinSys) add(i int, service string) error {
 
 func (s *sdjoinSys) stopSignal() syscall.Signal { return syscall.SIGINT }
 func (s *sdjoinSys) closeAPI()                  {}
-
-// control sends one request line to the control socket sock and decodes
-// the reply line into v.
-func control(sock, req string, v any) error {
-	c, err := net.DialTimeout("unix", sock, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintln(c, req); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(line, v)
-}
 
 // serfSys runs `serf agent` with its defaults (the LAN profile unless
 // profile says otherwise); agent i>0 joins agent 0.

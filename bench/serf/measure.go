@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -122,7 +123,7 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 		}
 	}
 	for _, pid := range pids {
-		t, err := cpuTicks(pid)
+		t, err := sdjoinbench.CPUTicks(pid)
 		if err != nil {
 			return 0, err
 		}
@@ -131,7 +132,7 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 	start := time.Now()
 	time.Sleep(window) // the measurement window
 	for _, pid := range pids {
-		t, err := cpuTicks(pid)
+		t, err := sdjoinbench.CPUTicks(pid)
 		if err != nil {
 			return 0, err
 		}
@@ -139,25 +140,6 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 	}
 	used := time.Duration(after-before) * time.Second / clockTick
 	return 100 * used.Seconds() / time.Since(start).Seconds() / float64(len(pids)), nil
-}
-
-// cpuTicks returns utime+stime of pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return u + s, nil
 }
 
 // medianRSS returns the median resident set of the agents, in MiB.

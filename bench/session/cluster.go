@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -199,31 +200,12 @@ func (w *watch) next(name string, within time.Duration) (time.Time, error) {
 
 func (w *watch) close() { w.c.Close() }
 
-// call sends one control request line to the agent at sock and decodes
-// its reply into v.
-func call(sock, req string, v any) error {
-	c, err := net.DialTimeout("unix", sock, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintln(c, req); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadBytes('\n')
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(line, v)
-}
-
 // members returns how many members the agent at sock lists (0 on error).
 func members(sock string) int {
 	var r struct {
 		Members []json.RawMessage `json:"members"`
 	}
-	call(sock, `{"op":"members"}`, &r)
+	sdjoinbench.Call(sock, `{"op":"members"}`, &r)
 	return len(r.Members)
 }
 

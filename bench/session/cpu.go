@@ -11,9 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
 )
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
@@ -60,13 +60,13 @@ func (c *cluster) agentCPU(kind string, window time.Duration) (float64, error) {
 		return 0, err
 	}
 	pid := agent.Process.Pid
-	before, err := cpuTicks(pid)
+	before, err := sdjoinbench.CPUTicks(pid)
 	if err != nil {
 		return 0, err
 	}
 	start := time.Now()
 	time.Sleep(window) // the measurement window
-	after, err := cpuTicks(pid)
+	after, err := sdjoinbench.CPUTicks(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -80,25 +80,6 @@ func passing(sock string) int {
 	var r struct {
 		Entries []json.RawMessage `json:"entries"`
 	}
-	call(sock, `{"op":"list"}`, &r)
+	sdjoinbench.Call(sock, `{"op":"list"}`, &r)
 	return len(r.Entries)
-}
-
-// cpuTicks returns utime+stime of pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	return u + s, nil
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,23 +35,29 @@ func Prepare(prefix, bin string) (dir, sdjoin string, err error) {
 	return dir, sdjoin, nil
 }
 
-// List asks the agent at control socket sock for the providers of
-// service and returns their node names, sorted.
-func List(sock, service string) ([]string, error) {
+// Call sends one request line req to the agent's control socket sock
+// and decodes the reply line into v.
+func Call(sock, req string, v any) error {
 	c, err := net.DialTimeout("unix", sock, time.Second)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	req, err := json.Marshal(map[string]string{"op": "list", "service": service})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Write(append(req, '\n')); err != nil {
-		return nil, err
+	if _, err := fmt.Fprintln(c, req); err != nil {
+		return err
 	}
 	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(line, v)
+}
+
+// List asks the agent at control socket sock for the providers of
+// service and returns their node names, sorted.
+func List(sock, service string) ([]string, error) {
+	req, err := json.Marshal(map[string]string{"op": "list", "service": service})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +67,7 @@ func List(sock, service string) ([]string, error) {
 			Node string `json:"node"`
 		} `json:"entries"`
 	}
-	if err := json.Unmarshal(line, &r); err != nil {
+	if err := Call(sock, string(req), &r); err != nil {
 		return nil, err
 	}
 	if r.Error != "" {
@@ -71,4 +79,25 @@ func List(sock, service string) ([]string, error) {
 	}
 	slices.Sort(ns)
 	return ns, nil
+}
+
+// CPUTicks returns the CPU time process pid has used, user and system,
+// in clock ticks (from /proc/PID/stat).
+func CPUTicks(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("%s: unexpected format", path)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("%s: unexpected format", path)
+	}
+	return u + s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // serve answers one request on a fresh unix socket with reply and
@@ -73,5 +74,31 @@ func TestPrepareKeepsGivenBinary(t *testing.T) {
 	}
 	if bin != "/opt/sdjoin" {
 		t.Errorf("sdjoin = %q, want the given /opt/sdjoin", bin)
+	}
+}
+
+func TestCPUTicks(t *testing.T) {
+	before, err := CPUTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		after, err := CPUTicks(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after > before {
+			return
+		}
+		for i := 0; i < 1e6; i++ { // burn CPU until a tick passes
+			_ = i * i
+		}
+	}
+	t.Error("CPU ticks of this busy process did not grow in 5 s")
+}
+
+func TestCPUTicksNoProcess(t *testing.T) {
+	if _, err := CPUTicks(-1); err == nil {
+		t.Error("CPUTicks(-1): no error")
 	}
 }
