@@ -40,7 +40,8 @@ type serfMember struct {
 
 // newSerfRPC handshakes on c, which it owns from then on.
 func newSerfRPC(c net.Conn) (*serfRPC, error) {
-	h := &codec.MsgpackHandle{WriteExt: true, BasicHandle: codec.BasicHandle{TimeNotBuiltin: true}}
+	h := &codec.MsgpackHandle{WriteExt: true}
+	h.TimeNotBuiltin = true // as serf's own RPC client
 	w := bufio.NewWriter(c)
 	r := &serfRPC{c: c, w: w, enc: codec.NewEncoder(w, h), dec: codec.NewDecoder(bufio.NewReader(c), h)}
 	if err := r.call("handshake", struct{ Version int32 }{1}, nil); err != nil {
