@@ -4,8 +4,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -13,8 +15,9 @@ import (
 )
 
 // dnsZone answers DNS queries about the agent's view: NAME.service.DOMAIN
-// (A, AAAA, SRV) and NODE.node.DOMAIN (A, AAAA). It holds no state of its
-// own: every answer reads the view afresh through list and members.
+// (A, AAAA, SRV) and NODE.node.DOMAIN (A, AAAA). Every answer reads the
+// view afresh through list and members; the SRV records built from a
+// list result are kept while list returns that same slice (see srvSets).
 type dnsZone struct {
 	domain string // lower-case FQDN: "sdjoin."
 	ttl    uint32
@@ -23,6 +26,9 @@ type dnsZone struct {
 	list func(label string) []tracker.Presence
 	// members returns the live members, this node included.
 	members func() []tracker.Member
+
+	mu   sync.Mutex
+	srvs map[string]*srvSet // by query name; see srvSet
 }
 
 // Sizes of DNS replies.
@@ -202,19 +208,69 @@ func (z *dnsZone) providerAddrs(qname string, qtype uint16, ps []tracker.Presenc
 	return ans
 }
 
+// maxSRVSets bounds the SRV sets a zone keeps (one per query name).
+const maxSRVSets = 4096
+
+// srvSet is the SRV records of one query name built from one list
+// result, identified by its first element's address and its length:
+// the agent's dnsCache returns the same slice until the view changes,
+// and the set keeps that slice alive, so the address cannot be reused.
+type srvSet struct {
+	from  *tracker.Presence
+	n     int
+	ans   []dns.RR          // in entry order
+	addrs map[string]dns.RR // target host: its A or AAAA record
+}
+
 // srv returns the SRV records of ps (those with a valid port and a node
-// name that maps to a label) and, in the same order, their targets'
-// addresses.
+// name that maps to a label), shuffled, and in the same order their
+// targets' addresses.
 func (z *dnsZone) srv(qname string, ps []tracker.Presence) (ans, extra []dns.RR) {
+	set := z.srvSet(qname, ps)
+	ans = slices.Clone(set.ans)
+	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
+	done := make(map[string]bool, len(set.addrs))
+	for _, rr := range ans {
+		host := rr.(*dns.SRV).Target
+		if !done[host] {
+			done[host] = true
+			extra = append(extra, set.addrs[host])
+		}
+	}
+	return ans, extra
+}
+
+// srvSet returns the SRV set of qname for ps, built once per list result.
+func (z *dnsZone) srvSet(qname string, ps []tracker.Presence) *srvSet {
+	if len(ps) == 0 {
+		return &srvSet{}
+	}
+	z.mu.Lock()
+	set := z.srvs[qname]
+	z.mu.Unlock()
+	if set != nil && set.from == &ps[0] && set.n == len(ps) {
+		return set
+	}
+	set = z.buildSRV(qname, ps)
+	z.mu.Lock()
+	if z.srvs == nil || len(z.srvs) >= maxSRVSets {
+		z.srvs = make(map[string]*srvSet)
+	}
+	z.srvs[qname] = set
+	z.mu.Unlock()
+	return set
+}
+
+// buildSRV builds the SRV set of qname: one record per distinct target
+// host and port.
+func (z *dnsZone) buildSRV(qname string, ps []tracker.Presence) *srvSet {
 	type target struct {
 		host string
 		port uint16
 	}
+	set := &srvSet{from: &ps[0], n: len(ps), addrs: map[string]dns.RR{}}
 	seen := make(map[target]bool, len(ps))
-	srvs := make([]dns.SRV, 0, len(ps)) // one allocation for the records
-	ans = make([]dns.RR, 0, len(ps))
-	hosts := map[string]string{}     // node: its target host, "" if none
-	addrs := map[string]netip.Addr{} // target host: its address
+	hosts := map[string]string{} // node: its target host, "" if none
 	for _, p := range ps {
 		port, ok := metaPort(p.Meta)
 		a := p.Addr.Addr().Unmap()
@@ -233,19 +289,12 @@ func (z *dnsZone) srv(qname string, ps []tracker.Presence) (ans, extra []dns.RR)
 			continue
 		}
 		seen[tg] = true
-		addrs[host] = a
-		srvs = append(srvs, dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: host})
-		ans = append(ans, &srvs[len(srvs)-1])
-	}
-	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
-	for _, rr := range ans {
-		host := rr.(*dns.SRV).Target
-		if a, ok := addrs[host]; ok {
-			extra = append(extra, z.addrRR(host, addrType(a), a))
-			delete(addrs, host)
+		if _, ok := set.addrs[host]; !ok {
+			set.addrs[host] = z.addrRR(host, addrType(a), a)
 		}
+		set.ans = append(set.ans, &dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: host})
 	}
-	return ans, extra
+	return set
 }
 
 // metaPort returns the port in meta "port" when it is 1-65535.

@@ -494,3 +494,58 @@ func TestDNSCacheFollowsHub(t *testing.T) {
 		t.Errorf("after the leave: %v, want none", ps)
 	}
 }
+
+// TestDNSZoneSRVSetFollowsList: the SRV records built from a list result
+// are reused while list returns that same slice and rebuilt as soon as it
+// returns another, and concurrent queries share them safely (-race).
+func TestDNSZoneSRVSetFollowsList(t *testing.T) {
+	var mu sync.Mutex
+	cur := []tracker.Presence{
+		entry("web", "a@10.0.0.1", "10.0.0.1:7946", map[string]string{"port": "80"}),
+		entry("web", "b@10.0.0.2", "10.0.0.2:7946", map[string]string{"port": "81"}),
+	}
+	z := &dnsZone{domain: "sdjoin.", list: func(string) []tracker.Presence {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	}}
+	ports := func() []uint16 {
+		m := replyTo(t, z, ask("web.service.sdjoin.", dns.TypeSRV, 0), false)
+		var ps []uint16
+		for _, rr := range m.Answer {
+			ps = append(ps, rr.(*dns.SRV).Port)
+		}
+		if len(m.Extra) != len(m.Answer) {
+			t.Errorf("%d additional records for %d SRV of distinct nodes", len(m.Extra), len(m.Answer))
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	if got := ports(); !slices.Equal(got, []uint16{80, 81}) {
+		t.Fatalf("ports %v, want [80 81]", got)
+	}
+	first := z.srvSet("web.service.sdjoin.", cur)
+	if again := z.srvSet("web.service.sdjoin.", cur); again != first {
+		t.Error("SRV set rebuilt for the same list result")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if got := ports(); len(got) != 2 {
+					t.Errorf("concurrent query: ports %v", got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	cur = []tracker.Presence{cur[0], entry("web", "b@10.0.0.2", "10.0.0.2:7946", map[string]string{"port": "8081"})}
+	mu.Unlock()
+	if got := ports(); !slices.Equal(got, []uint16{80, 8081}) {
+		t.Errorf("after the view changed: ports %v, want [80 8081]", got)
+	}
+}

@@ -154,9 +154,10 @@
 //
 // dns.go (--dns) serves a dnsZone (dnszone.go) with miekg/dns over UDP
 // and TCP on one address; the TCP listener is limited to maxDNSConns
-// connections with read and idle timeouts. The zone is pure: it answers
-// from two functions, the entries of a label and the members, and never
-// panics on a request (FuzzDNSRequest). The agent feeds it a dnsCache,
+// connections with read and idle timeouts. The zone answers from two
+// functions, the entries of a label and the members, keeps the SRV
+// records built from one list result while list returns that same slice
+// (srvSet), and never panics on a request (FuzzDNSRequest). The agent feeds it a dnsCache,
 // a hub handler that drops its copy of each label's entries at every
 // event and reads them again through the core (core.services and
 // core.listServices, under c.mu, like list) on the next query. Service
