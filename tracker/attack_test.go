@@ -715,3 +715,16 @@ func TestGateVouchesManyJoinsAtOnce(t *testing.T) {
 		t.Errorf("with 16 push/pulls vouching, %s was not vouched for", c.Name)
 	}
 }
+
+// The gate's ping waits memberlist's probe timeout: a real node whose
+// acks take 230 ms (30 agents starting on 2 cores) is verified, where
+// a 200 ms timeout failed most pings of such a start and delayed every
+// admission by retries.
+func TestGateVerifiesSlowNode(t *testing.T) {
+	slow, asker := startNode(t, "slow", 0, nil), startNode(t, "asker", 0, nil)
+	slow.tr.setDelay(230 * time.Millisecond)
+	c := candidate{slow.LocalNode(), netip.MustParseAddrPort(slow.addr())}
+	if !asker.gate.ping(c) {
+		t.Errorf("%s, acking after 230 ms, not verified", c.Name)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ type filterTransport struct {
 	mu      sync.Mutex
 	blocked map[string]bool
 	loss    float64
+	delay   time.Duration // of every packet sent
 }
 
 var errPartitioned = errors.New("test: partitioned")
@@ -79,7 +81,21 @@ func (f *filterTransport) WriteToAddress(b []byte, a memberlist.Address) (time.T
 	if f.drops(a.Addr) {
 		return time.Now(), nil
 	}
+	f.mu.Lock()
+	d := f.delay
+	f.mu.Unlock()
+	if d > 0 { // a loaded host: send later (an error then is a lost packet)
+		b = slices.Clone(b)
+		time.AfterFunc(d, func() { f.NetTransport.WriteToAddress(b, a) })
+		return time.Now(), nil
+	}
 	return f.NetTransport.WriteToAddress(b, a)
+}
+
+func (f *filterTransport) setDelay(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay = d
 }
 
 func (f *filterTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
