@@ -658,11 +658,15 @@ func (v *view) crashed() []netip.AddrPort {
 
 // list returns the shown entries of one service, sorted by node and key.
 func (v *view) list(svc string) []Presence {
-	var out []Presence
-	for _, n := range sortedKeys(v.nodes) {
-		if !v.visible(n) {
-			continue
+	var names []string // sorted below: usually few of all nodes provide svc
+	for n, r := range v.nodes {
+		if len(r.svcs[svc]) > 0 && v.visible(n) {
+			names = append(names, n)
 		}
+	}
+	slices.Sort(names)
+	var out []Presence
+	for _, n := range names {
 		es := v.nodes[n].svcs[svc]
 		for _, k := range sortedKeys(es) {
 			p := v.presence(n, v.nodes[n].Boot, es[k])

@@ -314,3 +314,19 @@ func TestViewEarlyRecordsBounded(t *testing.T) {
 		t.Errorf("%d records held, want %d", len(v.early), maxEarly)
 	}
 }
+
+// BenchmarkViewList lists each of 30 services of 30 nodes, one each,
+// as `sdjoin list` with no service does (the bench polls it).
+func BenchmarkViewList(b *testing.B) {
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	for i := range 30 {
+		node := fmt.Sprintf("n%d@198.51.100.%d", i, i+1)
+		v.memberUp(node, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 7946), nodeMeta{Boot: 1})
+		v.mergeRecord(&record{Node: node, Boot: 1, Version: 1, Entries: []entry{{Service: fmt.Sprintf("svc%d", i), Key: "k", Version: 1}}}, true, t0)
+	}
+	for b.Loop() {
+		for _, svc := range v.services() {
+			v.list(svc)
+		}
+	}
+}
