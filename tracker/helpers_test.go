@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,28 @@ type filterTransport struct {
 	blocked map[string]bool
 	loss    float64
 	delay   time.Duration // of every packet sent
+	streams peak          // streams dialed and not closed
+}
+
+// peak counts what is open and the most open at once.
+type peak struct{ open, most atomic.Int32 }
+
+func (p *peak) add(d int32) {
+	k := p.open.Add(d)
+	for m := p.most.Load(); k > m && !p.most.CompareAndSwap(m, k); m = p.most.Load() {
+	}
+}
+
+// peakConn counts itself open in p until its first Close.
+type peakConn struct {
+	net.Conn
+	p    *peak
+	once sync.Once
+}
+
+func (c *peakConn) Close() error {
+	c.once.Do(func() { c.p.add(-1) })
+	return c.Conn.Close()
 }
 
 var errPartitioned = errors.New("test: partitioned")
@@ -109,7 +132,12 @@ func (f *filterTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 	if f.refuses(a.Addr) {
 		return nil, errPartitioned
 	}
-	return f.NetTransport.DialAddressTimeout(a, timeout)
+	c, err := f.NetTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	f.streams.add(1)
+	return &peakConn{Conn: c, p: &f.streams}, nil
 }
 
 // node is a tracker on loopback under test.
