@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -713,5 +714,57 @@ func TestGateVouchesManyJoinsAtOnce(t *testing.T) {
 	g.mu.Unlock()
 	if !ok {
 		t.Errorf("with 16 push/pulls vouching, %s was not vouched for", c.Name)
+	}
+}
+
+// The gate's ping waits memberlist's probe timeout: a real node whose
+// acks take 230 ms (30 agents starting on 2 cores) is verified, where
+// a 200 ms timeout failed most pings of such a start and delayed every
+// admission by retries.
+func TestGateVerifiesSlowNode(t *testing.T) {
+	slow, asker := startNode(t, "slow", 0, nil), startNode(t, "asker", 0, nil)
+	slow.tr.setDelay(230 * time.Millisecond)
+	c := candidate{slow.LocalNode(), netip.MustParseAddrPort(slow.addr())}
+	if !asker.gate.ping(c) {
+		t.Errorf("%s, acking after 230 ms, not verified", c.Name)
+	}
+}
+
+// A gate tick push/pulls with its nodes two at a time: each push/pull
+// merges the peer's nodes under memberlist's node lock, which UDP acks
+// wait for, and with 8 at once (30 agents started together, each
+// greeting ~25 nodes) some agents' acks stalled for seconds. Peers that
+// accept and never answer hold each push/pull for the TCP timeout.
+func TestGatePushPullsFewAtOnce(t *testing.T) {
+	const want = 2
+	n := startNode(t, "n", 0, func(c *Config) { c.Memberlist.TCPTimeout = 300 * time.Millisecond })
+	var cs []candidate
+	for i := range 16 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go acceptSilently(ln)
+		cs = append(cs, candidate{fmt.Sprintf("x%d@127.0.0.1", i), netip.MustParseAddrPort(ln.Addr().String())})
+	}
+	n.gate.pushPull(cs)
+	if m := n.tr.streams.most.Load(); m != want {
+		t.Errorf("%d push/pulls open at once, want %d", m, want)
+	}
+}
+
+// acceptSilently accepts connections on ln and reads them until the
+// other end closes.
+func acceptSilently(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(io.Discard, c)
+		}()
 	}
 }

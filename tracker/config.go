@@ -91,7 +91,7 @@ func defaultConfig() *Config {
 func LANMemberlistConfig() *memberlist.Config {
 	c := memberlist.DefaultLANConfig()
 	c.ProbeInterval = 400 * time.Millisecond  // Probe one member every 400 ms (default 1 s)
-	c.ProbeTimeout = 200 * time.Millisecond   // A LAN acks in well under 1 ms (default 500 ms)
+	c.ProbeTimeout = 300 * time.Millisecond   // Direct ack (default 500 ms); the gate's pings wait this long
 	c.IndirectChecks = 3                      // Ask 3 members to probe for us on a missed ack (default)
 	c.SuspicionMult = 2                       // Suspect for 2 * log10(N+1) * ProbeInterval before dead (default 4)
 	c.SuspicionMaxTimeoutMult = 6             // Up to 6x that while confirmations are missing (default)

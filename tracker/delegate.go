@@ -247,9 +247,12 @@ func (t *Tracker) memberUp(n *memberlist.Node) {
 	if a, ok := netip.AddrFromSlice(n.Addr); ok {
 		addr = netip.AddrPortFrom(a.Unmap(), n.Port)
 	}
-	t.withView(func(time.Time) []change {
+	t.withView(func(now time.Time) []change {
 		defer t.countAliveLocked()
 		ch, need := t.v.memberUp(n.Name, addr, meta)
+		if early, ok := t.v.adoptEarly(n.Name, meta.Boot, now); ok {
+			ch, need = append(ch, early...), false // notices and digests catch up if it was stale
+		}
 		if need {
 			t.syncs.want(n.Name, n.Name, meta.Boot, 0, 0)
 		}

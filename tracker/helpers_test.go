@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,29 @@ type filterTransport struct {
 	mu      sync.Mutex
 	blocked map[string]bool
 	loss    float64
+	delay   time.Duration // of every packet sent
+	streams peak          // streams dialed and not closed
+}
+
+// peak counts what is open and the most open at once.
+type peak struct{ open, most atomic.Int32 }
+
+func (p *peak) add(d int32) {
+	k := p.open.Add(d)
+	for m := p.most.Load(); k > m && !p.most.CompareAndSwap(m, k); m = p.most.Load() {
+	}
+}
+
+// peakConn counts itself open in p until its first Close.
+type peakConn struct {
+	net.Conn
+	p    *peak
+	once sync.Once
+}
+
+func (c *peakConn) Close() error {
+	c.once.Do(func() { c.p.add(-1) })
+	return c.Conn.Close()
 }
 
 var errPartitioned = errors.New("test: partitioned")
@@ -79,7 +104,21 @@ func (f *filterTransport) WriteToAddress(b []byte, a memberlist.Address) (time.T
 	if f.drops(a.Addr) {
 		return time.Now(), nil
 	}
+	f.mu.Lock()
+	d := f.delay
+	f.mu.Unlock()
+	if d > 0 { // a loaded host: send later (an error then is a lost packet)
+		b = slices.Clone(b)
+		time.AfterFunc(d, func() { f.NetTransport.WriteToAddress(b, a) })
+		return time.Now(), nil
+	}
 	return f.NetTransport.WriteToAddress(b, a)
+}
+
+func (f *filterTransport) setDelay(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay = d
 }
 
 func (f *filterTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
@@ -93,7 +132,12 @@ func (f *filterTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 	if f.refuses(a.Addr) {
 		return nil, errPartitioned
 	}
-	return f.NetTransport.DialAddressTimeout(a, timeout)
+	c, err := f.NetTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	f.streams.add(1)
+	return &peakConn{Conn: c, p: &f.streams}, nil
 }
 
 // node is a tracker on loopback under test.

@@ -91,7 +91,17 @@ type view struct {
 	tombs    map[string]tomb
 	seen     map[string]digestItem // highest delta seen per writer (for re-gossip)
 	pending  map[string][]delta    // deltas that arrived ahead of a gap
+	early    map[string]earlyRec   // records of writers not members yet (see holdEarly)
 }
+
+// earlyRec is a record that arrived before its writer was a member.
+type earlyRec struct {
+	rec record
+	at  time.Time
+}
+
+// maxEarly bounds the records held for writers that are not members yet.
+const maxEarly = 1024
 
 // maxPending bounds the deltas held per writer while waiting for a gap
 // to fill; past it the sync alone catches up.
@@ -106,6 +116,7 @@ func newView(self string, addr netip.AddrPort, boot uint64) *view {
 		tombs:    make(map[string]tomb),
 		seen:     make(map[string]digestItem),
 		pending:  make(map[string][]delta),
+		early:    make(map[string]earlyRec),
 	}
 	v.nodes[self] = &nodeRec{Boot: boot, svcs: make(map[string]map[string]*entry)}
 	return v
@@ -457,6 +468,7 @@ func replaces(old *nodeRec, in *record, own bool) bool {
 // writer's own (see replaces).
 func (v *view) mergeRecord(in *record, own bool, now time.Time) []change {
 	if !v.fromMember(in.Node, in.Boot) {
+		v.holdEarly(in, now)
 		return nil
 	}
 	old := v.nodes[in.Node]
@@ -544,6 +556,42 @@ func (v *view) digest() []digestItem {
 	return out
 }
 
+// holdEarly keeps the record of a writer that is not a member (at that
+// boot) yet: a join's push/pull lists every record its peer holds, while
+// the admission gate admits the writers one by one. When the writer
+// becomes a member its entries are there at once (see adoptEarly),
+// without a sync request to each. At most maxEarly are held (a random
+// one makes room); purge drops those older than permdown.
+func (v *view) holdEarly(in *record, now time.Time) {
+	if in.Node == v.self || v.blocked(in.Node, in.Boot) {
+		return
+	}
+	if m := v.members[in.Node]; m != nil && m.Boot >= in.Boot {
+		return // from an old boot, or a member's record it does not own
+	}
+	if e, ok := v.early[in.Node]; ok && e.rec.stamp().Compare(in.stamp()) >= 0 {
+		return
+	}
+	for n := range v.early {
+		if len(v.early) < maxEarly {
+			break
+		}
+		delete(v.early, n)
+	}
+	v.early[in.Node] = earlyRec{rec: *in, at: now}
+}
+
+// adoptEarly merges the record held for node at boot, now a member, and
+// reports whether there was one.
+func (v *view) adoptEarly(node string, boot uint64, now time.Time) ([]change, bool) {
+	e, ok := v.early[node]
+	if !ok || e.rec.Boot != boot {
+		return nil, false
+	}
+	delete(v.early, node)
+	return v.mergeRecord(&e.rec, false, now), true
+}
+
 // purge forgets what has been down for longer than permdown: records of
 // dead or unknown nodes, dead members, and tombstones.
 func (v *view) purge(now time.Time, permdown time.Duration) {
@@ -569,6 +617,11 @@ func (v *view) purge(now time.Time, permdown time.Duration) {
 	for n, m := range v.members {
 		if !m.Alive && now.Sub(m.Since) >= permdown {
 			delete(v.members, n)
+		}
+	}
+	for n, e := range v.early {
+		if now.Sub(e.at) >= permdown {
+			delete(v.early, n)
 		}
 	}
 	// Deltas of writers that are neither members nor holders of a record
@@ -605,11 +658,15 @@ func (v *view) crashed() []netip.AddrPort {
 
 // list returns the shown entries of one service, sorted by node and key.
 func (v *view) list(svc string) []Presence {
-	var out []Presence
-	for _, n := range sortedKeys(v.nodes) {
-		if !v.visible(n) {
-			continue
+	var names []string // sorted below: usually few of all nodes provide svc
+	for n, r := range v.nodes {
+		if len(r.svcs[svc]) > 0 && v.visible(n) {
+			names = append(names, n)
 		}
+	}
+	slices.Sort(names)
+	var out []Presence
+	for _, n := range names {
 		es := v.nodes[n].svcs[svc]
 		for _, k := range sortedKeys(es) {
 			p := v.presence(n, v.nodes[n].Boot, es[k])

@@ -266,3 +266,67 @@ func TestViewOwnRecordWins(t *testing.T) {
 		t.Errorf("the writer's next delta: %v, want applied", vd)
 	}
 }
+
+// TestViewEarlyRecord: a record that arrives (in a join's push/pull)
+// before its writer is a member is held, and its entries are listed as
+// the writer becomes a member at that boot, with no sync to ask for;
+// one of another boot is not adopted, and purge drops what is held.
+func TestViewEarlyRecord(t *testing.T) {
+	const node = "peer@192.0.2.2"
+	addr := netip.MustParseAddrPort("192.0.2.2:7946")
+	rec := record{Node: node, Boot: 5, Version: 2, Entries: []entry{{Service: "http", Key: "web", Version: 2}}}
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	if ch := v.mergeRecord(&rec, false, t0); len(ch) != 0 || len(v.list("http")) != 0 {
+		t.Fatalf("record of a non-member applied: %v, http %v", ch, v.list("http"))
+	}
+	_, need := v.memberUp(node, addr, nodeMeta{Boot: 5})
+	if !need {
+		t.Fatal("memberUp without the record: no sync wanted")
+	}
+	ch, ok := v.adoptEarly(node, 5, t0)
+	if !ok || len(ch) != 1 || len(v.list("http")) != 1 {
+		t.Errorf("adoptEarly = %v, %v; http %v; want the held entry joined", ch, ok, v.list("http"))
+	}
+	if _, ok := v.adoptEarly(node, 5, t0); ok {
+		t.Error("the held record adopted twice")
+	}
+
+	other := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	other.mergeRecord(&rec, false, t0)
+	other.memberUp(node, addr, nodeMeta{Boot: 6})
+	if _, ok := other.adoptEarly(node, 6, t0); ok || len(other.list("http")) != 0 {
+		t.Errorf("record of boot 5 adopted for a member at boot 6: http %v", other.list("http"))
+	}
+	other.purge(t0.Add(time.Hour), time.Minute)
+	if len(other.early) != 0 {
+		t.Errorf("purge kept %d held records", len(other.early))
+	}
+}
+
+// TestViewEarlyRecordsBounded: records of writers that never join (a
+// member relaying forged names) are held at most maxEarly at once.
+func TestViewEarlyRecordsBounded(t *testing.T) {
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	for i := range maxEarly + 100 {
+		v.mergeRecord(&record{Node: fmt.Sprintf("ghost%d@198.51.100.1", i), Boot: 1, Version: 1}, false, t0)
+	}
+	if len(v.early) != maxEarly {
+		t.Errorf("%d records held, want %d", len(v.early), maxEarly)
+	}
+}
+
+// BenchmarkViewList lists each of 30 services of 30 nodes, one each,
+// as `sdjoin list` with no service does (the bench polls it).
+func BenchmarkViewList(b *testing.B) {
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	for i := range 30 {
+		node := fmt.Sprintf("n%d@198.51.100.%d", i, i+1)
+		v.memberUp(node, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 7946), nodeMeta{Boot: 1})
+		v.mergeRecord(&record{Node: node, Boot: 1, Version: 1, Entries: []entry{{Service: fmt.Sprintf("svc%d", i), Key: "k", Version: 1}}}, true, t0)
+	}
+	for b.Loop() {
+		for _, svc := range v.services() {
+			v.list(svc)
+		}
+	}
+}

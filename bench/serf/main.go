@@ -10,7 +10,8 @@
 // systems alternate run by run. Rows:
 //
 //   - startup: from the moment every process is started until the first,
-//     and every, agent lists all N services;
+//     and every, agent lists all N services, and the CPU time (utime+stime)
+//     all agents used from their start until then;
 //   - RSS: the median agent's resident memory after startup;
 //   - idle: CPU per agent over -idle-window, after -settle, from
 //     /proc/PID/stat (utime+stime), as a percentage of one core;
@@ -32,6 +33,10 @@
 //	go run ./bench/serf -agents 10 -runs 3 -rows startup,new
 //	go run ./bench/serf -rows idle -idle-window 60s -runs 3
 //	go run ./bench/serf -rows loss -agents 10 -loss 5,10 -loss-for 2m
+//
+// -systems sdjoin (or serf) runs one system only; -verbose runs sdjoin
+// with --verbose and keeps the agents' logs (of the last run) in the
+// directory it prints.
 //
 // An sdjoin agent serves net/http/pprof on ADDR (inside its namespace)
 // when started with SDJOIN_PPROF=ADDR in its environment; it is how the
@@ -56,6 +61,7 @@ import (
 var rowOrder = []string{
 	"startup: first agent lists all (s)",
 	"startup: every agent lists all (s)",
+	"startup: CPU of all agents until then (s)",
 	"new service seen by all (s)",
 	"crash (SIGKILL) hidden on all (s)",
 	"graceful leave seen by all (s)",
@@ -75,12 +81,17 @@ func main() {
 	serfBin := flag.String("serf", "", "serf binary (default: go install from the module proxy)")
 	serfVersion := flag.String("serf-version", "v0.10", "serf module version to install")
 	profile := flag.String("serf-profile", "", "serf -profile (lan, wan or local; default: serf's, lan)")
+	only := flag.String("systems", "sdjoin,serf", "systems to run: sdjoin, serf or both")
+	verbose := flag.Bool("verbose", false, "run sdjoin with --verbose and keep every agent's log (the directory is printed)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "serf bench: needs root to build a network namespace")
 		os.Exit(2)
 	}
-	o := opts{rows: map[string]bool{}, settle: *settle, idle: *window, lossFor: *lossFor}
+	o := opts{rows: map[string]bool{}, systems: map[string]bool{}, settle: *settle, idle: *window, lossFor: *lossFor, verbose: *verbose}
+	for _, s := range strings.Split(*only, ",") {
+		o.systems[strings.TrimSpace(s)] = true
+	}
 	for _, r := range strings.Split(*rows, ",") {
 		o.rows[strings.TrimSpace(r)] = true
 	}
@@ -96,14 +107,20 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(dir)
+	if *verbose {
+		fmt.Printf("logs: %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	serf := *serfBin
-	if serf == "" {
+	if serf == "" && o.systems["serf"] {
 		if serf, err = installSerf(dir, *serfVersion); err != nil {
 			fail(err)
 		}
 	}
-	fmt.Printf("serf: %s\n", serfModule(serf))
+	if o.systems["serf"] {
+		fmt.Printf("serf: %s\n", serfModule(serf))
+	}
 	if err := run(sdjoin, serf, *profile, dir, sizes, *runs, o); err != nil {
 		fail(err)
 	}
@@ -117,13 +134,19 @@ func run(sdjoin, serf, profile, dir string, sizes []int, runs int, o opts) error
 	defer l.Close()
 	h := l.Hosts[0]
 	systems := func(verbose bool) []system {
-		return []system{&sdjoinSys{bin: sdjoin, dir: dir, verbose: verbose}, &serfSys{bin: serf, profile: profile, h: h}}
+		var ss []system
+		for _, s := range []system{&sdjoinSys{bin: sdjoin, dir: dir, verbose: verbose || o.verbose}, &serfSys{bin: serf, profile: profile, h: h}} {
+			if o.systems[s.name()] {
+				ss = append(ss, s)
+			}
+		}
+		return ss
 	}
 	for _, n := range sizes {
 		got := map[string]map[string][]float64{} // system -> row -> values
 		for r := range runs {
 			ss := systems(false)
-			if r%2 == 1 {
+			if r%2 == 1 && len(ss) == 2 {
 				ss[0], ss[1] = ss[1], ss[0]
 			}
 			for _, s := range ss {

@@ -32,6 +32,8 @@ type opts struct {
 	idle     time.Duration
 	lossFor  time.Duration
 	lossPcts []int
+	systems  map[string]bool
+	verbose  bool
 }
 
 // runCluster starts n agents of sys and measures the rows that need a
@@ -49,6 +51,7 @@ func runCluster(sys system, h *lab.Host, dir string, n int, o opts) (result, err
 	}
 	res["startup: first agent lists all (s)"] = first.Seconds()
 	res["startup: every agent lists all (s)"] = last.Seconds()
+	res["startup: CPU of all agents until then (s)"] = totalCPU(c).Seconds()
 	if o.rows["rss"] {
 		res["RSS median (MiB)"] = medianRSS(c)
 	}
@@ -140,6 +143,17 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 	}
 	used := time.Duration(after-before) * time.Second / clockTick
 	return 100 * used.Seconds() / time.Since(start).Seconds() / float64(len(pids)), nil
+}
+
+// totalCPU returns the CPU time the live agents used since they started.
+func totalCPU(c *cluster) time.Duration {
+	var ticks int64
+	for i, p := range c.procs {
+		if t, err := sdjoinbench.CPUTicks(p.Process.Pid); err == nil && c.alive[i] {
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTick
 }
 
 // medianRSS returns the median resident set of the agents, in MiB.

@@ -322,3 +322,52 @@ func TestMemberEventsOrdered(t *testing.T) {
 		t.Errorf("node1's output, want %q, %q, %q, %q in that order:\n%s", memberJoin, join, leave, memberLeave, strings.Join(lines, "\n"))
 	}
 }
+
+// An agent started before its peers, at the default --retry-interval,
+// joins a peer that knows nobody soon after the peer starts: while the
+// cluster forms it retries from 100 ms up to every second (it waited for
+// the 30 s retry).
+func TestRetriesSoonWhilePeersStart(t *testing.T) {
+	t.Parallel()
+	p1, p2 := freePort(t), freePort(t)
+	n1 := startAgent(t, "node1", p1, hostfileOf(t, p1, p2), "--track", "test", "--retry-interval", "30s", "--verbose")
+	waitFor(t, 10*time.Second, "node1 trying 5 times (the retries grown to 1 s)", func() bool {
+		return strings.Count(n1.stderr.String(), "join tried=1 reached=0") >= 5
+	})
+	n2 := startAgent(t, "node2", p2, hostfileOf(t, p2), "--track", "test")
+	started := time.Now()
+	waitFor(t, 10*time.Second, "node1 seeing node2's service", func() bool {
+		return slices.Equal(nodes(n1.list(t, "test")), []string{n1.node(), n2.node()})
+	})
+	if took, bound := time.Since(started), 2*retryFast; took > bound {
+		t.Errorf("node1 saw node2 %v after it started, want under %v", took, bound)
+	} else {
+		t.Logf("node1 saw node2 %v after it started", took.Round(time.Millisecond))
+	}
+}
+
+func TestNextRetry(t *testing.T) {
+	tests := []struct {
+		name     string
+		wait     time.Duration
+		missing  bool
+		age      time.Duration
+		want     time.Duration
+		wantNext bool
+	}{
+		{"first_round_missing", 0, true, 0, retryFirst, true},
+		{"doubles", 200 * time.Millisecond, true, time.Second, 400 * time.Millisecond, true},
+		{"capped", 800 * time.Millisecond, true, 5 * time.Second, retryFast, true},
+		{"stays_capped", retryFast, true, 10 * time.Second, retryFast, true},
+		{"none_missing_resets", retryFast, false, time.Second, 0, false},
+		{"after_form_window", retryFast, true, formWindow, retryFast, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, next := nextRetry(tt.wait, tt.missing, tt.age)
+			if got != tt.want || next != tt.wantNext {
+				t.Errorf("nextRetry(%v, %v, %v) = %v, %v; want %v, %v", tt.wait, tt.missing, tt.age, got, next, tt.want, tt.wantNext)
+			}
+		})
+	}
+}

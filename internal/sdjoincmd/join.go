@@ -3,7 +3,9 @@ package sdjoincmd
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,10 +17,25 @@ import (
 // or firewalled entries before a live one would delay it by a minute. So
 // every peer is first probed with a plain TCP connect, up to probeTimeout,
 // many at once, and only the peers that answer are joined.
+//
+// Of the peers that answer, a round joins joinFanout, picked at random:
+// each join is a full state exchange (and an admission check on both
+// sides), and the others arrive by gossip, as in serf. 30 agents started
+// together each joining all 29 others spent 13 times serf's CPU and took
+// seconds to converge on 2 cores.
+//
+// While hostfile peers are missing, rounds repeat from retryFirst,
+// doubling up to retryFast, for formWindow after the agent starts (an
+// agent started before its peers joins them soon after they start);
+// later only every --retry-interval.
 const (
 	probeTimeout = time.Second
 	maxProbes    = 1024 // probes at once, at most; see probeWorkers
 	minProbes    = 16
+	joinFanout   = 3
+	retryFirst   = 100 * time.Millisecond
+	retryFast    = time.Second
+	formWindow   = 30 * time.Second
 )
 
 // kickJoin wakes joinLoop.
@@ -29,35 +46,59 @@ func (c *core) kickJoin() {
 	}
 }
 
-// joinLoop joins the missing peers whenever kicked, until ctx is done.
-// It closes c.joined after the first round (the loop kicks it at start).
+// joinLoop joins the missing peers whenever kicked, and soon again while
+// some are missing (see nextRetry), until ctx is done. It closes
+// c.joined after the first round (the loop kicks it at start).
 func (c *core) joinLoop(ctx context.Context) {
 	defer c.wg.Done()
 	first := c.joined
+	start := time.Now()
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	var wait time.Duration
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.joinKick:
+		case <-retry.C:
 		}
-		c.joinMissing(ctx)
+		missing := c.joinMissing(ctx)
 		if first != nil {
 			close(first)
 			first = nil
 		}
+		var again bool
+		if wait, again = nextRetry(wait, missing > 0, time.Since(start)); again {
+			retry.Reset(wait)
+		}
 	}
+}
+
+// nextRetry returns the wait before the next round after one that waited
+// wait (zero at first) and found peers missing or not, age after the
+// agent started, and whether to schedule one at all: from retryFirst,
+// doubling up to retryFast, within formWindow. Without missing peers it
+// returns zero: the next series starts from retryFirst.
+func nextRetry(wait time.Duration, missing bool, age time.Duration) (time.Duration, bool) {
+	if !missing {
+		return 0, false
+	}
+	wait = min(max(2*wait, retryFirst), retryFast)
+	return wait, age+wait <= formWindow
 }
 
 // joinMissing joins the hostfile's and discovery's peers that are not
 // members (see joinPeers): first those given by address, then those
 // given by name, resolved meanwhile (see resolvePeers), so slow names do
-// not delay the addresses.
-func (c *core) joinMissing(ctx context.Context) {
+// not delay the addresses. It returns how many peers were missing.
+func (c *core) joinMissing(ctx context.Context) int {
 	c.mu.Lock()
 	t, peers, adv, self := c.t, c.joinListLocked(), c.adv.Addr(), c.selfLocked()
 	c.mu.Unlock()
 	if t == nil {
-		return
+		return 0
 	}
 	addrs, named := splitNamed(peers)
 	n, tried, err := joinSome(ctx, t, addrs)
@@ -69,17 +110,18 @@ func (c *core) joinMissing(ctx context.Context) {
 		}
 	}
 	if tried == 0 {
-		return
+		return 0
 	}
 	c.log.Debug("join", "tried", tried, "reached", n, "err", err)
 	switch {
 	case ctx.Err() != nil || errors.Is(err, tracker.ErrClosed):
 	case n == 0 && !c.joinWarned:
 		c.joinWarned = true
-		c.warn("no peer reachable yet (%d tried); retrying every %s", tried, c.opt.retry)
+		c.warn("no peer reachable yet (%d tried); retrying", tried)
 	case n > 0:
 		c.joinWarned = false
 	}
+	return tried
 }
 
 // splitNamed splits peers into those given by address and by host name.
@@ -120,12 +162,15 @@ func notMembers(t *tracker.Tracker, peers []string) []string {
 	return out
 }
 
-// joinPeers probes peers with up to workers TCP connects at once and
-// joins those that answer, skipping the ones that became members
-// meanwhile (gossip from the first join usually brings in the rest). It
-// returns how many were reached: joined, or members by then. It returns
-// early when ctx is done.
+// joinPeers probes peers, in random order, with up to workers TCP
+// connects at once and joins joinFanout of those that answer, skipping
+// the ones that became members meanwhile (gossip from the first join
+// usually brings in the rest). It returns how many were reached: joined,
+// members by then, or answering after joinFanout joins. It returns early
+// when ctx is done.
 func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int) (int, error) {
+	peers = slices.Clone(peers)
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	jobs := make(chan string)
 	answered := make(chan string, len(peers))
 	var wg sync.WaitGroup
@@ -156,9 +201,10 @@ func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers 
 }
 
 // joinAnswered joins the peers arriving on answered, in batches of those
-// that arrived meanwhile, until it is closed or ctx is done.
+// that arrived meanwhile, until joinFanout joined; it counts the others
+// until answered is closed or ctx is done.
 func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan string) (int, error) {
-	var n int
+	var n, joined int
 	var lastErr error
 	for p := range answered {
 		batch := []string{p}
@@ -181,11 +227,17 @@ func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan strin
 		if batch = notMembers(t, batch); len(batch) < answeredN {
 			n += answeredN - len(batch) // reached through gossip already
 		}
+		if joined >= joinFanout {
+			n += len(batch) // answered: gossip brings it, or a later round joins it
+			continue
+		}
 		if len(batch) == 0 {
 			continue
 		}
-		k, err := t.Join(batch)
-		n += k
+		take := min(len(batch), joinFanout-joined)
+		n += len(batch) - take // answered, left to gossip
+		k, err := t.Join(batch[:take])
+		n, joined = n+k, joined+k
 		if err != nil {
 			lastErr = err
 		}

@@ -47,3 +47,22 @@ func TestJoinPeers(t *testing.T) {
 		t.Errorf("joinPeers with ctx done = %d after %v, want 0 at once", n, time.Since(start))
 	}
 }
+
+// TestJoinPeersJoinsFew: of 8 live peers that know nobody, joinPeers
+// joins joinFanout (a push/pull each, merged before it returns) and
+// counts all 8 as reached; the others are left to gossip.
+func TestJoinPeersJoinsFew(t *testing.T) {
+	t.Parallel()
+	a := newLoopbackTracker(t, "a")
+	var peers []string
+	for i := range 8 {
+		peers = append(peers, newLoopbackTracker(t, fmt.Sprintf("p%d", i)).Addr().String())
+	}
+	n, err := joinPeers(t.Context(), a, peers, 8)
+	if n != len(peers) || err != nil {
+		t.Errorf("joinPeers = %d, %v; want %d reached", n, err, len(peers))
+	}
+	if got := a.Stats().PushPulls; got != joinFanout {
+		t.Errorf("%d push/pulls, want %d", got, joinFanout)
+	}
+}

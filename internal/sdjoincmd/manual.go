@@ -43,9 +43,11 @@ PEERS. Peers come from --hostfile (default ~/.hosts, else
 7946, "host:port" that port. The file is polled every 2 s and re-read when
 it changes (so a cron-run ipfinder adds peers); it must be a regular file.
 Peers that are not members are tried at start, on every change and every
-30 s: each is first probed with a TCP connect (1 s, up to 1024 at once)
-and only those that answer are joined, so dead entries never delay live
-ones. Host names are resolved again before every try, after the
+30 s, and while some are missing during the first 30 s, again after
+100 ms, 200 ms, ... up to every 1 s: each is first probed with a TCP
+connect (1 s, up to 1024 at once, in random order) so dead entries
+never delay live ones, and 3 of those that answer are joined; the
+others come by gossip. Host names are resolved again before every try, after the
 addresses are tried: NAME.local over mDNS on the interface of the
 advertised address (never on loopback: list the address instead), other
 names through the system resolver (DNS), 1 s each, all at once. A name
