@@ -13,7 +13,7 @@ export PATH="/usr/local/go/bin:$PATH"
 # scripts (internal/gendocs) and systemd brings systemd-analyze for the
 # unit checks (packaging/); installing systemd starts nothing here.
 packages=(avahi-daemon erlang-base dnsmasq-base nftables arp-scan ieee-data groff-base systemd bash zsh fish
-	busybox dnsutils iproute2 procps time python3 python3-zeroconf samba nbtscan nmap chromium)
+	busybox curl dnsutils iproute2 procps time python3 python3-zeroconf samba nbtscan nmap chromium)
 
 missing=()
 for p in "${packages[@]}"; do

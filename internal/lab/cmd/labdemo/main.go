@@ -197,6 +197,9 @@ func cluster(ctx context.Context, l *lab.Lab, bin string) error {
 		h := l.Hosts[i]
 		args := append([]string{"--name", "demo", "--hostfile", hostfile,
 			"--socket", filepath.Join(dir, fmt.Sprintf("agent%d.sock", i))}, svc...)
+		if i == 0 { // its front-ends, on its namespace's loopback
+			args = append(args, "--http", demoHTTP, "--dns", demoDNS)
+		}
 		cmd := h.Command(ctx, filepath.Join(bin, "sdjoin"), args...)
 		if i == 0 {
 			cmd.Stdout = os.Stdout
@@ -221,6 +224,16 @@ func cluster(ctx context.Context, l *lab.Lab, bin string) error {
 	if err := tool(ctx, me, filepath.Join(bin, "sdjoin"), "pick", "web", "--policy", "least:load", "--socket", sock); err != nil {
 		return err
 	}
+	url := "http://" + demoHTTP + "/v1/pick/web?policy=least:load"
+	step("curl -s %s (the HTTP API)", url)
+	if err := tool(ctx, me, "curl", "-sS", "--max-time", "5", url); err != nil {
+		return err
+	}
+	host, port, _ := strings.Cut(demoDNS, ":")
+	step("dig @%s -p %s web.service.sdjoin SRV +short (the DNS interface)", host, port)
+	if err := tool(ctx, me, "dig", "@"+host, "-p", port, "+time=2", "+tries=2", "+short", "web.service.sdjoin", "SRV"); err != nil {
+		return err
+	}
 	step("stopping the agent on %s (SIGTERM: graceful leave)", l.Hosts[2].Addr)
 	agents[2].Process.Signal(syscall.SIGTERM)
 	agents[2].Wait()
@@ -231,6 +244,12 @@ func cluster(ctx context.Context, l *lab.Lab, bin string) error {
 	step("sdjoin list after the leave")
 	return tool(ctx, me, filepath.Join(bin, "sdjoin"), "list", "--socket", sock)
 }
+
+// The front-ends of the demo's first agent, on its namespace's loopback.
+const (
+	demoHTTP = "127.0.0.1:8500"
+	demoDNS  = "127.0.0.1:8600"
+)
 
 // waitFor polls the agent at sock until service has n providers.
 func waitFor(ctx context.Context, h *lab.Host, bin, sock, service string, n int) error {
