@@ -37,18 +37,7 @@ func TestIfaceConnDropsOtherInterfaces(t *testing.T) {
 			}
 			conn := &ifaceConn{PacketConn: p, ifindex: tt.ifindex}
 			defer conn.Close()
-			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			buf := make([]byte, 16)
-			n, _, err := conn.ReadFrom(buf)
-			switch {
-			case tt.want && (err != nil || string(buf[:n]) != "hello"):
-				t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
-			case !tt.want && !errors.Is(err, os.ErrDeadlineExceeded):
-				t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
-			}
+			checkLoopback(t, conn, c.LocalAddr(), tt.want)
 		})
 	}
 }
@@ -79,18 +68,25 @@ func TestIfaceConn6DropsOtherInterfaces(t *testing.T) {
 			}
 			conn := &ifaceConn6{PacketConn: p, ifindex: tt.ifindex}
 			defer conn.Close()
-			if _, err := conn.WriteTo([]byte("hello"), c.LocalAddr()); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			buf := make([]byte, 16)
-			n, _, err := conn.ReadFrom(buf)
-			switch {
-			case tt.want && (err != nil || string(buf[:n]) != "hello"):
-				t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
-			case !tt.want && !errors.Is(err, os.ErrDeadlineExceeded):
-				t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
-			}
+			checkLoopback(t, conn, c.LocalAddr(), tt.want)
 		})
+	}
+}
+
+// checkLoopback sends a packet to conn's own address to and checks that
+// conn reads it when want, and drops it otherwise.
+func checkLoopback(t *testing.T, conn net.PacketConn, to net.Addr, want bool) {
+	t.Helper()
+	if _, err := conn.WriteTo([]byte("hello"), to); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 16)
+	n, _, err := conn.ReadFrom(buf)
+	switch {
+	case want && (err != nil || string(buf[:n]) != "hello"):
+		t.Errorf("ReadFrom = %q, %v; want hello", buf[:n], err)
+	case !want && !errors.Is(err, os.ErrDeadlineExceeded):
+		t.Errorf("ReadFrom = %q, %v; want the packet dropped", buf[:n], err)
 	}
 }
