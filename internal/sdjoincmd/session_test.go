@@ -362,9 +362,11 @@ func TestRunReconnect(t *testing.T) {
 		t.Fatalf("run exited while the agent was away: %v", p.cmd.ProcessState)
 	default:
 	}
-	if !strings.Contains(p.stderr.String(), "reconnected") {
-		t.Errorf("run's stderr %q does not report the reconnection", p.stderr)
-	}
+	// run says so once the agent acknowledged its session, which may come
+	// after the entry is visible.
+	waitFor(t, 5*time.Second, "run's stderr reporting the reconnection", func() bool {
+		return strings.Contains(p.stderr.String(), "reconnected")
+	})
 }
 
 // TestRunUsage: bad flags of run, track and the agent are usage errors
