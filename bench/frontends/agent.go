@@ -53,7 +53,7 @@ func startAgent(bin, dir string, withHTTP bool) (*agent, error) {
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
 	}
-	if err := waitUntil(10*time.Second, "control socket", func() bool {
+	if err := sdjoinbench.WaitUntil(10*time.Second, 50*time.Millisecond, "control socket", func() bool {
 		c, err := net.Dial("unix", a.sock)
 		if err == nil {
 			c.Close()
@@ -86,7 +86,7 @@ func (a *agent) addEntries(nPeers, services, entries int) error {
 			return err
 		}
 	}
-	return waitUntil(30*time.Second, fmt.Sprintf("%d entries", entries), func() bool {
+	return sdjoinbench.WaitUntil(30*time.Second, 50*time.Millisecond, fmt.Sprintf("%d entries", entries), func() bool {
 		ns, err := sdjoinbench.List(a.sock, "")
 		return err == nil && len(ns) == entries
 	})
@@ -144,15 +144,4 @@ func freePorts(n int) ([]uint16, error) {
 		out = append(out, uint16(port))
 	}
 	return out, nil
-}
-
-func waitUntil(timeout time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no %s after %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return nil
 }

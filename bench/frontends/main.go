@@ -135,11 +135,11 @@ func printRates(fes []*frontend) {
 }
 
 func medianRate(rs []result) float64 {
-	var ds []time.Duration
+	var rates []float64
 	for _, r := range rs {
-		ds = append(ds, time.Duration(r.rate))
+		rates = append(rates, r.rate)
 	}
-	return float64(stats.Median(ds))
+	return stats.Median(rates)
 }
 
 func micro(d time.Duration) time.Duration { return d.Round(time.Microsecond) }

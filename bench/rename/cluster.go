@@ -56,7 +56,7 @@ func startAgents(bin, dir string, hosts []*lab.Host, addrs []netip.Addr) ([]*age
 	}
 	slices.Sort(want)
 	for _, a := range agents {
-		err := waitUntil(15*time.Second, a.name+" listing every node", func() bool {
+		err := sdjoinbench.WaitUntil(15*time.Second, 20*time.Millisecond, a.name+" listing every node", func() bool {
 			ns, _ := a.list()
 			return slices.Equal(ns, want)
 		})
@@ -142,7 +142,7 @@ func (p *probe) result(appeared time.Time) (result, error) {
 // then keeps polling for settle so a late return of the old name counts.
 func waitRenamed(observers []*agent, oldName, newName string, within, settle time.Duration) error {
 	for _, o := range observers {
-		err := waitUntil(within, o.name+" listing "+newName+" only", func() bool {
+		err := sdjoinbench.WaitUntil(within, 20*time.Millisecond, o.name+" listing "+newName+" only", func() bool {
 			ns, _ := o.list()
 			return slices.Contains(ns, newName) && !slices.Contains(ns, oldName)
 		})
@@ -220,18 +220,6 @@ func sh(h *lab.Host, script string) error {
 	out, err := h.Command(context.Background(), "sh", "-c", script).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %q: %v\n%s", h.Name, script, err, out)
-	}
-	return nil
-}
-
-// waitUntil polls cond every 20 ms until it holds or within passes.
-func waitUntil(within time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
 }

@@ -179,7 +179,7 @@ func (s *sdjoinSys) command(i, n int) []string {
 }
 
 func (s *sdjoinSys) connect(i int) error {
-	return waitUntil(10*time.Second, "sdjoin agent answering", func() bool {
+	return sdjoinbench.WaitUntil(10*time.Second, 10*time.Millisecond, "sdjoin agent answering", func() bool {
 		_, err := s.services(i)
 		return err == nil
 	})
@@ -249,7 +249,7 @@ func (s *serfSys) connect(i int) error {
 	if s.rpcs == nil {
 		s.rpcs = map[int]*serfRPC{}
 	}
-	return waitUntil(10*time.Second, "serf agent answering", func() bool {
+	return sdjoinbench.WaitUntil(10*time.Second, 10*time.Millisecond, "serf agent answering", func() bool {
 		var c net.Conn
 		err := s.h.Do(func() (err error) {
 			c, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rpcBase+i), time.Second)
@@ -302,16 +302,4 @@ func (s *serfSys) closeAPI() {
 		r.close()
 	}
 	s.rpcs = nil
-}
-
-// waitUntil polls cond every 10 ms until it holds or within passes.
-func waitUntil(within time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
 }

@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -201,7 +202,7 @@ func printTable(n, runs int, got map[string]map[string][]float64) {
 		if len(a) == 0 || len(b) == 0 {
 			continue
 		}
-		ma, mb := median(a), median(b)
+		ma, mb := stats.Median(a), stats.Median(b)
 		ratio := "-"
 		if mb > 0 {
 			ratio = fmt.Sprintf("%.2f", ma/mb)

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
+	"github.com/ipfinder-go/ipfinder/bench/internal/stats"
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -171,7 +171,7 @@ func medianRSS(c *cluster) float64 {
 			}
 		}
 	}
-	return median(rs)
+	return stats.Median(rs)
 }
 
 // runLoss starts n agents of sys, waits until they converged, drops pct
@@ -228,18 +228,4 @@ func setLoss(h *lab.Host, pct int) error {
 		return fmt.Errorf("nft: %v: %s", err, out)
 	}
 	return nil
-}
-
-// median returns the median of fs (the mean of the middle two when their
-// number is even), or 0 for none.
-func median(fs []float64) float64 {
-	if len(fs) == 0 {
-		return 0
-	}
-	s := slices.Clone(fs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -54,7 +54,7 @@ func startCluster(bin, dir string) (*cluster, error) {
 		c.socks = append(c.socks, sock)
 	}
 	for _, s := range c.socks[1:] {
-		if err := waitUntil(15*time.Second, "three members", func() bool { return members(s) == 3 }); err != nil {
+		if err := sdjoinbench.WaitUntil(15*time.Second, 10*time.Millisecond, "three members", func() bool { return members(s) == 3 }); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -211,22 +211,10 @@ func members(sock string) int {
 
 func readPID(path string) (int, error) {
 	var pid int
-	err := waitUntil(10*time.Second, "a PID in "+path, func() bool {
+	err := sdjoinbench.WaitUntil(10*time.Second, 10*time.Millisecond, "a PID in "+path, func() bool {
 		b, _ := os.ReadFile(path)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return pid > 0
 	})
 	return pid, err
-}
-
-// waitUntil polls cond every 10 ms until it holds or within passes.
-func waitUntil(within time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
 }

@@ -56,7 +56,7 @@ func (c *cluster) agentCPU(kind string, window time.Duration) (float64, error) {
 		return 0, err
 	}
 	defer func() { agent.Process.Kill(); agent.Wait() }()
-	if err := waitUntil(30*time.Second, "100 entries passing", func() bool { return passing(sock) == 100 }); err != nil {
+	if err := sdjoinbench.WaitUntil(30*time.Second, 10*time.Millisecond, "100 entries passing", func() bool { return passing(sock) == 100 }); err != nil {
 		return 0, err
 	}
 	pid := agent.Process.Pid

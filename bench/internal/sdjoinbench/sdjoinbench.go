@@ -101,3 +101,16 @@ func CPUTicks(pid int) (int64, error) {
 	}
 	return u + s, nil
 }
+
+// WaitUntil polls cond every interval until it holds, or fails when
+// within passes first.
+func WaitUntil(within, every time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(every)
+	}
+	return nil
+}

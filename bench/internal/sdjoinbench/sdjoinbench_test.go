@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,5 +101,16 @@ func TestCPUTicks(t *testing.T) {
 func TestCPUTicksNoProcess(t *testing.T) {
 	if _, err := CPUTicks(-1); err == nil {
 		t.Error("CPUTicks(-1): no error")
+	}
+}
+
+func TestWaitUntil(t *testing.T) {
+	n := 0
+	if err := WaitUntil(time.Second, time.Millisecond, "three polls", func() bool { n++; return n == 3 }); err != nil || n != 3 {
+		t.Errorf("WaitUntil: %v after %d polls, want nil after 3", err, n)
+	}
+	err := WaitUntil(20*time.Millisecond, time.Millisecond, "never", func() bool { return false })
+	if err == nil || !strings.Contains(err.Error(), "waiting for never") {
+		t.Errorf("WaitUntil of a condition that never holds: %v", err)
 	}
 }

@@ -3,12 +3,11 @@ package stats
 
 import (
 	"slices"
-	"time"
 )
 
 // Median returns the median of ds (the mean of the middle two when their
 // number is even), or 0 for none. ds is left as it is.
-func Median(ds []time.Duration) time.Duration {
+func Median[T ~int64 | ~float64](ds []T) T {
 	if len(ds) == 0 {
 		return 0
 	}
