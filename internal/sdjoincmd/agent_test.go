@@ -346,6 +346,24 @@ func TestRetriesSoonWhilePeersStart(t *testing.T) {
 	}
 }
 
+// Issue 15: once an agent has a member, a hostfile peer that does not
+// answer is no longer probed at the fast pace (100 ms doubling to 1 s)
+// but every --retry-interval: 30 agents started together each re-probed
+// every peer gossip had not yet admitted.
+func TestNoFastRetriesOnceInCluster(t *testing.T) {
+	t.Parallel()
+	p1, p2, dead := freePort(t), freePort(t), freePort(t)
+	n2 := startAgent(t, "node2", p2, hostfileOf(t, p2), "--track", "test")
+	n1 := startAgent(t, "node1", p1, hostfileOf(t, p1, p2, dead), "--track", "test", "--retry-interval", "30s", "--verbose")
+	waitFor(t, 10*time.Second, "node1 seeing node2's service", func() bool {
+		return slices.Equal(nodes(n1.list(t, "test")), []string{n1.node(), n2.node()})
+	})
+	time.Sleep(3 * retryFast) // the fast series would have run 5 rounds by now
+	if n := strings.Count(n1.stderr.String(), "join tried="); n > 2 {
+		t.Errorf("node1 ran %d join rounds in its first seconds in a cluster, want at most 2:\n%s", n, n1.stderr.String())
+	}
+}
+
 func TestNextRetry(t *testing.T) {
 	tests := []struct {
 		name     string
