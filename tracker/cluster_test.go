@@ -364,3 +364,41 @@ func TestClusterSurvivesGarbage(t *testing.T) {
 		seenEverywhere(t, cl, "after", []string{"node0@127.0.0.1/garbage"}, 3*time.Second)
 	}
 }
+
+// Issue 15: sync requests and answers that fit in a packet go over UDP,
+// bigger ones over TCP. Over TCP only, each request and each answer
+// opened a stream: 1,400 in a 30-agent start.
+func TestSyncSmallMessagesOverUDP(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	if _, err := b.Track("svc", "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	answered := func() bool { // b answered a's request for b's record
+		b.syncs.mu.Lock()
+		defer b.syncs.mu.Unlock()
+		_, ok := b.syncs.sentTo[[2]string{a.LocalNode(), b.LocalNode()}]
+		return ok
+	}
+	dials := a.tr.dials.Load() + b.tr.dials.Load()
+	a.syncs.send(map[string][][]byte{b.LocalNode(): {encodeSyncReq(&syncReq{From: a.LocalNode(), Nodes: []string{b.LocalNode()}})}})
+	lab.Eventually(t, 5*time.Second, "b answering a's small request", func() error {
+		if !answered() {
+			return fmt.Errorf("not answered yet")
+		}
+		return nil
+	})
+	time.Sleep(100 * time.Millisecond) // b sends its answer right after noting it
+	if d := a.tr.dials.Load() + b.tr.dials.Load() - dials; d != 0 {
+		t.Errorf("a small request and its answer opened %d streams, want 0 (UDP)", d)
+	}
+	big := make([]string, 100)
+	for i := range big {
+		big[i] = fmt.Sprintf("node-with-a-long-name-%03d@192.0.2.1", i)
+	}
+	dials = a.tr.dials.Load()
+	a.syncs.send(map[string][][]byte{b.LocalNode(): {encodeSyncReq(&syncReq{From: a.LocalNode(), Nodes: big})}})
+	if d := a.tr.dials.Load() - dials; d != 1 {
+		t.Errorf("a %d-byte request opened %d streams, want 1 (TCP)", len(encodeSyncReq(&syncReq{From: a.LocalNode(), Nodes: big})), d)
+	}
+}

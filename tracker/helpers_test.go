@@ -29,6 +29,7 @@ type filterTransport struct {
 	loss    float64
 	delay   time.Duration // of every packet sent
 	streams peak          // streams dialed and not closed
+	dials   atomic.Int32  // streams dialed
 }
 
 // peak counts what is open and the most open at once.
@@ -137,6 +138,7 @@ func (f *filterTransport) DialAddressTimeout(a memberlist.Address, timeout time.
 		return nil, err
 	}
 	f.streams.add(1)
+	f.dials.Add(1)
 	return &peakConn{Conn: c, p: &f.streams}, nil
 }
 
