@@ -96,7 +96,7 @@ func LANMemberlistConfig() *memberlist.Config {
 	c.SuspicionMult = 2                       // Suspect for 2 * log10(N+1) * ProbeInterval before dead (default 4)
 	c.SuspicionMaxTimeoutMult = 6             // Up to 6x that while confirmations are missing (default)
 	c.AwarenessMaxMultiplier = 8              // A slow node stretches its own probe timeouts up to 8x (default)
-	c.GossipInterval = 100 * time.Millisecond // Gossip every 100 ms (default 200 ms)
+	c.GossipInterval = 200 * time.Millisecond // Gossip every 200 ms (default); changes are also pushed at once (see push)
 	c.GossipNodes = 4                         // To 4 random members (default 3)
 	c.RetransmitMult = 4                      // Send each message 4 * log10(N+1) times (default)
 	c.PushPullInterval = 10 * time.Second     // Full state exchange with one member (default 30 s)

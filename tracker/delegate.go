@@ -117,6 +117,7 @@ func (t *Tracker) handleDelta(b []byte) error {
 		}
 		if t.v.observe(&m) {
 			t.enqueue(b)
+			t.push(b)
 		}
 		ch, vd := t.v.applyDelta(&m, now)
 		if vd == deltaGap {

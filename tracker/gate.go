@@ -83,6 +83,7 @@ type gate struct {
 	queued    map[candidate]bool       // in the bag or being pinged
 	bag       []candidate              // waiting for a ping
 	wake      chan struct{}            // something entered the bag
+	kick      chan struct{}            // tick has work (see run)
 	probation map[string]*probation    // by name
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
 	greet     map[candidate]bool       // verified soon after our join: push/pull once
@@ -105,6 +106,7 @@ func newGate(t *Tracker) *gate {
 		greet:     make(map[candidate]bool),
 		tries:     make(map[candidate]int),
 		wake:      make(chan struct{}, 1),
+		kick:      make(chan struct{}, 1),
 		streams:   make(map[netip.Addr]time.Time),
 	}
 }
@@ -134,7 +136,7 @@ func (g *gate) admit(c candidate, now time.Time) error {
 		g.remember(g.verified, c, now)
 		return nil
 	}
-	if _, ok := g.verified[c]; ok {
+	if at, ok := g.verified[c]; ok && now.Sub(at) <= g.t.permdown {
 		return nil
 	}
 	if p := g.probation[c.Name]; p != nil && p.addr == c.Addr {
@@ -148,7 +150,22 @@ func (g *gate) admit(c candidate, now time.Time) error {
 		return errUnverified
 	}
 	g.probation[c.Name] = &probation{addr: c.Addr, since: now}
+	g.poke()
 	return nil
+}
+
+// poke tells run that tick has work.
+func (g *gate) poke() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+}
+
+// busy reports whether tick has work: nodes on probation, to ping again
+// or to push/pull with. g.mu must be held.
+func (g *gate) busy() bool {
+	return len(g.probation)+len(g.tries)+len(g.refused)+len(g.greet) > 0
 }
 
 // slots is how many unverified nodes memberlist may hold: enough for a
@@ -346,6 +363,7 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.queued, c)
+	defer g.poke()
 	if !answered {
 		n := min(g.tries[c]+1, gateTries)
 		g.remember(g.failed, c, now.Add(time.Duration(n)*gateRetry))
@@ -393,18 +411,29 @@ func (g *gate) remember(m map[candidate]time.Time, c candidate, at time.Time) {
 	m[c] = at
 }
 
-// run pings again the nodes on probation that did not answer, until the
-// tracker closes.
+// run ticks every gateTick while tick has work, until the tracker
+// closes: an idle agent does not wake up for the gate.
 func (g *gate) run() {
 	defer g.t.wg.Done()
-	tick := time.NewTicker(gateTick)
+	tick := time.NewTimer(gateTick)
 	defer tick.Stop()
+	ticking := true
 	for {
 		select {
 		case <-g.t.done:
 			return
+		case <-g.kick:
+			if !ticking {
+				tick.Reset(gateTick)
+				ticking = true
+			}
 		case now := <-tick.C:
 			g.pushPull(g.tick(now))
+			g.mu.Lock()
+			if ticking = g.busy(); ticking {
+				tick.Reset(gateTick)
+			}
+			g.mu.Unlock()
 		}
 	}
 }
@@ -430,7 +459,7 @@ func (g *gate) pushPull(cs []candidate) {
 
 // tick asks again about nodes on probation, drops probations memberlist
 // never acted on, and forgets verifications older than the permdown
-// period. It returns the nodes to push/pull with: every refused node
+// period (admit ignores them meanwhile) and streams older than streamTTL. It returns the nodes to push/pull with: every refused node
 // that answered (each for up to gateTries ticks, until it is a member)
 // and every node to greet (once; a member already, it does not know us).
 // One a tick made 30 agents started together wait seconds for each

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -67,5 +68,42 @@ func TestNoticeOnlyAfterChange(t *testing.T) {
 	}
 	if tr.notice(now.Add(noticeWindow)) {
 		t.Errorf("notice %v after the change", noticeWindow)
+	}
+}
+
+// The gate ticks only while it has work (issue 15: it woke an idle agent
+// four times a second): a node on probation, a failed ping to retry, or
+// a push/pull to run; once they are done it is idle again.
+func TestGateIdle(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	busy := func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.busy()
+	}
+	if busy() {
+		t.Fatal("fresh gate busy")
+	}
+	now := time.Now()
+	c := candidate{"new@192.0.2.7", netip.MustParseAddrPort("192.0.2.7:7946")}
+	if err := g.admit(c, now); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.kick:
+	default:
+		t.Error("a node on probation did not wake the gate")
+	}
+	if !busy() {
+		t.Error("gate with a node on probation not busy")
+	}
+	g.verify(c, true, now) // answered: a member, no push/pull needed
+	g.tick(now)
+	if busy() {
+		t.Error("gate busy after its only node was verified")
+	}
+	g.verify(candidate{"gone@192.0.2.8", netip.MustParseAddrPort("192.0.2.8:7946")}, false, now)
+	if !busy() {
+		t.Error("gate with a failed ping to retry not busy")
 	}
 }

@@ -202,13 +202,11 @@ func (s *syncer) answer(peer, writer string, now time.Time) bool {
 // answer, nearly all a few dozen bytes.
 func (s *syncer) send(msgs map[string][][]byte) {
 	t := s.t
-	// Addresses come from our view: the *Node values memberlist hands
-	// out are mutated by it without a lock we could take.
 	nodes := make(map[string]*memberlist.Node)
 	t.mu.Lock()
 	for name, m := range t.v.members {
 		if m.Alive {
-			nodes[name] = &memberlist.Node{Name: name, Addr: m.Addr.Addr().AsSlice(), Port: m.Addr.Port()}
+			nodes[name] = m.node(name)
 		}
 	}
 	t.mu.Unlock()

@@ -141,6 +141,7 @@ type Tracker struct {
 
 	syncs      *syncer
 	gate       *gate
+	pushes     chan []byte  // changes to push at once (see push)
 	inbox      chan []byte  // messages from NotifyMsg, for inboxLoop
 	inboxBytes atomic.Int64 // bytes in inbox
 	stats      stats
@@ -182,6 +183,7 @@ func New(cfg *Config) (*Tracker, error) {
 		rr:       make(map[string]uint64),
 		done:     make(chan struct{}),
 		inbox:    make(chan []byte, inboxSize),
+		pushes:   make(chan []byte, pushQueue),
 		changes:  make(chan struct{}, 1),
 	}
 	if t.log == nil {
@@ -240,7 +242,8 @@ func New(cfg *Config) (*Tracker, error) {
 	t.mu.Lock()
 	t.v.selfAddr = netip.AddrPortFrom(addr.Unmap(), ln.Port)
 	t.mu.Unlock()
-	t.wg.Add(5)
+	t.wg.Add(6)
+	go t.pusher()
 	go t.inboxLoop()
 	go t.syncs.run()
 	go t.purgeLoop()
@@ -452,6 +455,7 @@ func (t *Tracker) gossip(d *delta) {
 		b = encodeDelta(&delta{Node: d.Node, Boot: d.Boot, Version: d.Version, Op: opNotice})
 	}
 	t.enqueue(b)
+	t.push(b)
 }
 
 // enqueue queues a broadcast, dropping the oldest past maxQueued: a
@@ -544,7 +548,9 @@ func (t *Tracker) leave(timeout time.Duration) error {
 	}
 	start := time.Now()
 	sent := make(chan struct{})
-	t.queue.QueueBroadcast(&notifyBroadcast{b: encodeLeave(leaveMsg{Node: t.name, Boot: t.boot}), done: sent})
+	b := encodeLeave(leaveMsg{Node: t.name, Boot: t.boot})
+	t.sendTo(t.pushTargets(-1), b) // every member at once; gossip repeats it
+	t.queue.QueueBroadcast(&notifyBroadcast{b: b, done: sent})
 	if t.alive.Load() > 1 {
 		select {
 		case <-sent:
