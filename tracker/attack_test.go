@@ -632,6 +632,11 @@ func TestGateVouched(t *testing.T) {
 	if len(got) != vouchMax || got[0].Name != "new@192.0.2.3" {
 		t.Errorf("vouched %v, want new@192.0.2.3 first and %d in all", got, vouchMax)
 	}
+	for _, c := range g.vouched(peers, now) { // another push/pull listing them meanwhile
+		if slices.Contains(got, c) {
+			t.Errorf("vouched %v again while it was being pinged", c)
+		}
+	}
 	g.verify(got[0], true, now)
 	if got := g.vouched(peers[4:5], now); len(got) != 0 {
 		t.Errorf("vouched %v again after it answered", got)

@@ -89,6 +89,7 @@ type gate struct {
 	greet     map[candidate]bool       // verified soon after our join: push/pull once
 	joined    time.Time                // when this node last called Join
 	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
+	vouchFor  map[candidate]bool       // being pinged by vouch
 
 	ml       atomic.Pointer[memberlist.Memberlist] // to ping with; nil until memberlist.Create returned
 	vouching atomic.Int32                          // push/pulls in vouch
@@ -108,6 +109,7 @@ func newGate(t *Tracker) *gate {
 		wake:      make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
 		streams:   make(map[netip.Addr]time.Time),
+		vouchFor:  make(map[candidate]bool),
 	}
 }
 
@@ -261,6 +263,11 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				g.mu.Lock()
+				delete(g.vouchFor, c)
+				g.mu.Unlock()
+			}()
 			for range gateTries {
 				if g.ping(c) {
 					return
@@ -271,9 +278,11 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 	wg.Wait()
 }
 
-// vouched picks the nodes vouch pings: alive, unknown, unverified, at
-// the address of an inbound stream seen within streamTTL; at most
-// vouchMax.
+// vouched picks the nodes vouch pings: alive, unknown, unverified, not
+// being pinged by another vouch, at the address of an inbound stream
+// seen within streamTTL; at most vouchMax. It marks them being pinged.
+// (Agents started together push/pull with each other at once: without
+// the mark, each push/pull pinged the same few new nodes again.)
 func (g *gate) vouched(peers []*memberlist.Node, now time.Time) []candidate {
 	var cs []candidate
 	for _, n := range peers {
@@ -287,10 +296,11 @@ func (g *gate) vouched(peers []*memberlist.Node, now time.Time) []candidate {
 		g.mu.Lock()
 		_, ok := g.verified[c]
 		at, streamed := g.streams[c.Addr.Addr()]
-		g.mu.Unlock()
-		if !ok && streamed && now.Sub(at) < streamTTL {
+		if !ok && !g.vouchFor[c] && streamed && now.Sub(at) < streamTTL {
+			g.vouchFor[c] = true
 			cs = append(cs, c)
 		}
+		g.mu.Unlock()
 	}
 	return cs
 }

@@ -40,6 +40,7 @@ const (
 	joinFanout   = 3
 	retryFirst   = 100 * time.Millisecond
 	retryFast    = time.Second
+	probeStagger = 10 * time.Millisecond // see joinPeers
 	formWindow   = 30 * time.Second
 )
 
@@ -175,26 +176,44 @@ func notMembers(t *tracker.Tracker, peers []string) []string {
 	return out
 }
 
-// joinPeers probes peers, in random order, with up to workers TCP
-// connects at once and joins joinFanout of those that answer, skipping
-// the ones that became members meanwhile (gossip from the first join
-// usually brings in the rest). It returns how many were reached: joined,
-// members by then, or answering after joinFanout joins. It returns early
-// when ctx is done.
+// joinPeers probes peers in random order and joins joinFanout of those
+// that answer, skipping the ones that became members meanwhile (gossip
+// from the first join usually brings in the rest). Probes start one at
+// a time and widen: one more for each that is refused, twice as many
+// every probeStagger, up to workers TCP connects at once; they stop once
+// joinFanout peers answered. Live peers answer within a millisecond, so
+// a hostfile of live agents costs a few connects, not one per peer (30
+// agents started together made 870), while 1000 firewalled peers, which
+// only time out, are all being probed within about 100 ms. It returns
+// how many were reached: joined, members by then, or answering after
+// joinFanout joins. It returns early when ctx is done.
 func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int) (int, error) {
 	peers = slices.Clone(peers)
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	jobs := make(chan string)
 	answered := make(chan string, len(peers))
-	var wg sync.WaitGroup
+	refused := make(chan struct{}, len(peers))
+	enough := make(chan struct{}) // closed once joinFanout answered
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		count int
+	)
 	for range min(workers, len(peers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				if probe(ctx, p) {
-					answered <- p
+				if !probe(ctx, p) {
+					refused <- struct{}{}
+					continue
 				}
+				answered <- p
+				mu.Lock()
+				if count++; count == joinFanout {
+					close(enough)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
@@ -202,15 +221,39 @@ func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers 
 		defer close(answered)
 		defer wg.Wait()
 		defer close(jobs)
-		for _, p := range peers {
-			select {
-			case jobs <- p:
-			case <-ctx.Done():
-				return
-			}
-		}
+		feedProbes(ctx, peers, jobs, refused, enough)
 	}()
 	return joinAnswered(ctx, t, answered)
+}
+
+// feedProbes hands peers to the probing workers on jobs, widening as
+// joinPeers describes, until all are handed out, enough is closed or ctx
+// is done.
+func feedProbes(ctx context.Context, peers []string, jobs chan<- string, refused <-chan struct{}, enough <-chan struct{}) {
+	stagger := time.NewTicker(probeStagger)
+	defer stagger.Stop()
+	allowed := 1
+	for i, p := range peers {
+		for i >= allowed {
+			select {
+			case <-ctx.Done():
+				return
+			case <-enough:
+				return
+			case <-refused:
+				allowed++
+			case <-stagger.C:
+				allowed *= 2
+			}
+		}
+		select {
+		case jobs <- p:
+		case <-ctx.Done():
+			return
+		case <-enough:
+			return
+		}
+	}
 }
 
 // joinAnswered joins the peers arriving on answered, in batches of those
