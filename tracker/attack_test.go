@@ -436,7 +436,10 @@ func TestGateAdmission(t *testing.T) {
 	if err := g.admit(second, now); err != nil {
 		t.Errorf("node that answered refused: %v", err)
 	}
-	if cs := g.tick(now); !slices.Equal(cs, []candidate{second}) {
+	if cs := g.tick(now); len(cs) != 0 {
+		t.Errorf("tick = %v, want no push/pull before gossip had %v to admit it", cs, gateSettle)
+	}
+	if cs := g.tick(now.Add(gateSettle)); !slices.Equal(cs, []candidate{second}) {
 		t.Errorf("tick = %v, want a push/pull with the refused node that answered", cs)
 	}
 	phantom := candidate{"phantom@127.0.1.1", at("127.0.1.1:9")}
@@ -668,11 +671,38 @@ func TestGateGreet(t *testing.T) {
 		g.verify(c, true, now.Add(map[candidate]time.Duration{member: time.Second, late: greetWindow}[c]))
 		g.release(c.Name)
 	}
-	if cs := g.tick(now); !slices.Equal(cs, []candidate{member}) {
+	if cs := g.tick(now.Add(time.Second)); len(cs) > 0 {
+		t.Errorf("tick = %v, want none before %v", cs, gateSettle)
+	}
+	if cs := g.tick(now.Add(time.Second + gateSettle)); !slices.Equal(cs, []candidate{member}) {
 		t.Errorf("tick = %v, want a push/pull with %s", cs, member.Name)
 	}
-	if cs := g.tick(now); len(cs) > 0 {
+	if cs := g.tick(now.Add(time.Second + gateSettle)); len(cs) > 0 {
 		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", cs, greetWindow)
+	}
+}
+
+// A node that showed it knows us since our join (it push/pulled with us
+// or asked for our record) gets no greeting push/pull (issue 15: each of
+// 30 agents started together greeted nearly every other one).
+func TestGateGreetSkipsNodesThatKnowUs(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	now := t0
+	g.joined = now // as joining, without its clock
+	known := candidate{"known@192.0.2.3", netip.MustParseAddrPort("192.0.2.3:7946")}
+	other := candidate{"other@192.0.2.4", netip.MustParseAddrPort("192.0.2.4:7946")}
+	g.knownBy[known.Name] = true // as knows, without its clock
+	for _, c := range []candidate{known, other} {
+		g.admit(c, now)
+		g.verify(c, true, now)
+		g.release(c.Name)
+	}
+	if cs := g.tick(now.Add(gateSettle)); !slices.Equal(cs, []candidate{other}) {
+		t.Errorf("tick = %v, want a push/pull with %s only", cs, other.Name)
+	}
+	g.joining(now.Add(time.Minute))
+	if len(g.knownBy) != 0 {
+		t.Error("a new join kept who knew us before")
 	}
 }
 
@@ -693,12 +723,12 @@ func TestGateTickPushPullsEveryAnsweredNode(t *testing.T) {
 	for _, c := range all {
 		g.verify(c, true, now) // each to greet too: we just joined
 	}
-	got := g.tick(now)
+	got := g.tick(now.Add(gateSettle))
 	slices.SortFunc(got, func(a, b candidate) int { return cmp.Compare(a.Name, b.Name) })
 	if !slices.Equal(all, got) {
 		t.Errorf("tick push/pulls with %d nodes %v, want all %d verified (refused or to greet), once each", len(got), got, len(all))
 	}
-	if got := g.tick(now); len(got) != len(all)-1 {
+	if got := g.tick(now.Add(gateSettle)); len(got) != len(all)-1 {
 		t.Errorf("second tick push/pulls with %d nodes, want the %d refused again", len(got), len(all)-1)
 	}
 }

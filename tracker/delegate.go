@@ -89,6 +89,7 @@ func (t *Tracker) handleMsg(b []byte) {
 	case kindSyncReq:
 		var req syncReq
 		if req, err = decodeSyncReq(b); err == nil && t.isMember(req.From) {
+			t.gate.knows(req.From)
 			t.syncs.reply(req.From, req.Nodes)
 		}
 	case kindSyncResp:
@@ -194,6 +195,7 @@ func (d *delegate) MergeRemoteState(b []byte, join bool) {
 		return
 	}
 	t.stats.pushPulls.Add(1)
+	t.gate.knows(s.From)
 	t.mergeRecords(s.From, s.Records)
 	t.withView(func(time.Time) []change {
 		for _, n := range t.v.behind(s.Digest) {
