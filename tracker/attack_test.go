@@ -305,6 +305,7 @@ func bareTracker(peer string) *Tracker {
 		done:     make(chan struct{}),
 		inbox:    make(chan []byte, 1),
 		pushes:   make(chan []byte, pushQueue),
+		downs:    make(chan struct{}, 1),
 	}
 	t.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 2 }, RetransmitMult: 4}
 	t.v = newView(t.name, netip.MustParseAddrPort("192.0.2.1:7946"), t.boot)

@@ -236,6 +236,10 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 		defer t.countAliveLocked()
 		return t.v.memberDown(n.Name, n.State == memberlist.StateLeft, now)
 	})
+	select { // crashed: reconnect (see purgeLoop)
+	case t.downs <- struct{}{}:
+	default:
+	}
 }
 
 func (t *Tracker) memberUp(n *memberlist.Node) {

@@ -138,6 +138,7 @@ type Tracker struct {
 	// delta notice the gap.
 	changed time.Time
 	changes chan struct{} // wakes purgeLoop's notices after a change
+	downs   chan struct{} // wakes purgeLoop's reconnects after a crash
 
 	syncs      *syncer
 	gate       *gate
@@ -185,6 +186,7 @@ func New(cfg *Config) (*Tracker, error) {
 		inbox:    make(chan []byte, inboxSize),
 		pushes:   make(chan []byte, pushQueue),
 		changes:  make(chan struct{}, 1),
+		downs:    make(chan struct{}, 1),
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -593,15 +595,18 @@ func (t *Tracker) isClosed() bool {
 // every reconnect interval tries to rejoin one crashed node, so two
 // sides of a healed partition find each other again (memberlist alone
 // never probes a node it declared dead), and re-announces this node's
-// version while it changed recently (see noticeInterval): its timer runs
-// only then, so an idle agent does not wake up for it.
+// version while it changed recently (see noticeInterval). The
+// reconnect and notice timers run only while there is something to do,
+// so an idle agent does not wake up for them.
 func (t *Tracker) purgeLoop() {
 	defer t.wg.Done()
 	every := min(max(t.permdown/8, 50*time.Millisecond), 10*time.Second)
 	purge := time.NewTicker(every)
 	defer purge.Stop()
-	reconnect := time.NewTicker(t.reconnect)
+	reconnect := time.NewTimer(t.reconnect)
+	reconnect.Stop()
 	defer reconnect.Stop()
+	reconnecting := false
 	notice := time.NewTimer(noticeInterval)
 	notice.Stop()
 	defer notice.Stop()
@@ -623,8 +628,15 @@ func (t *Tracker) purgeLoop() {
 			if noticing = t.notice(now); noticing {
 				notice.Reset(noticeInterval)
 			}
+		case <-t.downs:
+			if !reconnecting {
+				reconnecting = true
+				reconnect.Reset(t.reconnect)
+			}
 		case <-reconnect.C:
-			t.reconnectOne()
+			if reconnecting = t.reconnectOne(); reconnecting {
+				reconnect.Reset(t.reconnect)
+			}
 		}
 	}
 }
@@ -642,18 +654,20 @@ func (t *Tracker) notice(now time.Time) bool {
 	return true
 }
 
-// reconnectOne tries to rejoin one crashed node, if any.
-func (t *Tracker) reconnectOne() {
+// reconnectOne tries to rejoin one crashed node, if any, and reports
+// whether there was one.
+func (t *Tracker) reconnectOne() bool {
 	t.mu.Lock()
 	addrs := t.v.crashed()
 	t.mu.Unlock()
 	if len(addrs) == 0 {
-		return
+		return false
 	}
 	a := addrs[rand.IntN(len(addrs))]
 	if _, err := t.joinAddr(a.String()); err != nil {
 		t.log.Debug("tracker: reconnect failed", "addr", a, "err", err)
 	}
+	return true
 }
 
 // publishLocked hands changes to every subscriber. t.mu must be held,
