@@ -271,8 +271,11 @@ func TestAttackPhantomsDelayCrashDetection(t *testing.T) {
 		if got := len(n.Members()); got != 3 {
 			t.Errorf("%s has %d members after %d phantoms, want 3", n.LocalNode(), got, phantoms)
 		}
-		if got := n.ml.NumMembers(); got > 3+n.gate.slots() {
-			t.Errorf("%s: memberlist has %d members, want at most 3 + %d on probation", n.LocalNode(), got, n.gate.slots())
+		n.gate.mu.Lock()
+		slots := n.gate.slots(time.Now())
+		n.gate.mu.Unlock()
+		if got := n.ml.NumMembers(); got > 3+slots {
+			t.Errorf("%s: memberlist has %d members, want at most 3 + %d on probation", n.LocalNode(), got, slots)
 		}
 	}
 
@@ -413,7 +416,7 @@ func TestGateAdmission(t *testing.T) {
 		t.Errorf("first unknown node not admitted on probation: %v", err)
 	}
 	if err := g.admit(second, now); err == nil {
-		t.Errorf("second unknown node admitted: %d probation slot(s)", g.slots())
+		t.Errorf("second unknown node admitted: %d probation slot(s)", g.slots(now))
 	}
 	if !g.hold(&memberlist.Node{Name: first.Name, Addr: first.Addr.Addr().AsSlice(), Port: first.Addr.Port(), Meta: encodeNodeMeta(nodeMeta{Boot: 3})}) {
 		t.Fatal("node on probation reached the view")
@@ -704,6 +707,29 @@ func TestGateGreetSkipsNodesThatKnowUs(t *testing.T) {
 	g.joining(now.Add(time.Minute))
 	if len(g.knownBy) != 0 {
 		t.Error("a new join kept who knew us before")
+	}
+}
+
+// Answered pings open probation slots for gateRecent (issue 15: agents
+// started together refused each other for want of slots and waited for
+// gossip or push/pulls); phantoms, which answer none, open none.
+func TestGateSlotsFollowAnsweredPings(t *testing.T) {
+	g := bareTracker("peer@192.0.2.2").gate
+	now := t0
+	g.mu.Lock()
+	base := g.slots(now)
+	g.mu.Unlock()
+	for i := range maxRecent + 10 {
+		g.verify(candidate{fmt.Sprintf("n%d@198.51.100.1", i), netip.MustParseAddrPort(fmt.Sprintf("198.51.100.1:%d", 7000+i))}, true, now)
+		g.verify(candidate{fmt.Sprintf("phantom%d@127.0.1.1", i), phantomAddr(i)}, false, now)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if got := g.slots(now); got != base+maxRecent {
+		t.Errorf("slots after %d answered pings = %d, want %d + %d", maxRecent+10, got, base, maxRecent)
+	}
+	if got := g.slots(now.Add(gateRecent)); got != base {
+		t.Errorf("slots %v later = %d, want %d", gateRecent, got, base)
 	}
 }
 

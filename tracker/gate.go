@@ -20,7 +20,8 @@ import (
 // AliveDelegate) admits at once a node that is a member we know at that
 // address, answers at an address we are joining, or answered a ping sent
 // to its address under its name, which a phantom cannot do. Any other
-// node is pinged; meanwhile a few of them (1 + members/8) are admitted
+// node is pinged; meanwhile a few of them (1 + members/8, plus one for
+// each ping answered within the last gateRecent, see slots) are admitted
 // on probation (memberlist probes them, the tracker keeps no state for
 // them and never joins them) and the others are refused, which
 // memberlist neither keeps nor re-gossips. A refused node that answers
@@ -54,6 +55,8 @@ const (
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
 	gateSettle   = time.Second // before a push/pull with a verified node; see above
+	gateRecent   = 10 * time.Second
+	maxRecent    = 64 // answered pings counted towards the probation slots
 	// gatePushPulls bounds the push/pulls a tick runs at once: each
 	// merges every node of the peer under memberlist's node lock, which
 	// its UDP acks wait for; 8 at once, 30 agents started together each
@@ -95,6 +98,7 @@ type gate struct {
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
 	greet     map[candidate]time.Time  // verified soon after our join, when: push/pull once
 	knownBy   map[string]bool          // nodes that showed they know us since our join
+	answered  []time.Time              // when pings were answered, the last maxRecent
 	joined    time.Time                // when this node last called Join
 	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
 	vouchFor  map[candidate]bool       // being pinged by vouch
@@ -157,7 +161,7 @@ func (g *gate) admit(c candidate, now time.Time) error {
 		return errUnverified
 	}
 	g.ask(c)
-	if len(g.probation) >= g.slots() {
+	if len(g.probation) >= g.slots(now) {
 		return errUnverified
 	}
 	g.probation[c.Name] = &probation{addr: c.Addr, since: now}
@@ -181,8 +185,19 @@ func (g *gate) busy() bool {
 
 // slots is how many unverified nodes memberlist may hold: enough for a
 // few real ones joining at once, too few for phantoms to matter in the
-// probe rotation.
-func (g *gate) slots() int { return 1 + int(g.t.alive.Load())/8 }
+// probe rotation; while pings are being answered (real nodes joining,
+// as when agents start together), one more for each answered within
+// gateRecent, up to maxRecent. Phantoms answer no ping. g.mu must be
+// held.
+func (g *gate) slots(now time.Time) int {
+	n := 0
+	for _, at := range g.answered {
+		if now.Sub(at) < gateRecent {
+			n++
+		}
+	}
+	return 1 + int(g.t.alive.Load())/8 + n
+}
 
 // known reports whether c is a member of the view (alive, or down and
 // kept) at that address.
@@ -393,6 +408,10 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	}
 	delete(g.failed, c)
 	delete(g.tries, c)
+	if len(g.answered) == maxRecent {
+		g.answered = g.answered[1:]
+	}
+	g.answered = append(g.answered, now)
 	g.remember(g.verified, c, now)
 	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
 		g.greet[c] = now
