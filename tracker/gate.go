@@ -20,8 +20,7 @@ import (
 // AliveDelegate) admits at once a node that is a member we know at that
 // address, answers at an address we are joining, or answered a ping sent
 // to its address under its name, which a phantom cannot do. Any other
-// node is pinged; meanwhile a few of them (1 + members/8, plus one for
-// each ping answered within the last gateRecent, see slots) are admitted
+// node is pinged; meanwhile a few of them (1 + members/8) are admitted
 // on probation (memberlist probes them, the tracker keeps no state for
 // them and never joins them) and the others are refused, which
 // memberlist neither keeps nor re-gossips. A refused node that answers
@@ -54,9 +53,7 @@ const (
 	gateTries    = 4                      // pings of a refused node before giving up
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
-	gateSettle   = time.Second // before a push/pull with a verified node; see above
-	gateRecent   = 10 * time.Second
-	maxRecent    = 64 // answered pings counted towards the probation slots
+	gateSettle   = 500 * time.Millisecond // before a push/pull with a verified node; see above
 	// gatePushPulls bounds the push/pulls a tick runs at once: each
 	// merges every node of the peer under memberlist's node lock, which
 	// its UDP acks wait for; 8 at once, 30 agents started together each
@@ -65,6 +62,7 @@ const (
 	streamTTL     = 5 * time.Second  // how long an inbound stream vouches for its address
 	greetWindow   = 10 * time.Second // after Join, push/pull once with each node verified
 	vouchMax      = 4                // nodes pinged at once per join push/pull
+	vouchJoinMax  = 64               // nodes pinged at once for our own join
 	vouchBusy     = 32               // push/pulls vouching at once (agents started together all join one)
 )
 
@@ -98,7 +96,6 @@ type gate struct {
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
 	greet     map[candidate]time.Time  // verified soon after our join, when: push/pull once
 	knownBy   map[string]bool          // nodes that showed they know us since our join
-	answered  []time.Time              // when pings were answered, the last maxRecent
 	joined    time.Time                // when this node last called Join
 	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
 	vouchFor  map[candidate]bool       // being pinged by vouch
@@ -161,7 +158,7 @@ func (g *gate) admit(c candidate, now time.Time) error {
 		return errUnverified
 	}
 	g.ask(c)
-	if len(g.probation) >= g.slots(now) {
+	if len(g.probation) >= g.slots() {
 		return errUnverified
 	}
 	g.probation[c.Name] = &probation{addr: c.Addr, since: now}
@@ -185,19 +182,8 @@ func (g *gate) busy() bool {
 
 // slots is how many unverified nodes memberlist may hold: enough for a
 // few real ones joining at once, too few for phantoms to matter in the
-// probe rotation; while pings are being answered (real nodes joining,
-// as when agents start together), one more for each answered within
-// gateRecent, up to maxRecent. Phantoms answer no ping. g.mu must be
-// held.
-func (g *gate) slots(now time.Time) int {
-	n := 0
-	for _, at := range g.answered {
-		if now.Sub(at) < gateRecent {
-			n++
-		}
-	}
-	return 1 + int(g.t.alive.Load())/8 + n
-}
+// probe rotation.
+func (g *gate) slots() int { return 1 + int(g.t.alive.Load())/8 }
 
 // known reports whether c is a member of the view (alive, or down and
 // kept) at that address.
@@ -273,6 +259,12 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 // in the bag. While vouchBusy push/pulls are vouching, others do not
 // (their nodes wait in the bag): each holds one of memberlist's stream
 // handlers for up to gateTries probe timeouts.
+//
+// The push/pull of our own join, with a node we dialed, lists the
+// members it knows: vouch pings up to vouchJoinMax of them once, before
+// the merge, so the members that answer are admitted at once. Otherwise
+// the joiner refused nearly all of them (it has one probation slot) and
+// push/pulled with each after gateSettle (issue 15).
 func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 	if g.ml.Load() == nil { // a stream came in before New finished
 		return
@@ -282,8 +274,12 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 		return
 	}
 	defer g.vouching.Add(-1)
+	cs, tries := g.vouched(peers, now), gateTries
+	if g.ourJoin(peers) {
+		cs, tries = g.vouchedJoin(peers), 1
+	}
 	var wg sync.WaitGroup
-	for _, c := range g.vouched(peers, now) {
+	for _, c := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -292,7 +288,7 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 				delete(g.vouchFor, c)
 				g.mu.Unlock()
 			}()
-			for range gateTries {
+			for range tries {
 				if g.ping(c) {
 					return
 				}
@@ -308,9 +304,26 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 // (Agents started together push/pull with each other at once: without
 // the mark, each push/pull pinged the same few new nodes again.)
 func (g *gate) vouched(peers []*memberlist.Node, now time.Time) []candidate {
+	return g.pick(peers, vouchMax, func(c candidate) bool {
+		at, streamed := g.streams[c.Addr.Addr()]
+		return streamed && now.Sub(at) < streamTTL
+	})
+}
+
+// vouchedJoin picks the nodes vouch pings for our join: alive, unknown,
+// unverified, not being pinged by another vouch; at most vouchJoinMax.
+// It marks them being pinged.
+func (g *gate) vouchedJoin(peers []*memberlist.Node) []candidate {
+	return g.pick(peers, vouchJoinMax, func(candidate) bool { return true })
+}
+
+// pick returns up to max of peers that are alive, unknown, unverified,
+// not being pinged by vouch and that ok accepts (called with g.mu
+// held), and marks them being pinged.
+func (g *gate) pick(peers []*memberlist.Node, max int, ok func(candidate) bool) []candidate {
 	var cs []candidate
 	for _, n := range peers {
-		if len(cs) == vouchMax {
+		if len(cs) == max {
 			break
 		}
 		c := candidate{Name: n.Name, Addr: nodeAddr(n)}
@@ -318,15 +331,26 @@ func (g *gate) vouched(peers []*memberlist.Node, now time.Time) []candidate {
 			continue
 		}
 		g.mu.Lock()
-		_, ok := g.verified[c]
-		at, streamed := g.streams[c.Addr.Addr()]
-		if !ok && !g.vouchFor[c] && streamed && now.Sub(at) < streamTTL {
+		if _, verified := g.verified[c]; !verified && !g.vouchFor[c] && ok(c) {
 			g.vouchFor[c] = true
 			cs = append(cs, c)
 		}
 		g.mu.Unlock()
 	}
 	return cs
+}
+
+// ourJoin reports whether peers, a push/pull's list, came from a node we
+// are dialing (listed at an address being joined).
+func (g *gate) ourJoin(peers []*memberlist.Node) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, n := range peers {
+		if g.dialing[nodeAddr(n)] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // hold keeps a node on probation from the view, remembering how
@@ -408,10 +432,6 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	}
 	delete(g.failed, c)
 	delete(g.tries, c)
-	if len(g.answered) == maxRecent {
-		g.answered = g.answered[1:]
-	}
-	g.answered = append(g.answered, now)
 	g.remember(g.verified, c, now)
 	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
 		g.greet[c] = now
