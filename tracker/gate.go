@@ -274,9 +274,15 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 		return
 	}
 	defer g.vouching.Add(-1)
-	cs, tries := g.vouched(peers, now), gateTries
-	if g.ourJoin(peers) {
-		cs, tries = g.vouchedJoin(peers), 1
+	cs := g.vouched(peers, now)
+	tries := make(map[candidate]int, len(cs))
+	for _, c := range cs {
+		tries[c] = gateTries
+	}
+	if g.ourJoin(peers) { // or a list pushed to us while we dial a node it lists
+		for _, c := range g.vouchedJoin(peers) {
+			cs, tries[c] = append(cs, c), 1
+		}
 	}
 	var wg sync.WaitGroup
 	for _, c := range cs {
@@ -288,7 +294,7 @@ func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 				delete(g.vouchFor, c)
 				g.mu.Unlock()
 			}()
-			for range tries {
+			for range tries[c] {
 				if g.ping(c) {
 					return
 				}
