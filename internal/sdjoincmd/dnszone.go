@@ -55,18 +55,24 @@ func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // retries over TCP. A response gets no reply (nil): answering it could
 // start a loop.
 func (z *dnsZone) respond(req *dns.Msg, tcp bool) []byte {
+	return z.respondBuffer(nil, req, tcp)
+}
+
+// respondBuffer is respond packing into buf when it is large enough
+// (see dns.Msg.PackBuffer).
+func (z *dnsZone) respondBuffer(buf []byte, req *dns.Msg, tcp bool) []byte {
 	m, size := z.reply(req, tcp)
 	if m == nil {
 		return nil
 	}
 	m.Compress = true
-	b, err := m.Pack()
+	b, err := m.PackBuffer(buf)
 	if err == nil && len(b) <= size {
 		return b // packed once: the usual case
 	}
 	fit(m, size)
-	if b, err = m.Pack(); err != nil {
-		b, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).Pack()
+	if b, err = m.PackBuffer(buf); err != nil {
+		b, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).PackBuffer(buf)
 	}
 	return b
 }
