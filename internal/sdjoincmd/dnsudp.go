@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -16,13 +15,12 @@ import (
 // readers, each reading a request into its own buffers, answering it and
 // writing the reply: no goroutine or buffer per query. It answers what
 // miekg's dns.Server with its DefaultMsgAcceptFunc answered (see
-// udpReader.reply).
+// udpReader.answer).
 type udpServer struct {
 	conn *net.UDPConn
 	// pktinfo: the socket is bound to a wildcard address, so each reply
 	// names the address its request was sent to as its source.
 	pktinfo bool
-	closing atomic.Bool
 	wg      sync.WaitGroup
 }
 
@@ -51,7 +49,6 @@ func serveUDP(conn *net.UDPConn, z *dnsZone, readers int) (*udpServer, error) {
 // Close stops the readers: their reads return at once, the replies being
 // written get up to a second. Then it closes the socket. Call it once.
 func (s *udpServer) Close() {
-	s.closing.Store(true)
 	s.conn.SetReadDeadline(time.Unix(1, 0))
 	s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	s.wg.Wait()
@@ -70,7 +67,7 @@ func (s *udpServer) read(r *udpReader) {
 		if err != nil {
 			return // closing, or the socket failed as miekg's server stopped
 		}
-		b := r.reply(r.buf[:n])
+		b := r.answer(r.buf[:n])
 		if b == nil {
 			continue
 		}
@@ -84,11 +81,11 @@ func (s *udpServer) read(r *udpReader) {
 
 // udpReader is one reader's state, reused for every request it answers.
 type udpReader struct {
-	z   *dnsZone
-	buf []byte // the request, up to maxUDPSize (more is cut, as miekg did)
-	oob []byte // its control messages (pktinfo)
-	req dns.Msg
-	out []byte // the packed reply
+	z     *dnsZone
+	buf   []byte // the request, up to maxUDPSize (more is cut, as miekg did)
+	oob   []byte // its control messages (pktinfo)
+	req   dns.Msg
+	reply replyBuf
 }
 
 // oobSize fits the IPv4 or IPv6 destination and interface control message.
@@ -96,17 +93,17 @@ var oobSize = max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)),
 	len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
 
 func newUDPReader(z *dnsZone) *udpReader {
-	return &udpReader{z: z, buf: make([]byte, maxUDPSize), oob: make([]byte, oobSize), out: make([]byte, maxTCPSize+1)}
+	return &udpReader{z: z, buf: make([]byte, maxUDPSize), oob: make([]byte, oobSize)}
 }
 
-// reply returns the reply to the UDP packet pkt (in r.out), or nil for
+// answer returns the reply to the UDP packet pkt (in r.reply.out), or nil for
 // none, as miekg's server answered with dns.DefaultMsgAcceptFunc: no
 // reply to a packet shorter than a header or to a response; NOTIMP to
 // an opcode other than QUERY and NOTIFY; FORMERR, with the header's
 // flags and no question, to other section counts than it accepts, and
 // FORMERR with what did unpack to a request that does not; otherwise
 // the zone's answer.
-func (r *udpReader) reply(pkt []byte) []byte {
+func (r *udpReader) answer(pkt []byte) []byte {
 	if len(pkt) < headerLen {
 		return nil
 	}
@@ -122,7 +119,7 @@ func (r *udpReader) reply(pkt []byte) []byte {
 		if r.req.Unpack(pkt) != nil {
 			return r.reject(dns.MsgReject)
 		}
-		return r.z.respondBuffer(r.out, &r.req, false)
+		return r.z.respondWith(&r.reply, &r.req, false)
 	default:
 		r.req.Unpack(pkt[:headerLen]) // the header alone: cannot fail
 		return r.reject(action)
@@ -141,10 +138,11 @@ func (r *udpReader) reject(action dns.MsgAcceptAction) []byte {
 		m.Rcode = dns.RcodeNotImplemented
 	}
 	m.Answer, m.Ns, m.Extra = nil, nil, nil
-	b, err := m.PackBuffer(r.out)
+	b, err := m.PackBuffer(r.reply.out)
 	if err != nil {
 		return nil
 	}
+	r.reply.out = b[:cap(b)]
 	return b
 }
 

@@ -34,13 +34,13 @@ func listenLoopbackUDP(t *testing.T) *net.UDPConn {
 }
 
 // startUDP serves z with our UDP server on 127.0.0.1 until the test ends.
-func startUDP(t *testing.T, z *dnsZone) *udpServer {
+func startUDP(t *testing.T, z *dnsZone, readers int) *udpServer {
 	t.Helper()
 	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := serveUDP(c, z, 2)
+	s, err := serveUDP(c, z, readers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestDNSUDPMatchesMiekg(t *testing.T) {
 	z := fixedView().zone(0)
 	pkts := udpTestPackets(t)
 	want := exchangeAll(t, startMiekgUDP(t, z), pkts)
-	got := exchangeAll(t, startUDP(t, z).addr(), pkts)
+	got := exchangeAll(t, startUDP(t, z, dnsUDPReaders).addr(), pkts)
 	replied := 0
 	for i, p := range pkts {
 		w, g := want[uint16(i)], got[uint16(i)]
@@ -220,13 +220,14 @@ func TestDNSUDPMatchesMiekg(t *testing.T) {
 	}
 }
 
-// TestDNSUDPIgnoresResponsesAndGarbage: through a real socket, a
+// TestDNSUDPIgnoresResponsesAndGarbage: through a real socket (four
+// readers, so -race sees them share the zone), a
 // response, packets shorter than a header, an empty datagram and a 64
 // KiB one get no reply; random datagrams get at most a reply each; the
 // server answers a query after all of them and Close returns.
 func TestDNSUDPIgnoresResponsesAndGarbage(t *testing.T) {
 	t.Parallel()
-	s := startUDP(t, sampleView().zone(0))
+	s := startUDP(t, sampleView().zone(0), 4)
 	c := listenLoopbackUDP(t)
 	send := func(p []byte) {
 		t.Helper()
@@ -256,7 +257,32 @@ func TestDNSUDPIgnoresResponsesAndGarbage(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(13, 2))
 	sent := map[uint16]int{}
-	for range 300 {
+	sync := packed(t, ask("n3.node.sdjoin.", dns.TypeAAAA, 0))
+	binary.BigEndian.PutUint16(sync, 0xffff)
+	// awaitSync reads replies up to the one to sync: garbage gets at most
+	// a reply each, a response with its ID.
+	awaitSync := func() {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, _, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("no reply to a query after garbage: %v", err)
+			}
+			id := binary.BigEndian.Uint16(buf)
+			if n < headerLen || buf[2]&0x80 == 0 {
+				t.Fatalf("reply that is no response: %x", buf[:n])
+			}
+			if id == 0xffff && bytes.Contains(buf[:n], []byte("\x02n3")) {
+				return
+			}
+			if sent[id] == 0 {
+				t.Fatalf("reply with ID %#x, sent none: %x", id, buf[:n])
+			}
+			sent[id]--
+		}
+	}
+	for i := range 320 {
 		p := make([]byte, rng.IntN(600))
 		for j := range p {
 			p[j] = byte(rng.Uint32())
@@ -265,30 +291,11 @@ func TestDNSUDPIgnoresResponsesAndGarbage(t *testing.T) {
 			sent[binary.BigEndian.Uint16(p)]++
 		}
 		send(p)
-		if rng.IntN(32) == 0 {
+		if i%16 == 15 { // in rounds, within the socket's receive buffer
 			send(big)
+			send(sync)
+			awaitSync()
 		}
-	}
-	q = ask("n3.node.sdjoin.", dns.TypeAAAA, 0)
-	q.Id = 0xffff
-	send(packed(t, q))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		n, _, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			t.Fatalf("no reply to a query after the garbage: %v", err)
-		}
-		id := binary.BigEndian.Uint16(buf)
-		if n < headerLen || buf[2]&0x80 == 0 {
-			t.Fatalf("reply that is no response: %x", buf[:n])
-		}
-		if id == q.Id && n > headerLen && bytes.Contains(buf[:n], []byte("\x02n3")) {
-			break
-		}
-		if sent[id] == 0 {
-			t.Fatalf("reply with ID %#x, sent none: %x", id, buf[:n])
-		}
-		sent[id]--
 	}
 	closed := make(chan struct{})
 	go func() {
@@ -344,9 +351,9 @@ func FuzzDNSUDPReply(f *testing.F) {
 	z := fixedView().zone(0)
 	used := newUDPReader(z)
 	f.Fuzz(func(t *testing.T, in, prev []byte) {
-		used.reply(prev)
-		got := bytes.Clone(used.reply(in))
-		want := newUDPReader(z).reply(in)
+		used.answer(prev)
+		got := bytes.Clone(used.answer(in))
+		want := newUDPReader(z).answer(in)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("reused reader replied %x, new one %x", got, want)
 		}
