@@ -69,6 +69,8 @@ type replyBuf struct {
 	hosts []int    // per answer: its target's index in srvSet.addrs
 	seen  []bool   // per target: in extra already
 	opt   dns.OPT  // the reply's EDNS0 record
+	// targets is packSRVReply\'s scratch space.
+	targets map[string]int
 }
 
 // respondWith is respond building the reply in b.
@@ -78,6 +80,15 @@ func (z *dnsZone) respondWith(b *replyBuf, req *dns.Msg, tcp bool) []byte {
 		return nil
 	}
 	m.Compress = true
+	if !tcp {
+		if b.targets == nil {
+			b.targets = make(map[string]int)
+		}
+		if out := packSRVReply(m, b.out, size, b.targets); out != nil {
+			b.out = out[:cap(out)]
+			return out // the usual SRV answer, packed without miekg's compression map
+		}
+	}
 	out, err := m.PackBuffer(b.out)
 	if err == nil && len(out) <= size {
 		b.out = out[:cap(out)]
