@@ -38,8 +38,8 @@ const (
 	// dnsUDPReaders read the UDP socket. One: more on one socket take
 	// turns at its lock (Go's poll.FD), which cost 40-60% more agent CPU
 	// per query on 2 cores, and one SO_REUSEPORT socket per reader
-	// measured no better there. One reader answers about 40,000 SRV
-	// queries/s on one core.
+	// measured no better there. At 12-17 us of agent CPU per SRV query,
+	// one reader answers over 50,000 queries/s.
 	dnsUDPReaders = 1
 )
 

@@ -96,13 +96,13 @@ func newUDPReader(z *dnsZone) *udpReader {
 	return &udpReader{z: z, buf: make([]byte, maxUDPSize), oob: make([]byte, oobSize)}
 }
 
-// answer returns the reply to the UDP packet pkt (in r.reply.out), or nil for
-// none, as miekg's server answered with dns.DefaultMsgAcceptFunc: no
-// reply to a packet shorter than a header or to a response; NOTIMP to
-// an opcode other than QUERY and NOTIFY; FORMERR, with the header's
-// flags and no question, to other section counts than it accepts, and
-// FORMERR with what did unpack to a request that does not; otherwise
-// the zone's answer.
+// answer returns the reply to the UDP packet pkt (in r.reply.out), or
+// nil for none, as miekg's server answered with its
+// dns.DefaultMsgAcceptFunc: no reply to a packet shorter than a header
+// or to a response; NOTIMP to an opcode other than QUERY and NOTIFY;
+// FORMERR, with the header's flags and no question, to other section
+// counts than it accepts, and FORMERR with what did unpack to a request
+// that does not unpack; otherwise the zone's answer.
 func (r *udpReader) answer(pkt []byte) []byte {
 	if len(pkt) < headerLen {
 		return nil

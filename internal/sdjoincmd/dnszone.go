@@ -69,7 +69,7 @@ type replyBuf struct {
 	hosts []int    // per answer: its target's index in srvSet.addrs
 	seen  []bool   // per target: in extra already
 	opt   dns.OPT  // the reply's EDNS0 record
-	// targets is packSRVReply\'s scratch space.
+	// targets is packSRVReply's scratch space.
 	targets map[string]int
 }
 
