@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -63,17 +64,19 @@ func (p Policy) String() string {
 // load balancing. It returns ErrNoProvider if there is none.
 func (t *Tracker) Pick(service string, p Policy) (Presence, error) {
 	t.mu.Lock()
-	list := t.v.list(service)
+	defer t.mu.Unlock()
+	list := t.v.listShared(service) // picked from under t.mu: only the pick's meta is cloned
 	var n uint64
 	if p.kind == pickRoundRobin {
 		n = t.rr[service]
 		t.rr[service] = n + 1
 	}
-	t.mu.Unlock()
 	if len(list) == 0 {
 		return Presence{}, fmt.Errorf("%w for service %q", ErrNoProvider, service)
 	}
-	return pick(list, p, n), nil
+	got := pick(list, p, n)
+	got.Meta = maps.Clone(got.Meta)
+	return got, nil
 }
 
 // pick applies p to a non-empty list; n is the round-robin counter.

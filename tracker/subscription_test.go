@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -179,5 +180,50 @@ func TestClusterSubscribeMembers(t *testing.T) {
 	crashed.Close()
 	if got, want := nextDiffs(t, sub, 1), []string{"-crashed@127.0.0.1"}; !slices.Equal(got, want) {
 		t.Errorf("diffs after a crash %q, want %q", got, want)
+	}
+}
+
+// TestPickMetaIsACopy: a picked entry's meta, the one map Pick clones,
+// is the caller's: changing it changes neither the view nor the next
+// pick, under every policy.
+func TestPickMetaIsACopy(t *testing.T) {
+	n := startNode(t, "meta", 0, nil)
+	for i := range 3 {
+		if _, err := n.Track("web", fmt.Sprint("k", i), map[string]string{"load": fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []Policy{Random, RoundRobin, PreferLocal, Least("load")} {
+		got, err := n.Pick("web", p)
+		if err != nil {
+			t.Fatalf("%v: %v", p, err)
+		}
+		want := got.Meta["load"]
+		got.Meta["load"] = "changed"
+		for _, e := range n.List("web") {
+			if e.Meta["load"] == "changed" {
+				t.Fatalf("%v: changing the picked meta changed the view: %v", p, e)
+			}
+		}
+		if again, _ := n.Pick("web", Least("load")); again.Meta["load"] != "0" || want == "changed" {
+			t.Fatalf("%v: next pick %v", p, again.Meta)
+		}
+	}
+}
+
+// BenchmarkPick: picking one of 20 entries (each with meta) copies the
+// meta of the one picked only.
+func BenchmarkPick(b *testing.B) {
+	n := startNode(b, "bench", 0, nil)
+	for i := range 20 {
+		if _, err := n.Track("web", fmt.Sprint("k", i), map[string]string{"port": fmt.Sprint(8000 + i), "zone": "a"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := n.Pick("web", Random); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

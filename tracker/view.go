@@ -658,6 +658,16 @@ func (v *view) crashed() []netip.AddrPort {
 
 // list returns the shown entries of one service, sorted by node and key.
 func (v *view) list(svc string) []Presence {
+	out := v.listShared(svc)
+	for i := range out {
+		out[i].Meta = maps.Clone(out[i].Meta)
+	}
+	return out
+}
+
+// listShared is list with each entry's Meta the view's own map: read it
+// only under the lock that guards v, never change it.
+func (v *view) listShared(svc string) []Presence {
 	var names []string // sorted below: usually few of all nodes provide svc
 	for n, r := range v.nodes {
 		if len(r.svcs[svc]) > 0 && v.visible(n) {
@@ -665,13 +675,18 @@ func (v *view) list(svc string) []Presence {
 		}
 	}
 	slices.Sort(names)
-	var out []Presence
+	total := 0
+	for _, n := range names {
+		total += len(v.nodes[n].svcs[svc])
+	}
+	if total == 0 {
+		return nil
+	}
+	out := make([]Presence, 0, total)
 	for _, n := range names {
 		es := v.nodes[n].svcs[svc]
 		for _, k := range sortedKeys(es) {
-			p := v.presence(n, v.nodes[n].Boot, es[k])
-			p.Meta = maps.Clone(p.Meta)
-			out = append(out, p)
+			out = append(out, v.presence(n, v.nodes[n].Boot, es[k]))
 		}
 	}
 	return out

@@ -18,13 +18,13 @@ import (
 )
 
 // result is one measurement: requests per second, latency quantiles,
-// and the agent's CPU time per request.
+// and the agent's and this process's (the clients') CPU time per request.
 type result struct {
-	n        int // requests that succeeded
-	rate     float64
-	p50, p99 time.Duration
-	cpu      time.Duration
-	errs     int
+	n              int // requests that succeeded
+	rate           float64
+	p50, p99       time.Duration
+	cpu, clientCPU time.Duration
+	errs           int
 }
 
 // request does one request; a worker calls it in a loop.

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ipfinder-go/ipfinder/bench/internal/sdjoinbench"
@@ -87,7 +88,8 @@ func run(bin, dir string, cfg config) error {
 				return fmt.Errorf("%s: %w", fe.name, err)
 			}
 			fe.results = append(fe.results, r)
-			fmt.Fprintf(os.Stderr, "run %d %s: %.0f/s p50 %v p99 %v, agent CPU %v per request (%d errors)\n", i+1, fe.name, r.rate, r.p50, r.p99, r.cpu, r.errs)
+			fmt.Fprintf(os.Stderr, "run %d %s: %.0f/s p50 %v p99 %v, agent CPU %v, client CPU %v per request (%d errors)\n",
+				i+1, fe.name, r.rate, r.p50, r.p99, r.cpu, r.clientCPU, r.errs)
 		}
 	}
 	fmt.Printf("%d entries in %d services on %d peers, %d runs of %v, %d workers; medians\n\n",
@@ -106,31 +108,44 @@ func measureAgent(a *agent, cfg config, fe *frontend) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	clientBefore := selfCPU()
 	r, err := measure(cfg.workers, cfg.duration, fe.newWorker)
 	if err != nil {
 		return r, err
 	}
+	r.clientCPU = (selfCPU() - clientBefore) / time.Duration(r.n)
 	after, err := a.cpu()
 	r.cpu = (after - before) / time.Duration(r.n)
 	return r, err
+}
+
+// selfCPU returns this process's user and system time: the clients and
+// the peer trackers (idle while measuring).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail(fmt.Errorf("getrusage: %w", err))
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // printRates prints the rate and latency table: medians over the runs,
 // rates against the control socket's.
 func printRates(fes []*frontend) {
 	ctl := medianRate(fes[1].results)
-	fmt.Println("| front-end | requests/s | p50 | p99 | agent CPU per request | requests/s per agent core | vs control socket | errors |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| front-end | requests/s | p50 | p99 | agent CPU per request | requests/s per agent core | client CPU per request | vs control socket | errors |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, fe := range fes {
-		var p50, p99, cpu []time.Duration
+		var p50, p99, cpu, client []time.Duration
 		errs := 0
 		for _, r := range fe.results {
 			p50, p99, cpu = append(p50, r.p50), append(p99, r.p99), append(cpu, r.cpu)
+			client = append(client, r.clientCPU)
 			errs += r.errs
 		}
 		rate, perReq := medianRate(fe.results), stats.Median(cpu)
-		fmt.Printf("| %s | %.0f | %v | %v | %v | %.0f | %.2fx | %d |\n", fe.name, rate,
-			micro(stats.Median(p50)), micro(stats.Median(p99)), micro(perReq), float64(time.Second)/float64(perReq), rate/ctl, errs)
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %.0f | %v | %.2fx | %d |\n", fe.name, rate, micro(stats.Median(p50)),
+			micro(stats.Median(p99)), micro(perReq), float64(time.Second)/float64(perReq), micro(stats.Median(client)), rate/ctl, errs)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/ipfinder-go/ipfinder/internal/lab"
 )
 
@@ -106,4 +108,50 @@ func TestLabDNSThroughDnsmasq(t *testing.T) {
 	waitFor(t, 5*time.Second, "b gone through dnsmasq", func() bool {
 		return slices.Equal(labDig(t, h[0], "web.service.sdjoin", "SRV"), want[:1])
 	})
+}
+
+// TestLabDNSUDPWildcardRepliesFromAddressAsked: a server on a wildcard
+// address (0.0.0.0, and [::] for IPv4 too) answers a query sent to one of
+// the host's addresses from that address, though the reply's route would
+// pick another (the client is on 127.0.0.1, the query to the LAN
+// address): a connected client takes no reply from another source.
+func TestLabDNSUDPWildcardRepliesFromAddressAsked(t *testing.T) {
+	t.Parallel()
+	h := lab.New(t, lab.Config{Hosts: 1}).Hosts[0]
+	for _, tt := range []struct{ name, network, bind string }{
+		{"ipv4_wildcard", "udp4", "0.0.0.0:0"},
+		{"dual_stack_wildcard", "udp", "[::]:0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var s *udpServer
+			var c *net.UDPConn
+			err := h.Do(func() error { // both sockets in the host's namespace
+				pc, err := net.ListenUDP(tt.network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(tt.bind)))
+				if err != nil {
+					return err
+				}
+				if s, err = serveUDP(pc, sampleView().zone(0), 2); err != nil {
+					pc.Close()
+					return err
+				}
+				local := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0"))
+				c, err = net.DialUDP("udp4", local, net.UDPAddrFromAddrPort(netip.AddrPortFrom(h.Addr, s.addr().Port())))
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			defer c.Close()
+			dc := &dns.Conn{Conn: c}
+			dc.SetDeadline(time.Now().Add(3 * time.Second))
+			q := ask("n1.node.sdjoin.", dns.TypeA, 0)
+			if err := dc.WriteMsg(q); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := dc.ReadMsg(); err != nil || m.Id != q.Id || len(m.Answer) != 1 {
+				t.Fatalf("query to %s from 127.0.0.1: %v, %v; want the answer from the address asked", c.RemoteAddr(), m, err)
+			}
+		})
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,28 +54,62 @@ func (z *dnsZone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // retries over TCP. A response gets no reply (nil): answering it could
 // start a loop.
 func (z *dnsZone) respond(req *dns.Msg, tcp bool) []byte {
-	m, size := z.reply(req, tcp)
+	return z.respondWith(new(replyBuf), req, tcp)
+}
+
+// replyBuf holds what building and packing a reply needs, so a UDP
+// reader reuses it from one query to the next. The reply respondWith
+// returns is in out, valid until the next call. The zero value is
+// ready to use.
+type replyBuf struct {
+	out   []byte   // the packed reply (dns.Msg.PackBuffer)
+	msg   dns.Msg  // the reply
+	ans   []dns.RR // SRV answers, shuffled
+	extra []dns.RR // their targets' addresses
+	hosts []int    // per answer: its target's index in srvSet.addrs
+	seen  []bool   // per target: in extra already
+	opt   dns.OPT  // the reply's EDNS0 record
+	// targets is packSRVReply's scratch space.
+	targets map[string]int
+}
+
+// respondWith is respond building the reply in b.
+func (z *dnsZone) respondWith(b *replyBuf, req *dns.Msg, tcp bool) []byte {
+	m, size := z.reply(b, req, tcp)
 	if m == nil {
 		return nil
 	}
 	m.Compress = true
-	b, err := m.Pack()
-	if err == nil && len(b) <= size {
-		return b // packed once: the usual case
+	if !tcp {
+		if b.targets == nil {
+			b.targets = make(map[string]int)
+		}
+		if out := packSRVReply(m, b.out, size, b.targets); out != nil {
+			b.out = out[:cap(out)]
+			return out // the usual SRV answer, packed without miekg's compression map
+		}
+	}
+	out, err := m.PackBuffer(b.out)
+	if err == nil && len(out) <= size {
+		b.out = out[:cap(out)]
+		return out // packed once: the usual case
 	}
 	fit(m, size)
-	if b, err = m.Pack(); err != nil {
-		b, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).Pack()
+	if out, err = m.PackBuffer(b.out); err != nil {
+		out, _ = new(dns.Msg).SetRcode(req, dns.RcodeServerFailure).PackBuffer(b.out)
 	}
-	return b
+	b.out = out[:cap(out)]
+	return out
 }
 
-// reply builds the reply to req (nil for none) and the size it must fit.
-func (z *dnsZone) reply(req *dns.Msg, tcp bool) (*dns.Msg, int) {
+// reply builds the reply to req in b.msg (nil for none) and returns the
+// size it must fit.
+func (z *dnsZone) reply(b *replyBuf, req *dns.Msg, tcp bool) (*dns.Msg, int) {
 	if req.Response {
 		return nil, 0
 	}
-	m := new(dns.Msg)
+	m := &b.msg
+	*m = dns.Msg{}
 	m.SetReply(req)
 	switch {
 	case req.Opcode != dns.OpcodeQuery:
@@ -84,7 +117,7 @@ func (z *dnsZone) reply(req *dns.Msg, tcp bool) (*dns.Msg, int) {
 	case len(req.Question) != 1:
 		m.Rcode = dns.RcodeFormatError
 	default:
-		z.answer(m, req.Question[0])
+		z.answer(b, req.Question[0])
 	}
 	size := dns.MinMsgSize
 	if opt := req.IsEdns0(); opt != nil {
@@ -93,7 +126,9 @@ func (z *dnsZone) reply(req *dns.Msg, tcp bool) (*dns.Msg, int) {
 			m.Answer, m.Ns, m.Extra = nil, nil, nil
 			m.Rcode = dns.RcodeBadVers
 		}
-		m.SetEdns0(maxUDPSize, false)
+		b.opt = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		b.opt.SetUDPSize(maxUDPSize)
+		m.Extra = append(m.Extra, &b.opt) // as m.SetEdns0(maxUDPSize, false)
 	}
 	if tcp {
 		size = maxTCPSize
@@ -109,8 +144,9 @@ func fit(m *dns.Msg, size int) {
 	m.Truncated = len(m.Answer) < answers || len(m.Ns) < ns
 }
 
-// answer fills m with the answer to q.
-func (z *dnsZone) answer(m *dns.Msg, q dns.Question) {
+// answer fills b.msg with the answer to q.
+func (z *dnsZone) answer(b *replyBuf, q dns.Question) {
+	m := &b.msg
 	name := strings.ToLower(q.Name)
 	if q.Qclass != dns.ClassINET || !dns.IsSubDomain(z.domain, name) {
 		m.Rcode = dns.RcodeRefused
@@ -129,7 +165,7 @@ func (z *dnsZone) answer(m *dns.Msg, q dns.Question) {
 	case len(rel) == 1 && (rel[0] == "service" || rel[0] == "node"):
 		found = true // empty non-terminals: NODATA
 	case len(rel) == 2 && rel[1] == "service":
-		m.Answer, m.Extra, found = z.service(q.Name, rel[0], q.Qtype)
+		m.Answer, m.Extra, found = z.service(b, q.Name, rel[0], q.Qtype)
 	case len(rel) == 2 && rel[1] == "node":
 		m.Answer, found = z.node(q.Name, rel[0], q.Qtype)
 	}
@@ -180,7 +216,7 @@ func addrType(a netip.Addr) uint16 {
 // providers' distinct addresses (A, AAAA), or one SRV per distinct node
 // and port with the nodes' addresses as additional records, shuffled.
 // found is false when the service has no provider.
-func (z *dnsZone) service(qname, label string, qtype uint16) (ans, extra []dns.RR, found bool) {
+func (z *dnsZone) service(b *replyBuf, qname, label string, qtype uint16) (ans, extra []dns.RR, found bool) {
 	if !validLabel(label) {
 		return nil, nil, false
 	}
@@ -189,7 +225,7 @@ func (z *dnsZone) service(qname, label string, qtype uint16) (ans, extra []dns.R
 	case dns.TypeA, dns.TypeAAAA:
 		ans = z.providerAddrs(qname, qtype, ps)
 	case dns.TypeSRV:
-		ans, extra = z.srv(qname, ps)
+		ans, extra = z.srv(b, qname, ps)
 	}
 	return ans, extra, len(ps) > 0
 }
@@ -218,25 +254,30 @@ const maxSRVSets = 4096
 type srvSet struct {
 	from  *tracker.Presence
 	n     int
-	ans   []dns.RR          // in entry order
-	addrs map[string]dns.RR // target host: its A or AAAA record
+	ans   []dns.RR // in entry order
+	hosts []int    // per answer: its target's index in addrs
+	addrs []dns.RR // per target host: its A or AAAA record
 }
 
 // srv returns the SRV records of ps (those with a valid port and a node
 // name that maps to a label), shuffled, and in the same order their
-// targets' addresses.
-func (z *dnsZone) srv(qname string, ps []tracker.Presence) (ans, extra []dns.RR) {
+// targets' addresses, in b's slices.
+func (z *dnsZone) srv(b *replyBuf, qname string, ps []tracker.Presence) (ans, extra []dns.RR) {
 	set := z.srvSet(qname, ps)
-	ans = slices.Clone(set.ans)
-	rand.Shuffle(len(ans), func(i, j int) { ans[i], ans[j] = ans[j], ans[i] })
-	done := make(map[string]bool, len(set.addrs))
-	for _, rr := range ans {
-		host := rr.(*dns.SRV).Target
-		if !done[host] {
-			done[host] = true
-			extra = append(extra, set.addrs[host])
+	ans, hosts := append(b.ans[:0], set.ans...), append(b.hosts[:0], set.hosts...)
+	rand.Shuffle(len(ans), func(i, j int) {
+		ans[i], ans[j] = ans[j], ans[i]
+		hosts[i], hosts[j] = hosts[j], hosts[i]
+	})
+	seen := append(b.seen[:0], make([]bool, len(set.addrs))...)
+	extra = b.extra[:0]
+	for _, h := range hosts {
+		if !seen[h] {
+			seen[h] = true
+			extra = append(extra, set.addrs[h])
 		}
 	}
+	b.ans, b.hosts, b.seen, b.extra = ans, hosts, seen, extra
 	return ans, extra
 }
 
@@ -268,8 +309,9 @@ func (z *dnsZone) buildSRV(qname string, ps []tracker.Presence) *srvSet {
 		host string
 		port uint16
 	}
-	set := &srvSet{from: &ps[0], n: len(ps), addrs: map[string]dns.RR{}}
+	set := &srvSet{from: &ps[0], n: len(ps)}
 	seen := make(map[target]bool, len(ps))
+	index := map[string]int{}    // target host: its index in set.addrs
 	hosts := map[string]string{} // node: its target host, "" if none
 	for _, p := range ps {
 		port, ok := metaPort(p.Meta)
@@ -289,10 +331,14 @@ func (z *dnsZone) buildSRV(qname string, ps []tracker.Presence) *srvSet {
 			continue
 		}
 		seen[tg] = true
-		if _, ok := set.addrs[host]; !ok {
-			set.addrs[host] = z.addrRR(host, addrType(a), a)
+		i, ok := index[host]
+		if !ok {
+			i = len(set.addrs)
+			index[host] = i
+			set.addrs = append(set.addrs, z.addrRR(host, addrType(a), a))
 		}
 		set.ans = append(set.ans, &dns.SRV{Hdr: z.hdr(qname, dns.TypeSRV), Priority: 1, Weight: 1, Port: port, Target: host})
+		set.hosts = append(set.hosts, i)
 	}
 	return set
 }
