@@ -24,13 +24,15 @@
 //
 // A change is gossiped as a delta (one put or delete, with its version)
 // through memberlist's broadcast queue (TransmitLimitedQueue,
-// RetransmitMult). A node gossips on every delta it sees for the first
-// time, so changes spread epidemically. A receiver applies a delta only
-// in order; deltas ahead of a missing version are held (memberlist sends
-// newest first), and if the gap is still open 200 ms later the receiver
-// asks the writer for its whole record with a direct request/response
-// over memberlist's reliable channel (SendReliable, TCP), retried every
-// second for up to 10 s. A change too big for one gossip packet (over
+// RetransmitMult), and pushed at once in one UDP packet to 4 random
+// members. A node gossips and pushes every delta it sees for the first
+// time, so changes spread epidemically, in a few network hops. A receiver
+// applies a delta only in order; deltas ahead of a missing version are
+// held (memberlist sends newest first), and if the gap is still open 200
+// ms later the receiver asks the writer for its whole record with a
+// direct request and answer, in one UDP packet when it fits, else over
+// memberlist's reliable channel (SendReliable, TCP), retried every second
+// for up to 10 s. A change too big for one gossip packet (over
 // 1100 bytes encoded) is gossiped as a payload-less notice of the new
 // version, which triggers that same sync.
 //
@@ -43,9 +45,10 @@
 // Membership gaps are closed on the tracker's side too: 1 s and 3 s
 // after Join the node repeats the full state exchange with a random
 // member (nodes that joined elsewhere meanwhile may be unknown to the
-// peer it joined through), and every ReconnectInterval (2 s) it tries to
-// rejoin one node that crashed (memberlist never probes a dead node
-// again, so this is what heals a partition).
+// peer it joined through), and while it remembers crashed nodes, every
+// ReconnectInterval (2 s) it tries to rejoin one of them (memberlist
+// never probes a dead node again, so this is what heals a partition).
+// A leave is sent at once to every member as well as gossiped.
 //
 // Push/pull (LocalState/MergeRemoteState) is the anti-entropy: on join
 // both sides send every record they hold; periodically each sends its
@@ -133,9 +136,11 @@
 // rotation with phantoms. Nodes wait for that ping in a bounded list
 // that drops a random one when full; a node that joins through this one
 // (a push/pull over TCP, which a UDP spoofer cannot complete, from the
-// node's own address) is pinged at once, and for 10 s after Join a node
-// push/pulls once with every node it verifies, so a flood of phantom
-// names does not keep real nodes out. Forging a member's own messages takes only
+// node's own address) is pinged at once, so are the members listed by
+// the node a joiner dials, and for 10 s after Join a node push/pulls
+// once with every node it verifies that has not shown within half a
+// second that it knows this one, so a flood of phantom names does not
+// keep real nodes out. Forging a member's own messages takes only
 // its name and boot, which unencrypted gossip shows: only a key
 // prevents that. A forged version above the member's own lasts until the
 // member's next push/pull with the node: a record a member sends of

@@ -24,9 +24,9 @@ import (
 // on probation (memberlist probes them, the tracker keeps no state for
 // them and never joins them) and the others are refused, which
 // memberlist neither keeps nor re-gossips. A refused node that answers
-// its ping is admitted by the next alive message about it; if none came
-// within gateSettle, a push/pull with it brings it (and whoever else it
-// knows) in.
+// its ping is admitted by the next alive message about it; if none
+// came by the next tick, a push/pull with it brings it (and whoever
+// else it knows) in.
 //
 // Up to gateInFlight pings (each waiting memberlist's probe timeout)
 // take nodes from a bag: when the bag is full a new node replaces a
@@ -38,13 +38,8 @@ import (
 // a join's push/pull lists at the address of a recent inbound stream
 // are pinged at once, before memberlist asks the gate (see vouch), and
 // a node that just joined push/pulls once with every node it verifies
-// that has not shown within gateSettle that it knows this one (see
-// joining), so each member hears of it over TCP.
-//
-// gateSettle keeps those push/pulls for when gossip failed: each of 30
-// agents started together push/pulled with nearly every other at once
-// (870 push/pulls, most of the start's CPU), while the alive messages
-// still circulating and the members' own sync requests would have done.
+// that has not shown by then that it knows this one (see joining), so
+// each member hears of it over TCP.
 const (
 	probationTTL = 10 * time.Second       // for one memberlist never reported joined
 	gateQueue    = 1024                   // nodes waiting for a ping
@@ -53,7 +48,6 @@ const (
 	gateTries    = 4                      // pings of a refused node before giving up
 	gateMax      = 4096                   // verified or failed nodes remembered
 	gateTick     = 250 * time.Millisecond
-	gateSettle   = 500 * time.Millisecond // before a push/pull with a verified node; see above
 	// gatePushPulls bounds the push/pulls a tick runs at once: each
 	// merges every node of the peer under memberlist's node lock, which
 	// its UDP acks wait for; 8 at once, 30 agents started together each
@@ -94,7 +88,7 @@ type gate struct {
 	kick      chan struct{}            // tick has work (see run)
 	probation map[string]*probation    // by name
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
-	greet     map[candidate]time.Time  // verified soon after our join, when: push/pull once
+	greet     map[candidate]bool       // verified soon after our join: push/pull once
 	knownBy   map[string]bool          // nodes that showed they know us since our join
 	joined    time.Time                // when this node last called Join
 	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
@@ -113,7 +107,7 @@ func newGate(t *Tracker) *gate {
 		queued:    make(map[candidate]bool),
 		probation: make(map[string]*probation),
 		refused:   make(map[candidate]int),
-		greet:     make(map[candidate]time.Time),
+		greet:     make(map[candidate]bool),
 		knownBy:   make(map[string]bool),
 		tries:     make(map[candidate]int),
 		wake:      make(chan struct{}, 1),
@@ -264,7 +258,7 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 // members it knows: vouch pings up to vouchJoinMax of them once, before
 // the merge, so the members that answer are admitted at once. Otherwise
 // the joiner refused nearly all of them (it has one probation slot) and
-// push/pulled with each after gateSettle (issue 15).
+// push/pulled with each at the next tick (issue 15).
 func (g *gate) vouch(peers []*memberlist.Node, now time.Time) {
 	if g.ml.Load() == nil { // a stream came in before New finished
 		return
@@ -440,7 +434,7 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	delete(g.tries, c)
 	g.remember(g.verified, c, now)
 	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
-		g.greet[c] = now
+		g.greet[c] = true
 	}
 	p := g.probation[c.Name]
 	if p == nil || p.addr != c.Addr {
@@ -470,7 +464,7 @@ func (g *gate) joining(now time.Time) {
 func (g *gate) knows(node string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if now := time.Now(); now.Sub(g.joined) < greetWindow+gateSettle && len(g.knownBy) < gateMax {
+	if now := time.Now(); now.Sub(g.joined) < greetWindow+gateTick && len(g.knownBy) < gateMax {
 		g.knownBy[node] = true
 	}
 }
@@ -535,10 +529,9 @@ func (g *gate) pushPull(cs []candidate) {
 // tick asks again about nodes on probation, drops probations memberlist
 // never acted on, and forgets verifications older than the permdown
 // period (admit ignores them meanwhile) and streams older than streamTTL.
-// It returns the nodes to push/pull with, once verified for gateSettle:
-// every refused node that answered (each for up to gateTries ticks,
-// until it is a member) and every node to greet that has not shown it
-// knows us (once). One a tick made 30 agents started together wait
+// It returns the nodes to push/pull with: every refused node that
+// answered (each for up to gateTries ticks, until it is a member) and
+// every node to greet that has not shown it knows us (once). One a tick made 30 agents started together wait
 // seconds for each other.
 func (g *gate) tick(now time.Time) []candidate {
 	g.mu.Lock()
@@ -577,21 +570,13 @@ func (g *gate) tick(now time.Time) []candidate {
 			delete(g.refused, c) // later, its alive messages admit it
 			continue
 		}
-		if now.Sub(g.verified[c]) < gateSettle {
-			continue
-		}
 		g.refused[c] = n + 1
 		out = append(out, c)
 	}
-	for c, at := range g.greet {
-		switch {
-		case g.knownBy[c.Name]:
-			delete(g.greet, c)
-		case now.Sub(at) >= gateSettle:
-			delete(g.greet, c)
-			if !slices.Contains(out, c) {
-				out = append(out, c)
-			}
+	for c := range g.greet {
+		delete(g.greet, c)
+		if !g.knownBy[c.Name] && !slices.Contains(out, c) {
+			out = append(out, c)
 		}
 	}
 	return out
