@@ -188,15 +188,21 @@ func startCluster(tb testing.TB, n int, mod func(*Config)) []*node {
 			}
 		}
 	}
+	waitFullMembership(tb, nodes)
+	return nodes
+}
+
+// waitFullMembership waits until every node sees all of nodes.
+func waitFullMembership(tb testing.TB, nodes []*node) {
+	tb.Helper()
 	lab.Eventually(tb, 10*time.Second, "full membership", func() error {
 		for _, nd := range nodes {
-			if got := len(nd.Members()); got != n {
-				return fmt.Errorf("%s sees %d members, want %d", nd.LocalNode(), got, n)
+			if got := len(nd.Members()); got != len(nodes) {
+				return fmt.Errorf("%s sees %d members, want %d", nd.LocalNode(), got, len(nodes))
 			}
 		}
 		return nil
 	})
-	return nodes
 }
 
 // keysOf lists node/key of a service's entries as seen by n.

@@ -28,14 +28,7 @@ func quietCluster(t *testing.T, n int) []*node {
 			t.Fatalf("join node%d: %v", i, err)
 		}
 	}
-	lab.Eventually(t, 10*time.Second, "full membership", func() error {
-		for _, nd := range nodes {
-			if got := len(nd.Members()); got != n {
-				return fmt.Errorf("%s sees %d members, want %d", nd.LocalNode(), got, n)
-			}
-		}
-		return nil
-	})
+	waitFullMembership(t, nodes)
 	return nodes
 }
 
