@@ -79,3 +79,24 @@ func TestPushForwardsNewChangesOnce(t *testing.T) {
 		t.Errorf("%d changes queued to push, want 2 (each new change from a member once)", n)
 	}
 }
+
+// A leave succeeds in a two-node cluster within a short timeout, though
+// memberlist's own leave notice needs several gossip ticks there: every
+// member got ours at once (issue 15: with gossip every 200 ms, agents
+// exited 1 with "timeout waiting for leave broadcast").
+func TestLeaveShortTimeout(t *testing.T) {
+	nodes := startCluster(t, 2, nil)
+	if _, err := nodes[1].Track("svc", "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, nodes, "svc", []string{nodes[1].LocalNode() + "/k"}, 5*time.Second)
+	if err := nodes[1].Leave(300 * time.Millisecond); err != nil {
+		t.Errorf("Leave: %v", err)
+	}
+	lab.Eventually(t, time.Second, "the leaver's entry dropped", func() error {
+		if got := keysOf(nodes[0], "svc"); len(got) != 0 {
+			return fmt.Errorf("node0 sees %v", got)
+		}
+		return nil
+	})
+}

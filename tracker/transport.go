@@ -1,11 +1,12 @@
 package tracker
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -152,54 +153,56 @@ func (n nodeAware) DialAddressTimeout(a memberlist.Address, timeout time.Duratio
 	return n.DialTimeout(a.Addr, timeout)
 }
 
-// netTransport opens the NetTransport memberlist would, for a config
-// without a Transport: on port 0 it retries a few times (the port must
-// be free for UDP and TCP) and sets the bind and advertise ports to the
-// one it got.
-func netTransport(mc *memberlist.Config) (*memberlist.NetTransport, error) {
-	nc := &memberlist.NetTransportConfig{
-		BindAddrs: []string{mc.BindAddr},
-		BindPort:  mc.BindPort,
-		Logger:    mc.Logger,
+// newSockets opens the sockets for a config without a Transport: on port
+// 0 it retries a few times (the port must be free for UDP and TCP) and
+// sets the bind and advertise ports to the one it got.
+func newSockets(mc *memberlist.Config, seen func(netip.Addr), st *stats) (*sockets, error) {
+	ip, err := netip.ParseAddr(mc.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("bind address %q: %w", mc.BindAddr, err)
 	}
 	tries := 1
 	if mc.BindPort == 0 {
 		tries = 10
 	}
-	var err error
 	for range tries {
-		var nt *memberlist.NetTransport
-		if nt, err = memberlist.NewNetTransport(nc); err == nil {
+		var s *sockets
+		if s, err = listenSockets(netip.AddrPortFrom(ip, uint16(mc.BindPort)), seen, st); err == nil {
 			if mc.BindPort == 0 {
-				mc.BindPort = nt.GetAutoBindPort()
+				mc.BindPort = s.port()
 				mc.AdvertisePort = mc.BindPort
 			}
-			return nt, nil
+			return s, nil
 		}
-		if !strings.Contains(err.Error(), "address already in use") {
+		if !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 	}
 	return nil, fmt.Errorf("bind %s port %d: %w", mc.BindAddr, mc.BindPort, err)
 }
 
-// createMemberlist starts memberlist on mc's transport (a NetTransport
-// when it has none), wrapped to report inbound streams to seen and count
-// the traffic in st.
+// createMemberlist starts memberlist on mc's transport, wrapped to
+// report inbound streams to seen and count the traffic in st, or on
+// sockets that do so themselves when mc has none.
 func createMemberlist(mc *memberlist.Config, seen func(netip.Addr), st *stats) (*memberlist.Memberlist, error) {
-	inner, created := mc.Transport, mc.Transport == nil
-	if created {
-		nt, err := netTransport(mc)
+	if mc.Transport == nil {
+		s, err := newSockets(mc, seen, st)
 		if err != nil {
 			return nil, err
 		}
-		inner = nt
+		mc.Transport = s
+		ml, err := memberlist.Create(mc)
+		if err != nil {
+			s.Shutdown()
+			return nil, err
+		}
+		return ml, nil
 	}
-	tr := newStreamTransport(inner, seen, st)
+	tr := newStreamTransport(mc.Transport, seen, st)
 	mc.Transport = tr
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		tr.stop(created)
+		tr.stop(false)
 		return nil, err
 	}
 	return ml, nil

@@ -101,3 +101,78 @@ func TestStreamTransport(t *testing.T) {
 		t.Errorf("second shutdown: %v", err)
 	}
 }
+
+// The default sockets hand memberlist a copy of each packet (one buffer
+// is reused for reading), report who opened each stream, count both, and
+// shut down with a packet and a stream nobody took.
+func TestSockets(t *testing.T) {
+	var mu sync.Mutex
+	var seen []netip.Addr
+	var counts stats
+	s, err := listenSockets(netip.MustParseAddrPort("127.0.0.1:0"), func(a netip.Addr) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, a)
+	}, &counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", s.port())
+	u, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	recv := func() []byte {
+		t.Helper()
+		select {
+		case p := <-s.PacketCh():
+			return p.Buf
+		case <-time.After(5 * time.Second):
+			t.Fatal("packet not passed on")
+			return nil
+		}
+	}
+	u.Write([]byte("first packet"))
+	first := recv()
+	u.Write([]byte("2nd"))
+	if second := recv(); string(first) != "first packet" || string(second) != "2nd" {
+		t.Errorf("packets %q, %q; want %q, %q", first, second, "first packet", "2nd")
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case in := <-s.StreamCh():
+		in.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("inbound stream not passed on")
+	}
+	mu.Lock()
+	if len(seen) != 1 || seen[0] != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("seen %v, want [127.0.0.1]", seen)
+	}
+	mu.Unlock()
+	if n, b := counts.receivedMessages.Load(), counts.receivedBytes.Load(); n != 3 || b != uint64(len("first packet2nd")) {
+		t.Errorf("counted %d messages, %d bytes in; want 3, %d", n, b, len("first packet2nd"))
+	}
+	if _, err := s.WriteToAddress([]byte("out"), memberlist.Address{Addr: u.LocalAddr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("never taken"))
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	time.Sleep(100 * time.Millisecond) // both wait to be taken
+	done := make(chan struct{})
+	go func() { s.Shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown blocked by a packet or stream nobody took")
+	}
+}
