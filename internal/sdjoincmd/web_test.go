@@ -418,8 +418,12 @@ func TestWebPageHostileRecords(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll('tbody *:not(tr, td, span.tag)').length`); n != 0 {
 		t.Errorf("the tables hold %d elements the page did not make", n)
 	}
-	if got := eval[string](t, b, `document.title + ' ' + ({}).polluted`); got != "sdjoin a@192.0.2.1 undefined" {
-		t.Errorf("title and prototype = %q", got)
+	b.wait(t, "the title naming this agent (from its poll of /v1/members)", func() (bool, string) {
+		got := eval[string](t, b, `document.title`)
+		return got == "sdjoin a@192.0.2.1", got
+	})
+	if got := eval[string](t, b, `String(({}).polluted)`); got != "undefined" {
+		t.Errorf("Object.prototype.polluted = %q, want undefined", got)
 	}
 	b.noExceptions(t)
 }
