@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,14 +28,9 @@ func TestStreamTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var seen []netip.Addr
+	seen, saw := recordSeen()
 	var counts stats
-	st := newStreamTransport(nt, func(a netip.Addr) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, a)
-	}, &counts)
+	st := newStreamTransport(nt, seen, &counts)
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(nt.GetAutoBindPort())).String()
 	dial := func() {
 		c, err := net.Dial("tcp", addr)
@@ -44,17 +40,7 @@ func TestStreamTransport(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 	}
 	dial()
-	select {
-	case c := <-st.StreamCh():
-		c.Close()
-	case <-time.After(5 * time.Second):
-		t.Fatal("inbound stream not passed on")
-	}
-	mu.Lock()
-	if len(seen) != 1 || seen[0] != netip.MustParseAddr("127.0.0.1") {
-		t.Errorf("seen %v, want [127.0.0.1]", seen)
-	}
-	mu.Unlock()
+	takeStreamFromLoopback(t, st.StreamCh(), saw)
 	if n := counts.receivedMessages.Load(); n != 1 {
 		t.Errorf("counted %d inbound streams, want 1", n)
 	}
@@ -80,10 +66,8 @@ func TestStreamTransport(t *testing.T) {
 		udp.Write([]byte("ignored"))
 	}
 	lab.Eventually(t, 5*time.Second, "untaken streams noted", func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(seen) < 2 {
-			return fmt.Errorf("seen %v", seen)
+		if got := saw(); len(got) < 2 {
+			return fmt.Errorf("seen %v", got)
 		}
 		return nil
 	})
@@ -106,14 +90,9 @@ func TestStreamTransport(t *testing.T) {
 // is reused for reading), report who opened each stream, count both, and
 // shut down with a packet and a stream nobody took.
 func TestSockets(t *testing.T) {
-	var mu sync.Mutex
-	var seen []netip.Addr
+	seen, saw := recordSeen()
 	var counts stats
-	s, err := listenSockets(netip.MustParseAddrPort("127.0.0.1:0"), func(a netip.Addr) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, a)
-	}, &counts)
+	s, err := listenSockets(netip.MustParseAddrPort("127.0.0.1:0"), seen, &counts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,17 +123,7 @@ func TestSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	select {
-	case in := <-s.StreamCh():
-		in.Close()
-	case <-time.After(5 * time.Second):
-		t.Fatal("inbound stream not passed on")
-	}
-	mu.Lock()
-	if len(seen) != 1 || seen[0] != netip.MustParseAddr("127.0.0.1") {
-		t.Errorf("seen %v, want [127.0.0.1]", seen)
-	}
-	mu.Unlock()
+	takeStreamFromLoopback(t, s.StreamCh(), saw)
 	if n, b := counts.receivedMessages.Load(), counts.receivedBytes.Load(); n != 3 || b != uint64(len("first packet2nd")) {
 		t.Errorf("counted %d messages, %d bytes in; want 3, %d", n, b, len("first packet2nd"))
 	}
@@ -174,5 +143,35 @@ func TestSockets(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown blocked by a packet or stream nobody took")
+	}
+}
+
+// recordSeen returns a transport's seen func and a reader of what it saw.
+func recordSeen() (func(netip.Addr), func() []netip.Addr) {
+	var mu sync.Mutex
+	var seen []netip.Addr
+	return func(a netip.Addr) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, a)
+		}, func() []netip.Addr {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(seen)
+		}
+}
+
+// takeStreamFromLoopback waits for the one inbound stream dialed from
+// 127.0.0.1, closes it, and checks that it was seen.
+func takeStreamFromLoopback(t *testing.T, streams <-chan net.Conn, saw func() []netip.Addr) {
+	t.Helper()
+	select {
+	case c := <-streams:
+		c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("inbound stream not passed on")
+	}
+	if got := saw(); len(got) != 1 || got[0] != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("seen %v, want [127.0.0.1]", got)
 	}
 }
