@@ -138,9 +138,9 @@
 // (a push/pull over TCP, which a UDP spoofer cannot complete, from the
 // node's own address) is pinged at once, so are the members listed by
 // the node a joiner dials, and for 10 s after Join a node push/pulls
-// once with every node it verifies that has not shown within half a
-// second that it knows this one, so a flood of phantom names does not
-// keep real nodes out. Forging a member's own messages takes only
+// once with every node it verifies that has not shown by then that it
+// knows this one, so a flood of phantom names does not keep real nodes
+// out. Forging a member's own messages takes only
 // its name and boot, which unencrypted gossip shows: only a key
 // prevents that. A forged version above the member's own lasts until the
 // member's next push/pull with the node: a record a member sends of
