@@ -185,24 +185,20 @@ func newSockets(mc *memberlist.Config, seen func(netip.Addr), st *stats) (*socke
 // report inbound streams to seen and count the traffic in st, or on
 // sockets that do so themselves when mc has none.
 func createMemberlist(mc *memberlist.Config, seen func(netip.Addr), st *stats) (*memberlist.Memberlist, error) {
+	var stop func()
 	if mc.Transport == nil {
 		s, err := newSockets(mc, seen, st)
 		if err != nil {
 			return nil, err
 		}
-		mc.Transport = s
-		ml, err := memberlist.Create(mc)
-		if err != nil {
-			s.Shutdown()
-			return nil, err
-		}
-		return ml, nil
+		mc.Transport, stop = s, func() { s.Shutdown() }
+	} else {
+		tr := newStreamTransport(mc.Transport, seen, st)
+		mc.Transport, stop = tr, func() { tr.stop(false) }
 	}
-	tr := newStreamTransport(mc.Transport, seen, st)
-	mc.Transport = tr
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		tr.stop(false)
+		stop()
 		return nil, err
 	}
 	return ml, nil
