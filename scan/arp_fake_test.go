@@ -35,6 +35,8 @@ type fakeLAN struct {
 	failErr    error
 	failTimes  []time.Time
 	sendCost   time.Duration // each write blocks this long: a busy CPU
+	stallAt    int           // the write after this many blocks for stall: a descheduled sender
+	stall      time.Duration
 	pending    []*time.Timer // replies on their way
 	timers     sync.WaitGroup
 }
@@ -86,6 +88,9 @@ func (l *fakeLAN) WriteTo(b []byte, _ net.Addr) (int, error) {
 	}
 	if l.sendCost > 0 {
 		busy(l.sendCost)
+	}
+	if l.stall > 0 && len(l.sent) == l.stallAt {
+		time.Sleep(l.stall)
 	}
 	l.in <- append([]byte(nil), b...) // our own request comes back
 	target := netip.AddrFrom4([4]byte(b[38:42]))

@@ -156,6 +156,14 @@ func (sw *arpSweep) run(ctx context.Context, events <-chan arpEvent, readDone <-
 			if idx < 0 {
 				break
 			}
+			if queue != nil && limiter.Burst() > pacedBurst {
+				// Retries fell due during the first burst (its sender
+				// was held up past the timeout): they are paced.
+				limiter.SetBurstAt(t, pacedBurst)
+				if limiter.TokensAt(t) < 1 {
+					break
+				}
+			}
 			if err := sw.send(idx); err != nil {
 				failures++
 				if !isTransientSendError(err) || failures >= maxSendFailures {

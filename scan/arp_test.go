@@ -106,9 +106,10 @@ func TestSweep(t *testing.T) {
 		{
 			name: "conflict",
 			hosts: map[string][]*fakeHost{
-				"192.0.2.20": {{mac: mac(20)}, {mac: mac(21), delay: 10 * time.Millisecond}},
+				// 150 ms apart: a loaded CI machine delayed the first by 10 ms
+				"192.0.2.20": {{mac: mac(20)}, {mac: mac(21), delay: 150 * time.Millisecond}},
 			},
-			cfg:  ARPConfig{Timeout: 100 * time.Millisecond},
+			cfg:  ARPConfig{Timeout: 400 * time.Millisecond},
 			want: map[string][]string{"192.0.2.20": {"02:00:00:00:01:14", "02:00:00:00:01:15"}},
 		},
 		{
@@ -712,7 +713,18 @@ func TestNextDueSkipsFarRetriesPastDeadline(t *testing.T) {
 }
 
 func TestSweepPacesRetries(t *testing.T) {
+	for _, stall := range []time.Duration{0, 60 * time.Millisecond} {
+		t.Run(fmt.Sprint("stall_", stall), func(t *testing.T) { testSweepPacesRetries(t, stall) })
+	}
+}
+
+// testSweepPacesRetries: with stall, the sender is held up mid-way through
+// its first burst for longer than the timeout, as on a loaded machine, so
+// retries fall due within that burst: they must be paced all the same
+// (CI once saw 28 retries in 394 µs).
+func testSweepPacesRetries(t *testing.T, stall time.Duration) {
 	s, lan := newFakeScanner(t)
+	lan.stallAt, lan.stall = 200, stall
 	// 253 targets at 10000/s, 252 of them silent: the first 253 requests
 	// go in one burst, and the retries, due together a spacing later, must
 	// not: in any millisecond at most pacedBurst plus ten. (The host that
