@@ -37,14 +37,20 @@ func startHTTPAgent(t *testing.T, name string, port int, hostfile string, args .
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	a := startAgent(t, name, port, hostfile, append([]string{"--http", addr}, args...)...)
 	api := apiClient{t: t, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second}}
-	waitFor(t, 5*time.Second, name+" HTTP API", func() bool {
+	api.waitUp(name)
+	return a, api
+}
+
+// waitUp waits until the API of agent name answers.
+func (api apiClient) waitUp(name string) {
+	api.t.Helper()
+	waitFor(api.t, 5*time.Second, name+" HTTP API", func() bool {
 		resp, err := api.c.Get(api.base + "/v1/members")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
-	return a, api
 }
 
 // do sends a request (hdr: name, value pairs) and returns the status,
@@ -869,6 +875,7 @@ func TestBinaryHTTPTokenReload(t *testing.T) {
 		code, _, _ := api.do("PUT", "/v1/track/db", "", "Authorization", "Bearer "+tok)
 		return code
 	}
+	api.waitUp("the agent") // started without waiting for it
 	waitFor(t, 5*time.Second, "the old token accepted", func() bool { return put(oldTok) == 200 })
 	writeFile(t, tf, newTok)
 	a.signal(t, syscall.SIGHUP)
