@@ -337,7 +337,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add(encodeLeave(leaveMsg{Node: peer, Boot: 5}))
 	f.Add(encodeLeave(leaveMsg{Node: "ghost@192.0.2.3", Boot: 5}))
 	f.Add(encodeSyncReq(&syncReq{From: peer, Nodes: []string{peer, "ghost@192.0.2.3"}}))
-	f.Add(encodeRecords(kindSyncResp, []record{rec, ghost}))
+	f.Add(syncResp(rec, ghost))
 	f.Add(encodeState(&pushState{From: peer, Records: []record{rec, ghost},
 		Digest: []digestItem{{Node: peer, Boot: 5, Version: 9}, {Node: "ghost@192.0.2.3", Boot: 1, Version: 1}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -462,7 +462,7 @@ func TestAttackSpoofedHugeVersion(t *testing.T) {
 		spoof func(victim *node) []byte
 	}{
 		{"sync_response", func(v *node) []byte {
-			return encodeRecords(kindSyncResp, []record{{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62}})
+			return syncResp(record{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62})
 		}},
 		{"delta", func(v *node) []byte {
 			return encodeDelta(&delta{Node: v.LocalNode(), Boot: v.boot, Version: 1 << 62, Op: opDel, Service: "http", Key: "web"})

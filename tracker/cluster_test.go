@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -401,4 +402,43 @@ func TestSyncSmallMessagesOverUDP(t *testing.T) {
 	if d := a.tr.dials.Load() - dials; d != 1 {
 		t.Errorf("a %d-byte request opened %d streams, want 1 (TCP)", len(encodeSyncReq(&syncReq{From: a.LocalNode(), Nodes: big})), d)
 	}
+}
+
+// TestJoinStateBounded: a join's push/pull (greetings and reconnects are
+// joins too) carries our record and about joinStateBytes of others', not
+// every record held; a node joining late gets the rest by sync. Before,
+// 100 nodes of 100 entries each sent every record both ways on every
+// greeting and took a minute to converge.
+func TestJoinStateBounded(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	meta := map[string]string{"pad": strings.Repeat("x", 100)}
+	var want []string
+	for i, n := range nodes {
+		for j := range 150 {
+			key := fmt.Sprintf("k%03d", j)
+			if _, err := n.Track("bulk", key, meta); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, fmt.Sprintf("node%d@127.0.0.1/%s", i, key))
+		}
+	}
+	slices.Sort(want)
+	seenEverywhere(t, nodes, "bulk", want, 10*time.Second)
+
+	d := &delegate{t: nodes[0].Tracker}
+	d.t.mu.Lock()
+	own, _ := d.t.v.encoded(d.t.name)
+	d.t.mu.Unlock()
+	if got, max := len(d.LocalState(true)), len(own)+joinStateBytes+1024; got > max {
+		t.Errorf("join state is %d bytes, want at most %d (own record %d + %d)", got, max, len(own), joinStateBytes)
+	}
+	if got := len(d.LocalState(false)); got > len(own)+1024 {
+		t.Errorf("push/pull state is %d bytes, own record %d", got, len(own))
+	}
+
+	late := startNode(t, "node3", 0, nil)
+	if _, err := late.Join([]string{nodes[1].addr()}); err != nil {
+		t.Fatal(err)
+	}
+	seenEverywhere(t, []*node{late}, "bulk", want, 5*time.Second)
 }

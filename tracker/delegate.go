@@ -170,26 +170,47 @@ func (t *Tracker) mergeRecords(peer string, rs []record) {
 	})
 }
 
+// joinStateBytes bounds the other writers' records a join's push/pull
+// carries (about; our own record always goes). A joiner gets the rest by
+// sync requests for what the digest shows it lacks. Without the bound,
+// every greeting and reconnect push/pull, which memberlist runs as joins,
+// sent every record both ways: 100 nodes of 100 entries each spent most
+// of their CPU encoding and decoding megabytes they already held.
+const joinStateBytes = 16 << 10
+
+// LocalState is our push/pull state: our own record, a digest of every
+// record held and, on a join, other records up to joinStateBytes.
 func (d *delegate) LocalState(join bool) []byte {
 	t := d.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := pushState{From: t.name, Digest: t.v.digest()}
+	if r, ok := t.v.encoded(t.name); ok {
+		s.Raw = [][]byte{r}
+	}
 	if join {
+		size := 0
 		for _, it := range s.Digest {
-			if r, ok := t.v.record(it.Node); ok {
-				s.Records = append(s.Records, r)
+			r, ok := t.v.encoded(it.Node)
+			if !ok || it.Node == t.name {
+				continue
 			}
+			if size += len(r); size > joinStateBytes {
+				break
+			}
+			s.Raw = append(s.Raw, r)
 		}
-	} else if r, ok := t.v.record(t.name); ok {
-		s.Records = []record{r}
 	}
 	return encodeState(&s)
 }
 
 func (d *delegate) MergeRemoteState(b []byte, join bool) {
 	t := d.t
-	s, err := decodeState(b)
+	s, err := decodeState(b, func(from, node string, st stamp) bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.v.holds(node, st, node == from)
+	})
 	if err != nil {
 		t.log.Debug("tracker: bad push/pull state", "err", err)
 		return

@@ -50,10 +50,12 @@
 // never probes a dead node again, so this is what heals a partition).
 // A leave is sent at once to every member as well as gossiped.
 //
-// Push/pull (LocalState/MergeRemoteState) is the anti-entropy: on join
-// both sides send every record they hold; periodically each sends its
-// own record plus a digest (node, boot, version) of all records held,
-// and the receiver fetches records it is behind on from the sender.
+// Push/pull (LocalState/MergeRemoteState) is the anti-entropy: each side
+// sends its own record plus a digest (node, boot, version) of all
+// records held, and the receiver fetches records it is behind on from
+// the sender. On a join both sides also send other records, up to about
+// 16 KiB, so a small cluster's joiner has everything in one round trip;
+// records the receiver already holds are skipped without decoding.
 // When memberlist reports a node whose boot we hold no record of, we
 // fetch the record from that node.
 //

@@ -149,9 +149,9 @@ func (s *syncer) collect(now time.Time) map[string][][]byte {
 	msgs := make(map[string][][]byte) // peer -> messages
 	t.mu.Lock()
 	for peer, set := range replies {
-		var rs []record
+		var rs [][]byte
 		for n := range set {
-			if r, ok := t.v.record(n); ok && s.answer(peer, n, now) {
+			if r, ok := t.v.encoded(n); ok && s.answer(peer, n, now) {
 				rs = append(rs, r)
 			}
 		}

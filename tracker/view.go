@@ -61,6 +61,7 @@ type nodeRec struct {
 	svcs        map[string]map[string]*entry // service -> key -> entry
 	n           int                          // number of entries
 	hiddenSince time.Time                    // when first seen hidden with no down time to go by
+	enc         []byte                       // wire encoding, until the record changes (see encoded)
 }
 
 // tomb remembers a writer that left gracefully, so stale copies of its
@@ -418,6 +419,7 @@ func (v *view) drain(out []change, node string, now time.Time) []change {
 // write puts or deletes one entry of node's record, returning changes.
 func (v *view) write(out []change, node string, op byte, svc, key string, meta map[string]string, ver uint64) []change {
 	r := v.nodes[node]
+	r.enc = nil
 	shown := v.visible(node)
 	old := r.svcs[svc][key]
 	if old != nil {
@@ -462,6 +464,14 @@ func (v *view) local(op byte, svc, key string, meta map[string]string) (delta, [
 func replaces(old *nodeRec, in *record, own bool) bool {
 	c := old.stamp().Compare(in.stamp())
 	return c < 0 || own && c > 0 && old.Boot == in.Boot
+}
+
+// holds reports whether mergeRecord would ignore a record of node at s
+// (sent by the writer itself if own): the writer is a member and the
+// record held is not replaced by it.
+func (v *view) holds(node string, s stamp, own bool) bool {
+	old := v.nodes[node]
+	return old != nil && v.fromMember(node, s.Boot) && !replaces(old, &record{Boot: s.Boot, Version: s.Version}, own)
 }
 
 // mergeRecord replaces a writer's record by a newer copy, or by the
@@ -546,6 +556,21 @@ func (v *view) record(node string) (record, bool) {
 	return out, true
 }
 
+// encoded returns the wire encoding of node's record (encodeRecord),
+// kept until the record changes: push/pulls and sync answers send the
+// same records again and again.
+func (v *view) encoded(node string) ([]byte, bool) {
+	r := v.nodes[node]
+	if r == nil {
+		return nil, false
+	}
+	if r.enc == nil {
+		rec, _ := v.record(node)
+		r.enc = encodeRecord(&rec)
+	}
+	return r.enc, true
+}
+
 // digest lists the version of every record held.
 func (v *view) digest() []digestItem {
 	out := make([]digestItem, 0, len(v.nodes))
@@ -557,7 +582,8 @@ func (v *view) digest() []digestItem {
 }
 
 // holdEarly keeps the record of a writer that is not a member (at that
-// boot) yet: a join's push/pull lists every record its peer holds, while
+// boot) yet: a join's push/pull and sync answers list records of nodes
+// the joiner does not know yet, while
 // the admission gate admits the writers one by one. When the writer
 // becomes a member its entries are there at once (see adoptEarly),
 // without a sync request to each. At most maxEarly are held (a random

@@ -330,3 +330,32 @@ func BenchmarkViewList(b *testing.B) {
 		}
 	}
 }
+
+// TestEncodedFollowsChanges: the cached encoding of a record is dropped
+// when the record changes.
+func TestEncodedFollowsChanges(t *testing.T) {
+	v := newView("me@192.0.2.1", netip.MustParseAddrPort("192.0.2.1:7946"), 1)
+	count := func() int {
+		t.Helper()
+		b, ok := v.encoded("me@192.0.2.1")
+		if !ok {
+			t.Fatal("no record of our own")
+		}
+		d := decoder{b: b}
+		r := d.record()
+		if err := d.done(); err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Entries)
+	}
+	for i, op := range []struct {
+		op   byte
+		key  string
+		want int
+	}{{opPut, "a", 1}, {opPut, "b", 2}, {opPut, "b", 2}, {opDel, "a", 1}} {
+		v.local(op.op, "svc", op.key, nil)
+		if got := count(); got != op.want {
+			t.Errorf("after change %d: encoding has %d entries, want %d", i, got, op.want)
+		}
+	}
+}

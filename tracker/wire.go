@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 )
 
@@ -68,12 +67,13 @@ type digestItem struct {
 	Version uint64
 }
 
-// pushState is the push/pull payload: a few full records (all of them on
-// join, only the sender's own otherwise) and a digest of every record
-// the sender holds, so the receiver can ask for what it is missing.
+// pushState is the push/pull payload: a few full records (the sender's
+// own, and on join others up to joinStateBytes) and a digest of every
+// record the sender holds, so the receiver can ask for what it is missing.
 type pushState struct {
 	From    string
 	Records []record
+	Raw     [][]byte // more records, already encoded (encodeState sends them after Records)
 	Digest  []digestItem
 }
 
@@ -110,8 +110,13 @@ func (e *encoder) string(s string) { e.uint(uint64(len(s))); e.b = append(e.b, s
 
 // meta writes a map in sorted key order so equal maps encode equally.
 func (e *encoder) meta(m map[string]string) {
-	keys := slices.Sorted(maps.Keys(m))
-	e.uint(uint64(len(keys)))
+	e.uint(uint64(len(m)))
+	var small [8]string // most metas are a few keys: sort them without allocating
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	for _, k := range keys {
 		e.string(k)
 		e.string(m[k])
@@ -206,21 +211,49 @@ func (d *decoder) meta() map[string]string {
 }
 
 func (d *decoder) record() record {
-	r := record{Node: d.string(), Boot: d.uint(), Version: d.uint()}
+	r, _ := d.recordUnless(nil)
+	return r
+}
+
+// recordUnless reads a record. If skip, called with its node and stamp,
+// says so, the entries are checked for framing and passed over without
+// being kept (skipped is true and r.Entries nil).
+func (d *decoder) recordUnless(skip func(node string, s stamp) bool) (r record, skipped bool) {
+	r = record{Node: d.string(), Boot: d.uint(), Version: d.uint()}
 	n := d.count(4)
 	if d.err != nil {
-		return r
+		return r, false
+	}
+	if skip != nil && skip(r.Node, r.stamp()) {
+		for range n {
+			d.pass()
+			d.pass()
+			d.uint()
+			for range d.count(2) {
+				d.pass()
+				d.pass()
+			}
+		}
+		return r, true
 	}
 	r.Entries = make([]entry, 0, n)
 	for range n {
 		en := entry{Service: d.string(), Key: d.string(), Version: d.uint()}
 		en.Meta = d.meta()
 		if d.err != nil {
-			return r
+			return r, false
 		}
 		r.Entries = append(r.Entries, en)
 	}
-	return r
+	return r, false
+}
+
+// pass reads a string without keeping it.
+func (d *decoder) pass() {
+	n := d.count(1)
+	if d.err == nil {
+		d.b = d.b[n:]
+	}
 }
 
 // done reports the sticky error, or an error if bytes are left over.
@@ -340,13 +373,21 @@ func decodeSyncReq(b []byte) (syncReq, error) {
 	return m, nil
 }
 
-func encodeRecords(kind byte, rs []record) []byte {
+// encodeRecords encodes a message of kind carrying records encoded by
+// encodeRecord.
+func encodeRecords(kind byte, raw [][]byte) []byte {
 	e := encoder{}
 	e.byte(kind)
-	e.uint(uint64(len(rs)))
-	for i := range rs {
-		e.record(&rs[i])
+	e.uint(uint64(len(raw)))
+	for _, r := range raw {
+		e.b = append(e.b, r...)
 	}
+	return e.b
+}
+
+func encodeRecord(r *record) []byte {
+	e := encoder{}
+	e.record(r)
 	return e.b
 }
 
@@ -376,9 +417,12 @@ func encodeState(s *pushState) []byte {
 	e := encoder{}
 	e.byte(kindState)
 	e.string(s.From)
-	e.uint(uint64(len(s.Records)))
+	e.uint(uint64(len(s.Records) + len(s.Raw)))
 	for i := range s.Records {
 		e.record(&s.Records[i])
+	}
+	for _, r := range s.Raw {
+		e.b = append(e.b, r...)
 	}
 	e.uint(uint64(len(s.Digest)))
 	for _, it := range s.Digest {
@@ -389,16 +433,24 @@ func encodeState(s *pushState) []byte {
 	return e.b
 }
 
-// decodeState decodes a push/pull payload.
-func decodeState(b []byte) (pushState, error) {
+// decodeState decodes a push/pull payload. Records for which skip (if
+// not nil) returns true, given the sender, are passed over: a state
+// lists records the receiver mostly holds already.
+func decodeState(b []byte, skip func(from, node string, s stamp) bool) (pushState, error) {
 	d := decoder{b: b}
 	if k := d.byte(); d.err == nil && k != kindState {
 		return pushState{}, fmt.Errorf("tracker: message kind %d is not a state", k)
 	}
 	s := pushState{From: d.string()}
+	var keep func(string, stamp) bool
+	if skip != nil {
+		keep = func(node string, st stamp) bool { return skip(s.From, node, st) }
+	}
 	n := d.count(4)
 	for range n {
-		s.Records = append(s.Records, d.record())
+		if r, skipped := d.recordUnless(keep); !skipped {
+			s.Records = append(s.Records, r)
+		}
 	}
 	n = d.count(3)
 	for range n {

@@ -37,7 +37,7 @@ func TestWireRoundTrip(t *testing.T) {
 	t.Run("state", func(t *testing.T) {
 		in := pushState{From: "n@192.0.2.1", Records: []record{sampleRecord()},
 			Digest: []digestItem{{Node: "a@192.0.2.2", Boot: 1, Version: 2}}}
-		got, err := decodeState(encodeState(&in))
+		got, err := decodeState(encodeState(&in), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestWireRoundTrip(t *testing.T) {
 			t.Errorf("sync request: got %+v, %v", got, err)
 		}
 		rs := []record{sampleRecord()}
-		gotRs, err := decodeSyncResp(encodeRecords(kindSyncResp, rs))
+		gotRs, err := decodeSyncResp(syncResp(rs...))
 		if err != nil || !cmp.Equal(rs, gotRs) {
 			t.Errorf("sync response: got %+v, %v", gotRs, err)
 		}
@@ -108,16 +108,48 @@ func FuzzDecodeDelta(f *testing.F) {
 	})
 }
 
+// TestDecodeStateSkips: records the receiver holds are passed over
+// without being kept; the others and the digest decode as sent.
+func TestDecodeStateSkips(t *testing.T) {
+	a, b := sampleRecord(), sampleRecord()
+	b.Node = "b@192.0.2.3"
+	in := pushState{From: "n@192.0.2.1", Records: []record{a}, Raw: [][]byte{encodeRecord(&b)},
+		Digest: []digestItem{{Node: a.Node, Boot: a.Boot, Version: a.Version}}}
+	var asked []string
+	got, err := decodeState(encodeState(&in), func(from, node string, s stamp) bool {
+		asked = append(asked, from+" "+node)
+		return node == a.Node && s == a.stamp()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pushState{From: in.From, Records: []record{b}, Digest: in.Digest}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if wantAsked := []string{in.From + " " + a.Node, in.From + " " + b.Node}; !cmp.Equal(asked, wantAsked) {
+		t.Errorf("skip asked about %v, want %v", asked, wantAsked)
+	}
+}
+
 func FuzzDecodeState(f *testing.F) {
 	f.Add(encodeState(&pushState{From: "n", Records: []record{sampleRecord()}, Digest: []digestItem{{Node: "a", Boot: 1, Version: 2}}}))
-	f.Add(encodeRecords(kindSyncResp, []record{sampleRecord()}))
+	f.Add(syncResp(sampleRecord()))
 	f.Add([]byte{kindState, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if s, err := decodeState(b); err == nil {
-			again, err := decodeState(encodeState(&s))
+		s, err := decodeState(b, nil)
+		if err == nil {
+			again, err := decodeState(encodeState(&s), nil)
 			if err != nil || !cmp.Equal(s, again, cmp.Comparer(metaEqual)) {
 				t.Fatalf("round trip: %+v -> %+v, %v", s, again, err)
 			}
+		}
+		// Skipping every record keeps the framing checks: what decodes
+		// whole decodes skipped, to the same sender and digest.
+		skipped, errSkip := decodeState(b, func(string, string, stamp) bool { return true })
+		if err == nil && (errSkip != nil || skipped.From != s.From || len(skipped.Records) != 0 ||
+			!cmp.Equal(skipped.Digest, s.Digest)) {
+			t.Fatalf("skipping records: %+v, %v; whole: %+v", skipped, errSkip, s)
 		}
 		decodeSyncResp(b)
 	})
@@ -151,4 +183,13 @@ func TestPeerAddr(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncResp encodes a sync response carrying rs.
+func syncResp(rs ...record) []byte {
+	var raw [][]byte
+	for i := range rs {
+		raw = append(raw, encodeRecord(&rs[i]))
+	}
+	return encodeRecords(kindSyncResp, raw)
 }

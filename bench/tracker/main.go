@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -48,7 +49,24 @@ func main() {
 	only := flag.String("only", "", "run only: main, bulk or soak")
 	profile := flag.String("profile", "", "run only this profile: ours or DefaultLANConfig")
 	logWarn := flag.Bool("log", false, "print the nodes' warnings on stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tracker bench: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "tracker bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	exit := func(code int) {
+		pprof.StopCPUProfile()
+		os.Exit(code)
+	}
 	if *logWarn {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -71,19 +89,19 @@ func main() {
 		if *only == "" || *only == "main" {
 			if err := runMain(p, *nodes, get); err != nil {
 				fmt.Fprintf(os.Stderr, "%s: %v\n", p.name, err)
-				os.Exit(1)
+				exit(1)
 			}
 		}
 		if *only == "" || *only == "bulk" {
 			if err := runBulk(p, *bulkNodes, *bulkEntries, get); err != nil {
 				fmt.Fprintf(os.Stderr, "%s bulk: %v\n", p.name, err)
-				os.Exit(1)
+				exit(1)
 			}
 		}
 		if *soak > 0 && (*only == "" || *only == "soak") {
 			if err := runSoak(p, *soakNodes, *loss, *soak, get); err != nil {
 				fmt.Fprintf(os.Stderr, "%s soak: %v\n", p.name, err)
-				os.Exit(1)
+				exit(1)
 			}
 		}
 	}
