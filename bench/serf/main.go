@@ -12,7 +12,9 @@
 //   - startup: from the moment every process is started until the first,
 //     and every, agent lists all N services, and the CPU time (utime+stime)
 //     all agents used from their start until then;
-//   - RSS: the median agent's resident memory after startup;
+//   - RSS: the median agent's resident memory after startup, and its
+//     private part (RssAnon: heap, stacks; without the binary's pages,
+//     which are shared and can be dropped under memory pressure);
 //   - idle: CPU per agent over -idle-window, after -settle, from
 //     /proc/PID/stat (utime+stime), as a percentage of one core;
 //   - new: agent 0 adds a service (sdjoin track / serf tags); until every
@@ -67,6 +69,7 @@ var rowOrder = []string{
 	"crash (SIGKILL) hidden on all (s)",
 	"graceful leave seen by all (s)",
 	"RSS median (MiB)",
+	"private (anonymous) memory median (MiB)",
 	"idle CPU per agent (% of a core)",
 }
 

@@ -53,7 +53,8 @@ func runCluster(sys system, h *lab.Host, dir string, n int, o opts) (result, err
 	res["startup: every agent lists all (s)"] = last.Seconds()
 	res["startup: CPU of all agents until then (s)"] = totalCPU(c).Seconds()
 	if o.rows["rss"] {
-		res["RSS median (MiB)"] = medianRSS(c)
+		res["RSS median (MiB)"] = medianMemory(c, "VmRSS")
+		res["private (anonymous) memory median (MiB)"] = medianMemory(c, "RssAnon")
 	}
 	if o.rows["idle"] {
 		time.Sleep(o.settle) // let the joins' after-effects end
@@ -156,8 +157,10 @@ func totalCPU(c *cluster) time.Duration {
 	return time.Duration(ticks) * time.Second / clockTick
 }
 
-// medianRSS returns the median resident set of the agents, in MiB.
-func medianRSS(c *cluster) float64 {
+// medianMemory returns the median of a /proc/PID/status field (VmRSS:
+// resident set; RssAnon: its private, anonymous part, without the
+// binary's file-backed pages) over the agents, in MiB.
+func medianMemory(c *cluster, field string) float64 {
 	var rs []float64
 	for _, p := range c.procs {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Process.Pid))
@@ -165,7 +168,7 @@ func medianRSS(c *cluster) float64 {
 			continue
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
 				kb, _ := strconv.ParseFloat(f[1], 64)
 				rs = append(rs, kb/1024)
 			}

@@ -2,9 +2,12 @@ package sdjoincmd
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -19,6 +22,9 @@ var (
 // (see buildBinary). SDJOIN_TEST_BIN=PATH runs them against another
 // build instead, for example to measure the figures before a fix.
 func TestMain(m *testing.M) {
+	// Agents run in this process, and the binaries it starts, keep the
+	// test's GOMAXPROCS (see oneProc, TestOneProc).
+	os.Setenv("GOMAXPROCS", strconv.Itoa(runtime.GOMAXPROCS(0)))
 	if bin := os.Getenv("SDJOIN_TEST_BIN"); bin != "" {
 		sdjoinBin = bin
 		os.Exit(m.Run())
@@ -59,4 +65,30 @@ func buildBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return sdjoinBin
+}
+
+// TestOneProc: an agent without front-ends runs on one P, unless
+// GOMAXPROCS is set; --http and --dns keep the default.
+func TestOneProc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, tc := range []struct {
+		name string
+		env  string
+		opt  agentOptions
+		want int
+	}{
+		{"plain agent", "", agentOptions{}, 1},
+		{"GOMAXPROCS set", "2", agentOptions{}, 2},
+		{"http", "", agentOptions{http: netip.MustParseAddrPort("127.0.0.1:8500")}, 2},
+		{"dns", "", agentOptions{dns: dnsOptions{addr: netip.MustParseAddrPort("127.0.0.1:8600")}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tc.env)
+			runtime.GOMAXPROCS(2)
+			oneProc(&tc.opt)
+			if got := runtime.GOMAXPROCS(0); got != tc.want {
+				t.Errorf("GOMAXPROCS %d, want %d", got, tc.want)
+			}
+		})
+	}
 }
