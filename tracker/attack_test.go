@@ -3,7 +3,6 @@ package tracker
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -671,14 +670,10 @@ func TestGateGreet(t *testing.T) {
 		g.verify(c, true, now.Add(map[candidate]time.Duration{member: time.Second, late: greetWindow}[c]))
 		g.release(c.Name)
 	}
-	if cs := g.tick(now.Add(time.Second)); len(cs) > 0 {
-		t.Errorf("tick = %v right after the ping, want none within greetDelay", cs)
-	}
-	at := now.Add(time.Second + greetDelay)
-	if cs := g.tick(at); !slices.Equal(cs, []candidate{member}) {
+	if cs := g.tick(now); !slices.Equal(cs, []candidate{member}) {
 		t.Errorf("tick = %v, want a push/pull with %s", cs, member.Name)
 	}
-	if cs := g.tick(at); len(cs) > 0 {
+	if cs := g.tick(now); len(cs) > 0 {
 		t.Errorf("tick = %v, want no more push/pulls (once each, none %v after Join)", cs, greetWindow)
 	}
 }
@@ -716,15 +711,13 @@ func TestGateGreetSkipsNodesThatKnowUs(t *testing.T) {
 	g.joined = now // as joining, without its clock
 	known := candidate{"known@192.0.2.3", netip.MustParseAddrPort("192.0.2.3:7946")}
 	other := candidate{"other@192.0.2.4", netip.MustParseAddrPort("192.0.2.4:7946")}
-	hello := candidate{"hello@192.0.2.5", netip.MustParseAddrPort("192.0.2.5:7946")}
 	g.knownBy[known.Name] = true // as knows, without its clock
-	for _, c := range []candidate{known, other, hello} {
+	for _, c := range []candidate{known, other} {
 		g.admit(c, now)
 		g.verify(c, true, now)
 		g.release(c.Name)
 	}
-	g.knownBy[hello.Name] = true // its hello came within greetDelay
-	if cs := g.tick(now.Add(greetDelay)); !slices.Equal(cs, []candidate{other}) {
+	if cs := g.tick(now); !slices.Equal(cs, []candidate{other}) {
 		t.Errorf("tick = %v, want a push/pull with %s only", cs, other.Name)
 	}
 	g.joining(now.Add(time.Minute))
@@ -750,7 +743,6 @@ func TestGateTickPushPullsEveryAnsweredNode(t *testing.T) {
 	for _, c := range all {
 		g.verify(c, true, now) // each to greet too: we just joined
 	}
-	now = now.Add(greetDelay)
 	got := g.tick(now)
 	slices.SortFunc(got, func(a, b candidate) int { return cmp.Compare(a.Name, b.Name) })
 	if !slices.Equal(all, got) {
@@ -830,32 +822,5 @@ func acceptSilently(ln net.Listener) {
 			defer c.Close()
 			io.Copy(io.Discard, c)
 		}()
-	}
-}
-
-// A node that answers the gate's ping gets a hello (an empty sync
-// request, see gate.ping), and a node that just joined then skips
-// greeting the sender with a push/pull: 30 agents started together
-// greeted 260 times, 54-65 with hellos (issue 15). A hello from a name
-// that is no member counts too: a spoofed one skips one greeting, as a
-// spoofed sync request did.
-func TestGateHello(t *testing.T) {
-	// Not joined: a's hello is all b hears from a.
-	a, b := startNode(t, "a", 0, nil), startNode(t, "b", 0, nil)
-	b.gate.joining(time.Now())
-	a.gate.hello(a.gate.ml.Load(), candidate{Name: b.LocalNode(), Addr: netip.MustParseAddrPort(b.addr())})
-	lab.Eventually(t, 2*time.Second, "b hears a's hello", func() error {
-		b.gate.mu.Lock()
-		defer b.gate.mu.Unlock()
-		if !b.gate.knownBy[a.LocalNode()] {
-			return errors.New("a not among the nodes that know b")
-		}
-		return nil
-	})
-	b.handleMsg(encodeSyncReq(&syncReq{From: "stranger@192.0.2.9"}))
-	b.gate.mu.Lock()
-	defer b.gate.mu.Unlock()
-	if !b.gate.knownBy["stranger@192.0.2.9"] {
-		t.Error("a hello from a name that is no member not noted")
 	}
 }

@@ -88,11 +88,9 @@ func (t *Tracker) handleMsg(b []byte) {
 		err = t.handleLeave(b)
 	case kindSyncReq:
 		var req syncReq
-		if req, err = decodeSyncReq(b); err == nil {
-			t.gate.knows(req.From) // also a hello: see gate.hello
-			if len(req.Nodes) > 0 && t.isMember(req.From) {
-				t.syncs.reply(req.From, req.Nodes)
-			}
+		if req, err = decodeSyncReq(b); err == nil && t.isMember(req.From) {
+			t.gate.knows(req.From)
+			t.syncs.reply(req.From, req.Nodes)
 		}
 	case kindSyncResp:
 		var rs []record

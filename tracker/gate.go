@@ -55,13 +55,9 @@ const (
 	gatePushPulls = 2
 	streamTTL     = 5 * time.Second  // how long an inbound stream vouches for its address
 	greetWindow   = 10 * time.Second // after Join, push/pull once with each node verified
-	// greetDelay is how long a greeting waits for the node to show it
-	// knows us (see hello): 30 agents started together greeted 260
-	// times at the next tick (250 ms at most), hellos skip most.
-	greetDelay   = 500 * time.Millisecond
-	vouchMax     = 4  // nodes pinged at once per join push/pull
-	vouchJoinMax = 64 // nodes pinged at once for our own join
-	vouchBusy    = 32 // push/pulls vouching at once (agents started together all join one)
+	vouchMax      = 4                // nodes pinged at once per join push/pull
+	vouchJoinMax  = 64               // nodes pinged at once for our own join
+	vouchBusy     = 32               // push/pulls vouching at once (agents started together all join one)
 )
 
 var errUnverified = errors.New("tracker: node not verified yet")
@@ -92,7 +88,7 @@ type gate struct {
 	kick      chan struct{}            // tick has work (see run)
 	probation map[string]*probation    // by name
 	refused   map[candidate]int        // answered after being refused: push/pulls tried
-	greet     map[candidate]time.Time  // verified soon after our join, when: push/pull once
+	greet     map[candidate]bool       // verified soon after our join: push/pull once
 	knownBy   map[string]bool          // nodes that showed they know us since our join
 	joined    time.Time                // when this node last called Join
 	streams   map[netip.Addr]time.Time // remote addresses of inbound streams, when
@@ -111,7 +107,7 @@ func newGate(t *Tracker) *gate {
 		queued:    make(map[candidate]bool),
 		probation: make(map[string]*probation),
 		refused:   make(map[candidate]int),
-		greet:     make(map[candidate]time.Time),
+		greet:     make(map[candidate]bool),
 		knownBy:   make(map[string]bool),
 		tries:     make(map[candidate]int),
 		wake:      make(chan struct{}, 1),
@@ -412,26 +408,11 @@ func (g *gate) pinger() {
 }
 
 // ping pings c at its address under its name, records the answer and
-// reports it. A node that answered gets a hello.
+// reports it.
 func (g *gate) ping(c candidate) bool {
-	ml := g.ml.Load()
-	_, err := ml.Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
+	_, err := g.ml.Load().Ping(c.Name, net.UDPAddrFromAddrPort(c.Addr))
 	g.verify(c, err == nil, time.Now())
-	if err == nil {
-		g.hello(ml, c)
-	}
 	return err == nil
-}
-
-// hello tells c, which just answered our ping, that we know it: an empty
-// sync request, one small packet. If c joined recently it needs not
-// greet us with a push/pull (see knows), which is what most greetings
-// were: a push/pull is a TCP stream and both nodes' lists.
-func (g *gate) hello(ml *memberlist.Memberlist, c candidate) {
-	n := &memberlist.Node{Name: c.Name, Addr: c.Addr.Addr().AsSlice(), Port: c.Addr.Port()}
-	if err := ml.SendBestEffort(n, encodeSyncReq(&syncReq{From: g.t.name})); err != nil {
-		g.t.log.Debug("tracker: hello failed", "node", c.Name, "err", err)
-	}
 }
 
 // verify records the answer of c; a node on probation that answered
@@ -453,7 +434,7 @@ func (g *gate) verify(c candidate, answered bool, now time.Time) {
 	delete(g.tries, c)
 	g.remember(g.verified, c, now)
 	if now.Sub(g.joined) < greetWindow && len(g.greet) < gateMax {
-		g.greet[c] = now
+		g.greet[c] = true
 	}
 	p := g.probation[c.Name]
 	if p == nil || p.addr != c.Addr {
@@ -479,7 +460,7 @@ func (g *gate) joining(now time.Time) {
 }
 
 // knows notes that node showed it knows this one (it push/pulled with
-// us, asked for our record, or said hello): it needs no greeting.
+// us, or asked for our record): it needs no greeting.
 func (g *gate) knows(node string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -550,9 +531,8 @@ func (g *gate) pushPull(cs []candidate) {
 // period (admit ignores them meanwhile) and streams older than streamTTL.
 // It returns the nodes to push/pull with: every refused node that
 // answered (each for up to gateTries ticks, until it is a member) and
-// every node to greet that has not shown it knows us within greetDelay
-// (once). One a tick made 30 agents started together wait seconds for
-// each other.
+// every node to greet that has not shown it knows us (once). One a tick made 30 agents started together wait
+// seconds for each other.
 func (g *gate) tick(now time.Time) []candidate {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -593,15 +573,10 @@ func (g *gate) tick(now time.Time) []candidate {
 		g.refused[c] = n + 1
 		out = append(out, c)
 	}
-	for c, at := range g.greet {
-		switch {
-		case g.knownBy[c.Name]:
-			delete(g.greet, c)
-		case now.Sub(at) >= greetDelay:
-			delete(g.greet, c)
-			if !slices.Contains(out, c) {
-				out = append(out, c)
-			}
+	for c := range g.greet {
+		delete(g.greet, c)
+		if !g.knownBy[c.Name] && !slices.Contains(out, c) {
+			out = append(out, c)
 		}
 	}
 	return out
