@@ -40,9 +40,9 @@
 // with --verbose and keeps the agents' logs (of the last run) in the
 // directory it prints.
 //
-// An sdjoin agent serves net/http/pprof on ADDR (inside its namespace)
-// when started with SDJOIN_PPROF=ADDR in its environment; it is how the
-// profiles behind issue 15 were taken.
+// An sdjoin agent built with -tags sdjoin_pprof serves net/http/pprof on
+// ADDR (inside its namespace) when started with SDJOIN_PPROF=ADDR in its
+// environment; it is how the profiles behind issue 15 were taken.
 package main
 
 import (
