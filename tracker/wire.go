@@ -385,6 +385,7 @@ func encodeRecords(kind byte, raw [][]byte) []byte {
 	return e.b
 }
 
+// encodeRecord returns r as a state or sync response carries it.
 func encodeRecord(r *record) []byte {
 	e := encoder{}
 	e.record(r)
@@ -442,13 +443,13 @@ func decodeState(b []byte, skip func(from, node string, s stamp) bool) (pushStat
 		return pushState{}, fmt.Errorf("tracker: message kind %d is not a state", k)
 	}
 	s := pushState{From: d.string()}
-	var keep func(string, stamp) bool
+	var skipFromSender func(string, stamp) bool
 	if skip != nil {
-		keep = func(node string, st stamp) bool { return skip(s.From, node, st) }
+		skipFromSender = func(node string, st stamp) bool { return skip(s.From, node, st) }
 	}
 	n := d.count(4)
 	for range n {
-		if r, skipped := d.recordUnless(keep); !skipped {
+		if r, skipped := d.recordUnless(skipFromSender); !skipped {
 			s.Records = append(s.Records, r)
 		}
 	}

@@ -49,7 +49,8 @@ func App(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
-// oneProc runs the agent's Go code on one thread (GOMAXPROCS=1) unless
+// oneProc runs the agent's Go code on one processor at a time
+// (GOMAXPROCS=1) unless
 // GOMAXPROCS is set or a front-end (--http, --dns) may serve many
 // clients. Its own work is a few packets and timers a second, and with
 // two Ps Go's scheduler woke a second thread to look for work after
