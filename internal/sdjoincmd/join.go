@@ -157,7 +157,7 @@ func joinSome(ctx context.Context, t *tracker.Tracker, peers []string) (reached,
 	if len(missing) == 0 {
 		return 0, 0, nil
 	}
-	reached, err = joinPeers(ctx, t, missing, probeWorkers())
+	reached, err = joinPeers(ctx, t, missing, probeWorkers(), skipMembers)
 	return reached, len(missing), err
 }
 
@@ -187,7 +187,7 @@ func notMembers(t *tracker.Tracker, peers []string) []string {
 // only time out, are all being probed within about 100 ms. It returns
 // how many were reached: joined, members by then, or answering after
 // joinFanout joins. It returns early when ctx is done.
-func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int) (int, error) {
+func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers int, members memberJoins) (int, error) {
 	peers = slices.Clone(peers)
 	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
 	jobs := make(chan string)
@@ -223,7 +223,7 @@ func joinPeers(ctx context.Context, t *tracker.Tracker, peers []string, workers 
 		defer close(jobs)
 		feedProbes(ctx, peers, jobs, refused, enough)
 	}()
-	return joinAnswered(ctx, t, answered)
+	return joinAnswered(ctx, t, answered, members)
 }
 
 // feedProbes hands peers to the probing workers on jobs, widening as
@@ -256,10 +256,18 @@ func feedProbes(ctx context.Context, peers []string, jobs chan<- string, refused
 	}
 }
 
+// memberJoins says whether joinPeers joins peers that are members already.
+type memberJoins bool
+
+const (
+	skipMembers memberJoins = false // members are counted as reached, not joined
+	joinMembers memberJoins = true  // members too: their records are merged when Join returns
+)
+
 // joinAnswered joins the peers arriving on answered, in batches of those
 // that arrived meanwhile, until joinFanout joined; it counts the others
 // until answered is closed or ctx is done.
-func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan string) (int, error) {
+func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan string, members memberJoins) (int, error) {
 	var n, joined int
 	var lastErr error
 	for p := range answered {
@@ -279,9 +287,11 @@ func joinAnswered(ctx context.Context, t *tracker.Tracker, answered <-chan strin
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		answeredN := len(batch)
-		if batch = notMembers(t, batch); len(batch) < answeredN {
-			n += answeredN - len(batch) // reached through gossip already
+		if members == skipMembers {
+			answeredN := len(batch)
+			if batch = notMembers(t, batch); len(batch) < answeredN {
+				n += answeredN - len(batch) // reached through gossip already
+			}
 		}
 		if joined >= joinFanout {
 			n += len(batch) // answered: gossip brings it, or a later round joins it

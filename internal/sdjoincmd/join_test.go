@@ -32,18 +32,26 @@ func TestJoinPeers(t *testing.T) {
 		peers = append(peers, fmt.Sprintf("127.0.%d.%d:1", 9, i+1)) // nobody listens on port 1
 	}
 	peers = append(peers, b.Addr().String())
-	n, err := joinPeers(t.Context(), a, peers, 8)
+	n, err := joinPeers(t.Context(), a, peers, 8, skipMembers)
 	if n != 1 || err != nil {
 		t.Errorf("joinPeers = %d, %v; want 1 reached", n, err)
 	}
 	waitFor(t, 5*time.Second, "b a member of a", func() bool { return len(a.Members()) == 2 })
-	if n, err := joinPeers(t.Context(), a, []string{b.Addr().String()}, 8); n != 1 || err != nil {
+	if n, err := joinPeers(t.Context(), a, []string{b.Addr().String()}, 8, skipMembers); n != 1 || err != nil {
 		t.Errorf("joinPeers of a member = %d, %v; want it counted as reached", n, err)
+	}
+	// rejoin's mode: a member is joined again, its records merged on return.
+	before := a.Stats().PushPulls
+	if n, err := joinPeers(t.Context(), a, []string{b.Addr().String()}, 8, joinMembers); n != 1 || err != nil {
+		t.Errorf("joinPeers of a member, joinMembers = %d, %v; want 1 joined", n, err)
+	}
+	if after := a.Stats().PushPulls; after <= before {
+		t.Errorf("joinMembers did not push/pull with the member (push/pulls %d -> %d)", before, after)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	start := time.Now()
-	if n, _ := joinPeers(ctx, a, peers, 8); n != 0 || time.Since(start) > time.Second {
+	if n, _ := joinPeers(ctx, a, peers, 8, skipMembers); n != 0 || time.Since(start) > time.Second {
 		t.Errorf("joinPeers with ctx done = %d after %v, want 0 at once", n, time.Since(start))
 	}
 }
@@ -59,7 +67,7 @@ func TestJoinPeersJoinsFew(t *testing.T) {
 	for i := range 30 {
 		peers = append(peers, newLoopbackTracker(t, fmt.Sprintf("p%d", i)).Addr().String())
 	}
-	n, err := joinPeers(t.Context(), a, peers, 1024)
+	n, err := joinPeers(t.Context(), a, peers, 1024, skipMembers)
 	if n < joinFanout || n > len(peers)/2 || err != nil {
 		t.Errorf("joinPeers = %d, %v; want %d to %d reached (it stops probing once %d answered)", n, err, joinFanout, len(peers)/2, joinFanout)
 	}
