@@ -29,6 +29,11 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 // them when its handoff queue fills. A message dropped here is
 // recovered by the gap and sync machinery.
 //
+// A leave is handled here, at once: a writer sends it just before
+// memberlist's own leave notice, which reaches NotifyLeave on this
+// goroutine, and the leave must be applied first for the member to be
+// reported as gone gracefully. It is small and cheap (no I/O).
+//
 // Gossiped messages (deltas, leaves) over maxDeltaBytes are never sent
 // by a tracker and are dropped before being copied; the inbox holds at
 // most maxInboxBytes.
@@ -36,6 +41,10 @@ func (d *delegate) NotifyMsg(b []byte) {
 	t := d.t
 	if unwanted(b) {
 		t.stats.dropped.Add(1)
+		return
+	}
+	if b[0] == kindLeave {
+		t.handleMsg(append([]byte(nil), b...)) // re-gossiped: a copy
 		return
 	}
 	if t.inboxBytes.Add(int64(len(b))) > maxInboxBytes {

@@ -1,11 +1,14 @@
 package tracker
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 func TestSubscriptionCoalesces(t *testing.T) {
@@ -225,5 +228,30 @@ func BenchmarkPick(b *testing.B) {
 		if _, err := n.Pick("web", Random); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A writer's leave message reaches us just before memberlist's notice
+// that it is gone (both arrive on memberlist's packet goroutine, in that
+// order): the member is reported as having left gracefully. The leave
+// used to wait in the inbox, behind the notice, under load
+// (TestClusterSubscribeMembers failed in CI).
+func TestLeaveBeforeDeadNotice(t *testing.T) {
+	const peer = "peer@192.0.2.2"
+	tr := bareTracker(peer)
+	d := &delegate{t: tr}
+	msg := encodeLeave(leaveMsg{Node: peer, Boot: 5})
+	d.NotifyMsg(msg)
+	clear(msg) // memberlist reuses its buffer
+	d.NotifyLeave(&memberlist.Node{Name: peer})
+	if m := tr.v.members[peer]; m == nil || m.Alive || !m.Left {
+		t.Fatalf("member after leave message and dead notice: %+v, want left gracefully", m)
+	}
+	if got := tr.queue.NumQueued(); got != 1 {
+		t.Fatalf("%d messages queued for gossip, want the leave passed on", got)
+	}
+	b := tr.queue.GetBroadcasts(0, 1400)
+	if len(b) != 1 || !bytes.Equal(b[0], encodeLeave(leaveMsg{Node: peer, Boot: 5})) {
+		t.Fatalf("gossiped %x, want the leave message intact", b)
 	}
 }
