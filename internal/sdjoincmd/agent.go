@@ -140,7 +140,7 @@ func (a *agent) run(ctx context.Context) error {
 	}
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	srv := &controlServer{core: a.core, hub: a.hub, warn: a.warnf, log: a.log,
-		count: func(op string) { a.metrics.control.WithLabelValues(op).Inc() }}
+		count: a.metrics.countControl}
 	srv.wg.Add(1)
 	go srv.serve(srvCtx, ln)
 	var hs *httpServer

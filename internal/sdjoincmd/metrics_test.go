@@ -1,6 +1,7 @@
 package sdjoincmd
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -15,7 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -222,11 +223,16 @@ func TestMetricsCluster(t *testing.T) {
 	lint(t, a)
 }
 
-// lint fails the test on any problem promtool's linter finds in the
-// agent's metrics.
+// lint fails the test on any problem promtool's linter finds in a
+// scrape of the agent's metrics.
 func lint(t *testing.T, a *metricsAgent) {
 	t.Helper()
-	problems, err := testutil.GatherAndLint(a.metrics.reg)
+	resp, err := http.Get(a.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	problems, err := promlint.New(resp.Body).Lint()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,4 +656,54 @@ func TestMetricsOverHTTPAPI(t *testing.T) {
 	if v := got.get(t, "sdjoin_http_event_streams_dropped_total"); v != 0 {
 		t.Errorf("event streams dropped: %v, want 0", v)
 	}
+}
+
+// TestMetricsGzipAndBusy: a scrape that accepts gzip gets the metrics
+// gzipped, and while maxScrapes scrapes are being served another gets 503
+// at once.
+func TestMetricsGzipAndBusy(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	a := startMetricsAgent(t, "a", port, hostfileOf(t, port))
+	req, err := http.NewRequest("GET", a.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip") // set by hand: not decompressed
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if enc := resp.Header.Get("Content-Encoding"); enc != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", enc)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(zr)
+	if err != nil {
+		t.Fatalf("parse gzipped metrics: %v", err)
+	}
+	if fams["sdjoin_members"] == nil || fams["process_resident_memory_bytes"] == nil {
+		t.Errorf("gzipped scrape lacks sdjoin_members or process metrics: %d families", len(fams))
+	}
+
+	for range maxScrapes { // scrapes in progress
+		a.metrics.scrapes <- struct{}{}
+	}
+	busy, err := http.Get(a.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy.Body.Close()
+	for range maxScrapes {
+		<-a.metrics.scrapes
+	}
+	if busy.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("scrape past %d at once: %s, want 503", maxScrapes, busy.Status)
+	}
+	a.scrape(t) // served again
 }
