@@ -1,24 +1,25 @@
 package rename
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"runtime"
 	"sync"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/ipfinder-go/ipfinder/internal/rtnl"
 )
 
 // netlinkSource reads addresses and routes over rtnetlink and subscribes
-// to the address multicast groups, all in the network namespace that
-// Watch was called in.
+// to the address and route multicast groups, all in the network namespace
+// that Watch was called in.
 type netlinkSource struct {
 	ns     netns.NsHandle
-	h      *netlink.Handle
+	c      *rtnl.Conn
 	log    *slog.Logger
 	family int // 4 or 6: events of the other family are no hint; 0: all
 }
@@ -30,52 +31,42 @@ func openSource(log *slog.Logger, family int) (source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rename: get network namespace: %w", err)
 	}
-	// netns.None: open the socket on this thread, in ns, without setns
-	// (which needs CAP_SYS_ADMIN).
-	h, err := netlink.NewHandleAt(netns.None(), unix.NETLINK_ROUTE)
+	c, err := rtnl.Dial() // in ns, for good
 	if err != nil {
 		ns.Close()
-		return nil, fmt.Errorf("rename: open netlink socket: %w", err)
+		return nil, fmt.Errorf("rename: %w", err)
 	}
-	return &netlinkSource{ns: ns, h: h, log: log, family: family}, nil
+	return &netlinkSource{ns: ns, c: c, log: log, family: family}, nil
 }
 
 func (s *netlinkSource) close() error {
-	s.h.Close()
+	s.c.Close()
 	return s.ns.Close()
 }
 
 func (s *netlinkSource) read() (snapshot, error) {
-	links, err := s.h.LinkList()
+	names, err := s.c.Links()
 	if err != nil {
-		return snapshot{}, fmt.Errorf("rename: list links: %w", err)
+		return snapshot{}, fmt.Errorf("rename: %w", err)
 	}
-	names := make(map[int]string, len(links))
-	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
-	}
-	list, err := s.h.AddrList(nil, netlink.FAMILY_ALL)
+	list, err := s.c.Addrs()
 	if err != nil {
-		return snapshot{}, fmt.Errorf("rename: list addresses: %w", err)
+		return snapshot{}, fmt.Errorf("rename: %w", err)
 	}
 	snap := snapshot{addrs: make([]ifaceAddr, 0, len(list))}
 	for _, a := range list {
-		p, ok := prefixOf(a.IPNet)
-		if !ok {
-			continue
-		}
 		snap.addrs = append(snap.addrs, ifaceAddr{
-			Ifindex: a.LinkIndex,
-			Ifname:  names[a.LinkIndex],
-			Prefix:  p,
+			Ifindex: a.Index,
+			Ifname:  names[a.Index],
+			Prefix:  netip.PrefixFrom(a.Prefix.Addr().Unmap(), a.Prefix.Bits()),
 			Flags:   addrFlags(a.Flags),
-			Scope:   uint8(a.Scope),
+			Scope:   a.Scope,
 		})
 	}
-	if snap.default4, err = s.defaultRoute(netlink.FAMILY_V4); err != nil {
+	if snap.default4, err = s.defaultRoute(unix.AF_INET); err != nil {
 		return snapshot{}, err
 	}
-	if snap.default6, err = s.defaultRoute(netlink.FAMILY_V6); err != nil {
+	if snap.default6, err = s.defaultRoute(unix.AF_INET6); err != nil {
 		return snapshot{}, err
 	}
 	return snap, nil
@@ -83,113 +74,95 @@ func (s *netlinkSource) read() (snapshot, error) {
 
 // defaultRoute returns the interface of the main table's default route
 // with the lowest metric, 0 if there is none.
-func (s *netlinkSource) defaultRoute(family int) (int, error) {
-	routes, err := s.h.RouteListFiltered(family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+func (s *netlinkSource) defaultRoute(family uint8) (int, error) {
+	routes, err := s.c.Routes(family)
 	if err != nil {
-		return 0, fmt.Errorf("rename: list routes: %w", err)
+		return 0, fmt.Errorf("rename: %w", err)
 	}
-	index, metric := 0, 0
+	return defaultRoute(routes), nil
+}
+
+// defaultRoute returns the interface of the main table's default route
+// in routes with the lowest metric, 0 if there is none.
+func defaultRoute(routes []rtnl.Route) int {
+	index, metric := 0, uint32(0)
 	for _, r := range routes {
-		if r.Dst != nil {
-			if ones, _ := r.Dst.Mask.Size(); ones != 0 {
-				continue
-			}
+		if r.Table != unix.RT_TABLE_MAIN || r.Cloned || r.DstLen != 0 || r.Index == 0 {
+			continue
 		}
-		link := r.LinkIndex
-		if link == 0 && len(r.MultiPath) > 0 {
-			link = r.MultiPath[0].LinkIndex
-		}
-		if link != 0 && (index == 0 || r.Priority < metric) {
-			index, metric = link, r.Priority
+		if index == 0 || r.Priority < metric {
+			index, metric = r.Index, r.Priority
 		}
 	}
-	return index, nil
+	return index
 }
 
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	ip, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	p := netip.PrefixFrom(ip.Unmap(), ones)
-	return p, p.IsValid()
-}
-
-// subscribe subscribes to address and route events (ListExisting false:
-// they are hints, the addresses and routes are read again after them).
-// Route events make a move of the default route count too.
+// subscribe subscribes to address and route events: hints, after which
+// the addresses and routes are read again. Route events make a move of
+// the default route count too.
 func (s *netlinkSource) subscribe() (<-chan struct{}, func(), error) {
-	addrs := make(chan netlink.AddrUpdate, 64)
-	routes := make(chan netlink.RouteUpdate, 64)
-	done := make(chan struct{})
-	logErr := func(err error) {
-		// Also called with "use of closed file" when stopped.
-		s.log.Debug("rename: netlink subscription", "err", err)
-	}
-	runtime.LockOSThread()
-	var ns *netns.NsHandle
-	if cur, err := netns.Get(); err == nil {
-		if !cur.Equal(s.ns) {
-			ns = &s.ns // needs CAP_SYS_ADMIN
-		}
-		cur.Close()
-	}
-	err := netlink.AddrSubscribeWithOptions(addrs, done,
-		netlink.AddrSubscribeOptions{Namespace: ns, ErrorCallback: logErr})
+	ev, err := s.events()
 	if err != nil {
-		runtime.UnlockOSThread()
-		close(done)
-		return nil, nil, fmt.Errorf("rename: subscribe to address events: %w", err)
-	}
-	err = netlink.RouteSubscribeWithOptions(routes, done,
-		netlink.RouteSubscribeOptions{Namespace: ns, ErrorCallback: logErr})
-	runtime.UnlockOSThread()
-	if err != nil {
-		close(done)
-		for range addrs { // netlink closes it after its socket
-		}
-		return nil, nil, fmt.Errorf("rename: subscribe to route events: %w", err)
+		return nil, nil, err
 	}
 	hints := make(chan struct{}, 1)
 	finished := make(chan struct{})
-	stopping := sync.OnceFunc(func() { close(done) })
 	go func() {
 		defer close(finished)
 		defer close(hints)
 		for {
-			var ok, relevant bool
-			select {
-			case u, recv := <-addrs:
-				ok, relevant = recv, s.wants(u.LinkAddress.IP.To4() != nil)
-			case u, recv := <-routes:
-				ok, relevant = recv, s.wants(u.Family != unix.AF_INET6)
+			events, err := ev.Read()
+			relevant := errors.Is(err, rtnl.ErrOverrun) // lost some: read again
+			if err != nil && !relevant {
+				// Also "file already closed" when stopped.
+				s.log.Debug("rename: netlink subscription", "err", err)
+				return
 			}
-			if !ok {
-				break // one subscription ended: end both
+			for _, e := range events {
+				// The other family's events (IPv6 DAD, say) must not delay a read.
+				relevant = relevant || s.wants(e.Family != unix.AF_INET6)
 			}
-			if !relevant {
-				continue // the other family's events (IPv6 DAD, say) must not delay a read
+			if relevant {
+				select {
+				case hints <- struct{}{}:
+				default:
+				}
 			}
-			select {
-			case hints <- struct{}{}:
-			default:
-			}
-		}
-		stopping()
-		for range addrs {
-		}
-		for range routes {
 		}
 	}()
 	stop := sync.OnceFunc(func() {
-		stopping() // netlink closes its sockets, then its channels
+		ev.Close()
 		<-finished
 	})
 	return hints, stop, nil
+}
+
+// events subscribes in the source's namespace: from a thread in another
+// one, it enters it to open the socket (which needs CAP_SYS_ADMIN).
+func (s *netlinkSource) events() (*rtnl.Events, error) {
+	const groups = unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cur, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("rename: get network namespace: %w", err)
+	}
+	defer cur.Close()
+	if !cur.Equal(s.ns) {
+		if err := netns.Set(s.ns); err != nil {
+			return nil, fmt.Errorf("rename: enter the watched network namespace: %w", err)
+		}
+		defer func() {
+			if netns.Set(cur) != nil {
+				runtime.LockOSThread() // stuck in s.ns: the thread ends with its goroutine
+			}
+		}()
+	}
+	ev, err := rtnl.Subscribe(groups)
+	if err != nil {
+		return nil, fmt.Errorf("rename: subscribe to address and route events: %w", err)
+	}
+	return ev, nil
 }
 
 // wants reports whether an event of an IPv4 (or else IPv6) address or

@@ -24,9 +24,10 @@
 // repeats a new-address event, is no change. A lost identity is reported
 // only after Config.Grace (5 s) without a usable address, so a DHCP server
 // moving the address is one Change{Old, New}, reported about Debounce
-// after the new address appears. The subscription is renewed when netlink
-// ends it (it does when its buffer overflows), and a safety read every
-// Config.Poll (30 s) catches lost events. Where netlink is unavailable
+// after the new address appears. When the kernel drops events (its
+// buffer overflowed) that is a hint too; the subscription is renewed if
+// it ends on an error, and a safety read every Config.Poll (30 s) catches
+// anything else lost. Where netlink is unavailable
 // (other systems) the addresses are polled every 2 s with net.Interfaces.
 //
 // # Choosing the identity

@@ -5,13 +5,15 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipfinder-go/ipfinder/internal/rtnl"
 )
 
 // neighborTable returns the MACs of the kernel's IPv6 neighbour entries on
 // ifi, by address (link-local ones with ifi's zone).
 func neighborTable(ifi *net.Interface) (map[netip.Addr]net.HardwareAddr, error) {
-	neighs, err := netlink.NeighList(ifi.Index, netlink.FAMILY_V6)
+	neighs, err := rtnl.Neighbors(ifi.Index, unix.AF_INET6)
 	if err != nil {
 		return nil, fmt.Errorf("scan: IPv6 neighbours of %s: %w", ifi.Name, err)
 	}
@@ -19,20 +21,20 @@ func neighborTable(ifi *net.Interface) (map[netip.Addr]net.HardwareAddr, error) 
 }
 
 // unresolved are the neighbour states without a usable MAC.
-const unresolved = netlink.NUD_INCOMPLETE | netlink.NUD_FAILED | netlink.NUD_NOARP
+const unresolved = unix.NUD_INCOMPLETE | unix.NUD_FAILED | unix.NUD_NOARP
 
 // neighborMACs keeps the entries of neighs that hold an Ethernet MAC.
-func neighborMACs(neighs []netlink.Neigh, zone string) map[netip.Addr]net.HardwareAddr {
+func neighborMACs(neighs []rtnl.Neigh, zone string) map[netip.Addr]net.HardwareAddr {
 	out := make(map[netip.Addr]net.HardwareAddr)
 	for _, n := range neighs {
-		a, ok := netip.AddrFromSlice(n.IP)
-		if !ok || !a.Is6() || a.Is4In6() || n.State&unresolved != 0 || len(n.HardwareAddr) != 6 {
+		a := n.Addr
+		if !a.Is6() || a.Is4In6() || n.State&unresolved != 0 || len(n.MAC) != 6 {
 			continue
 		}
 		if a.IsLinkLocalUnicast() {
 			a = a.WithZone(zone)
 		}
-		out[a] = n.HardwareAddr
+		out[a] = n.MAC
 	}
 	return out
 }

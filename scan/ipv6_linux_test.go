@@ -2,23 +2,26 @@ package scan
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/ipfinder-go/ipfinder/internal/rtnl"
 )
 
 func TestNeighborMACs(t *testing.T) {
 	mac := net.HardwareAddr{0x02, 0, 0x5e, 0, 0x53, 1}
-	neighs := []netlink.Neigh{
-		{IP: net.ParseIP("2001:db8::1"), HardwareAddr: mac, State: netlink.NUD_REACHABLE},
-		{IP: net.ParseIP("fe80::1"), HardwareAddr: mac, State: netlink.NUD_STALE},
-		{IP: net.ParseIP("fd00:db8::1"), HardwareAddr: mac, State: netlink.NUD_DELAY},
-		{IP: net.ParseIP("2001:db8::2"), State: netlink.NUD_INCOMPLETE},
-		{IP: net.ParseIP("2001:db8::3"), HardwareAddr: mac, State: netlink.NUD_FAILED},
-		{IP: net.ParseIP("2001:db8::4"), HardwareAddr: mac[:4], State: netlink.NUD_REACHABLE},
-		{IP: net.ParseIP("192.0.2.1"), HardwareAddr: mac, State: netlink.NUD_REACHABLE},
-		{IP: nil, HardwareAddr: mac, State: netlink.NUD_REACHABLE},
+	neighs := []rtnl.Neigh{
+		{Addr: netip.MustParseAddr("2001:db8::1"), MAC: mac, State: unix.NUD_REACHABLE},
+		{Addr: netip.MustParseAddr("fe80::1"), MAC: mac, State: unix.NUD_STALE},
+		{Addr: netip.MustParseAddr("fd00:db8::1"), MAC: mac, State: unix.NUD_DELAY},
+		{Addr: netip.MustParseAddr("2001:db8::2"), State: unix.NUD_INCOMPLETE},
+		{Addr: netip.MustParseAddr("2001:db8::3"), MAC: mac, State: unix.NUD_FAILED},
+		{Addr: netip.MustParseAddr("2001:db8::4"), MAC: mac[:4], State: unix.NUD_REACHABLE},
+		{Addr: netip.MustParseAddr("192.0.2.1"), MAC: mac, State: unix.NUD_REACHABLE},
+		{MAC: mac, State: unix.NUD_REACHABLE},
 	}
 	want := map[string]string{
 		"2001:db8::1":  mac.String(),

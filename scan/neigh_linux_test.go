@@ -9,22 +9,24 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/ipfinder-go/ipfinder/internal/lab"
+	"github.com/ipfinder-go/ipfinder/internal/rtnl"
 )
 
 func TestLiveNeighbors(t *testing.T) {
 	hw := net.HardwareAddr{2, 0, 0, 0, 0, 9}
-	neighs := []netlink.Neigh{
-		{IP: net.ParseIP("192.0.2.1"), State: netlink.NUD_REACHABLE, HardwareAddr: hw},
-		{IP: net.ParseIP("192.0.2.2"), State: netlink.NUD_STALE, HardwareAddr: hw},
-		{IP: net.ParseIP("192.0.2.3"), State: netlink.NUD_PERMANENT, HardwareAddr: hw},
-		{IP: net.ParseIP("192.0.2.4"), State: netlink.NUD_FAILED},
-		{IP: net.ParseIP("192.0.2.5"), State: netlink.NUD_INCOMPLETE},
-		{IP: net.ParseIP("192.0.2.6"), State: netlink.NUD_NOARP | netlink.NUD_PERMANENT, HardwareAddr: hw},
-		{IP: net.ParseIP("192.0.2.7"), State: netlink.NUD_REACHABLE, HardwareAddr: net.HardwareAddr{1, 2}},
-		{IP: net.ParseIP("2001:db8::1"), State: netlink.NUD_REACHABLE, HardwareAddr: hw},
-		{IP: nil, State: netlink.NUD_REACHABLE, HardwareAddr: hw},
+	neighs := []rtnl.Neigh{
+		{Addr: netip.MustParseAddr("192.0.2.1"), State: unix.NUD_REACHABLE, MAC: hw},
+		{Addr: netip.MustParseAddr("192.0.2.2"), State: unix.NUD_STALE, MAC: hw},
+		{Addr: netip.MustParseAddr("192.0.2.3"), State: unix.NUD_PERMANENT, MAC: hw},
+		{Addr: netip.MustParseAddr("192.0.2.4"), State: unix.NUD_FAILED},
+		{Addr: netip.MustParseAddr("192.0.2.5"), State: unix.NUD_INCOMPLETE},
+		{Addr: netip.MustParseAddr("192.0.2.6"), State: unix.NUD_NOARP | unix.NUD_PERMANENT, MAC: hw},
+		{Addr: netip.MustParseAddr("192.0.2.7"), State: unix.NUD_REACHABLE, MAC: net.HardwareAddr{1, 2}},
+		{Addr: netip.MustParseAddr("2001:db8::1"), State: unix.NUD_REACHABLE, MAC: hw},
+		{State: unix.NUD_REACHABLE, MAC: hw},
 	}
 	want := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")}
 	if got := liveNeighbors(neighs); !slices.Equal(got, want) {

@@ -1,0 +1,276 @@
+package rtnl
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+var errMalformed = errors.New("rtnl: malformed message")
+
+// Addr is an interface address (RTM_NEWADDR).
+type Addr struct {
+	Index  int          // interface index
+	Prefix netip.Prefix // the local address and its subnet length
+	Flags  uint32       // IFA_F_*
+	Scope  uint8        // RT_SCOPE_*
+}
+
+// Route is a route (RTM_NEWROUTE), reduced to what choosing a default
+// route needs.
+type Route struct {
+	Table    uint32
+	DstLen   uint8 // 0: a default route
+	Index    int   // output interface, or the first nexthop's; 0 if none
+	Priority uint32
+	Cloned   bool // a cache entry (RTM_F_CLONED), not a configured route
+}
+
+// Neigh is a neighbour table entry (RTM_NEWNEIGH).
+type Neigh struct {
+	Index int
+	Addr  netip.Addr
+	MAC   net.HardwareAddr // nil if none
+	State uint16           // NUD_*
+}
+
+// Conn is a netlink socket for dumps. Its methods may be called from
+// any goroutine, one at a time (they lock).
+type Conn struct {
+	mu  sync.Mutex
+	fd  int
+	seq uint32
+}
+
+// Dial opens a netlink route socket in the calling thread's network
+// namespace.
+func Dial() (*Conn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: open netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("rtnl: bind netlink socket: %w", err)
+	}
+	return &Conn{fd: fd}, nil
+}
+
+// Close closes the socket.
+func (c *Conn) Close() error { return unix.Close(c.fd) }
+
+// dump sends a dump request of typ with body and returns the messages of
+// the answer.
+func (c *Conn) dump(typ uint16, body []byte) ([]syscall.NetlinkMessage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	req := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(body))
+	req = append(req, body...)
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], typ)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:], c.seq)
+	if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, err
+	}
+	var out []syscall.NetlinkMessage
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		if err != nil {
+			return nil, err
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue // not from the kernel
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != c.seq {
+				continue // the answer to an earlier, abandoned dump
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) < 4 {
+					return nil, errMalformed
+				}
+				if e := int32(binary.NativeEndian.Uint32(m.Data)); e != 0 {
+					return nil, syscall.Errno(-e)
+				}
+				return out, nil
+			}
+			m.Data = append([]byte(nil), m.Data...) // buf is reused
+			out = append(out, m)
+		}
+	}
+}
+
+// Links returns the interface names by index.
+func (c *Conn) Links() (map[int]string, error) {
+	msgs, err := c.dump(unix.RTM_GETLINK, make([]byte, unix.SizeofIfInfomsg))
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: list links: %w", err)
+	}
+	out := make(map[int]string, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK {
+			continue
+		}
+		index, name, err := parseLink(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("rtnl: list links: %w", err)
+		}
+		out[index] = name
+	}
+	return out, nil
+}
+
+// Addrs returns the addresses of every interface, both families.
+func (c *Conn) Addrs() ([]Addr, error) {
+	msgs, err := c.dump(unix.RTM_GETADDR, make([]byte, unix.SizeofIfAddrmsg))
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: list addresses: %w", err)
+	}
+	var out []Addr
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWADDR {
+			continue
+		}
+		a, ok, err := parseAddr(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("rtnl: list addresses: %w", err)
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Routes returns the routes of family (unix.AF_INET or AF_INET6), every
+// table.
+func (c *Conn) Routes(family uint8) ([]Route, error) {
+	body := make([]byte, unix.SizeofRtMsg)
+	body[0] = family
+	msgs, err := c.dump(unix.RTM_GETROUTE, body)
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: list routes: %w", err)
+	}
+	var out []Route
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWROUTE || len(m.Data) < 1 || m.Data[0] != family {
+			continue
+		}
+		r, err := parseRoute(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("rtnl: list routes: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Neighs returns the neighbour entries of family on interface index.
+func (c *Conn) Neighs(index int, family uint8) ([]Neigh, error) {
+	body := make([]byte, unix.SizeofNdMsg)
+	body[0] = family
+	binary.NativeEndian.PutUint32(body[4:], uint32(index))
+	msgs, err := c.dump(unix.RTM_GETNEIGH, body)
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: list neighbours: %w", err)
+	}
+	var out []Neigh
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWNEIGH {
+			continue
+		}
+		n, err := parseNeigh(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("rtnl: list neighbours: %w", err)
+		}
+		if n.Index == index && (family == unix.AF_UNSPEC || n.Addr.Is4() == (family == unix.AF_INET)) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Neighbors dumps the neighbour entries of family on interface index in
+// the calling thread's namespace, on a socket of its own.
+func Neighbors(index int, family uint8) ([]Neigh, error) {
+	c, err := Dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Neighs(index, family)
+}
+
+// Events is a subscription to rtnetlink multicast groups.
+type Events struct {
+	f *os.File
+}
+
+// Event is one notification: its message type (unix.RTM_NEWADDR...) and
+// the address family it is about.
+type Event struct {
+	Type   uint16
+	Family uint8
+}
+
+// Subscribe joins groups (unix.RTMGRP_*) in the calling thread's network
+// namespace.
+func Subscribe(groups uint32) (*Events, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("rtnl: open netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("rtnl: join netlink groups: %w", err)
+	}
+	return &Events{f: os.NewFile(uintptr(fd), "rtnetlink")}, nil // non-blocking: Go's poller reads it
+}
+
+// ErrOverrun is returned by Read when the kernel dropped notifications
+// (ENOBUFS): the caller's view may be stale, and the subscription goes on.
+var ErrOverrun = errors.New("rtnl: notifications lost (receive buffer overrun)")
+
+// Read waits for notifications and returns them. After Close it returns
+// an error.
+func (e *Events) Read() ([]Event, error) {
+	buf := make([]byte, 64<<10)
+	n, err := e.f.Read(buf)
+	if errors.Is(err, unix.ENOBUFS) {
+		return nil, ErrOverrun
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		if len(m.Data) > 0 {
+			out = append(out, Event{Type: m.Header.Type, Family: m.Data[0]})
+		}
+	}
+	return out, nil
+}
+
+// Close ends the subscription; a Read in progress returns.
+func (e *Events) Close() error { return e.f.Close() }
