@@ -32,9 +32,10 @@ mkdir -p "$dist"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-# Binaries: static, reproducible paths, stripped, the version stamped.
+# Binaries: static, reproducible paths, stripped, the version stamped,
+# without urfave/cli's unused doc generators (README, Install).
 mkdir -p "$root/usr/bin"
-CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
+CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -tags urfave_cli_no_docs \
 	-ldflags "-s -w -X github.com/ipfinder-go/ipfinder/internal/version.version=$VERSION" \
 	-o "$root/usr/bin/" ./cmd/ipfinder ./cmd/sdjoin
 

@@ -12,9 +12,11 @@
 //   - startup: from the moment every process is started until the first,
 //     and every, agent lists all N services, and the CPU time (utime+stime)
 //     all agents used from their start until then;
-//   - RSS: the median agent's resident memory after startup, and its
-//     private part (RssAnon: heap, stacks; without the binary's pages,
-//     which are shared and can be dropped under memory pressure);
+//   - RSS: the median agent's resident memory just after startup, and
+//     its private part (RssAnon: heap, stacks; without the binary's
+//     pages, which are shared and can be dropped under memory pressure);
+//     both again after the idle window (with -rows idle): the steady
+//     state, once the heap has grown to its GC goal;
 //   - idle: CPU per agent over -idle-window, after -settle, from
 //     /proc/PID/stat (utime+stime), as a percentage of one core;
 //   - new: agent 0 adds a service (sdjoin track / serf tags); until every
@@ -71,6 +73,8 @@ var rowOrder = []string{
 	"RSS median (MiB)",
 	"private (anonymous) memory median (MiB)",
 	"idle CPU per agent (% of a core)",
+	"RSS median after the idle window (MiB)",
+	"private memory median after the idle window (MiB)",
 }
 
 func main() {

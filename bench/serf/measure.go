@@ -63,6 +63,10 @@ func runCluster(sys system, h *lab.Host, dir string, n int, o opts) (result, err
 			return nil, err
 		}
 		res["idle CPU per agent (% of a core)"] = pct
+		if o.rows["rss"] {
+			res["RSS median after the idle window (MiB)"] = medianMemory(c, "VmRSS")
+			res["private memory median after the idle window (MiB)"] = medianMemory(c, "RssAnon")
+		}
 	}
 	if o.rows["new"] {
 		start := time.Now()

@@ -18,7 +18,8 @@ import (
 
 // Prepare makes a temporary directory named after prefix, which the
 // caller removes, and returns it with the sdjoin binary to run: bin, or,
-// when bin is empty, one built from ./cmd/sdjoin into that directory.
+// when bin is empty, one built from ./cmd/sdjoin into that directory (as
+// the .deb builds it: without urfave/cli's unused doc generators).
 func Prepare(prefix, bin string) (dir, sdjoin string, err error) {
 	dir, err = os.MkdirTemp("", prefix)
 	if err != nil {
@@ -28,7 +29,7 @@ func Prepare(prefix, bin string) (dir, sdjoin string, err error) {
 		return dir, bin, nil
 	}
 	sdjoin = filepath.Join(dir, "sdjoin")
-	if out, err := exec.Command("go", "build", "-o", sdjoin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", sdjoin, "github.com/ipfinder-go/ipfinder/cmd/sdjoin").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return "", "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
