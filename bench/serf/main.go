@@ -17,8 +17,9 @@
 //     pages, which are shared and can be dropped under memory pressure);
 //     both again after the idle window (with -rows idle): the steady
 //     state, once the heap has grown to its GC goal;
-//   - idle: CPU per agent over -idle-window, after -settle, from
-//     /proc/PID/stat (utime+stime), as a percentage of one core;
+//   - idle: CPU per agent over -idle-window, after -settle, from the
+//     run time of its threads (/proc/PID/task/*/schedstat, nanoseconds;
+//     /proc/PID/stat counts 10 ms ticks), as a percentage of one core;
 //   - new: agent 0 adds a service (sdjoin track / serf tags); until every
 //     agent lists it;
 //   - crash: the last agent gets SIGKILL; until no agent lists its service;

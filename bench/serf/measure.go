@@ -123,7 +123,7 @@ func gone(c *cluster, i int, sig syscall.Signal) (time.Duration, error) {
 // idleCPU returns the CPU the live agents used over window, per agent, as
 // a percentage of one core.
 func idleCPU(c *cluster, window time.Duration) (float64, error) {
-	var before, after int64
+	var before, after time.Duration
 	var pids []int
 	for i, p := range c.procs {
 		if c.alive[i] {
@@ -131,7 +131,7 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 		}
 	}
 	for _, pid := range pids {
-		t, err := sdjoinbench.CPUTicks(pid)
+		t, err := sdjoinbench.RunTime(pid)
 		if err != nil {
 			return 0, err
 		}
@@ -140,14 +140,13 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 	start := time.Now()
 	time.Sleep(window) // the measurement window
 	for _, pid := range pids {
-		t, err := sdjoinbench.CPUTicks(pid)
+		t, err := sdjoinbench.RunTime(pid)
 		if err != nil {
 			return 0, err
 		}
 		after += t
 	}
-	used := time.Duration(after-before) * time.Second / clockTick
-	return 100 * used.Seconds() / time.Since(start).Seconds() / float64(len(pids)), nil
+	return 100 * (after - before).Seconds() / time.Since(start).Seconds() / float64(len(pids)), nil
 }
 
 // totalCPU returns the CPU time the live agents used since they started.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // webFiles holds the web page: index.html with the placeholders
@@ -16,10 +17,11 @@ import (
 //go:embed web/index.html web/style.css web/app.js
 var webFiles embed.FS
 
-// webPage is the page GET / serves, built once: the HTML with its CSS
-// and JavaScript inline, and the Content-Security-Policy that allows
+// webPage returns the page GET / serves, built once, by the first agent
+// that serves HTTP (not at init: most agents never do): the HTML with its
+// CSS and JavaScript inline, and the Content-Security-Policy that allows
 // exactly those two by their hashes.
-var webPage = mustBuildPage(webFiles)
+var webPage = sync.OnceValue(func() page { return mustBuildPage(webFiles) })
 
 // page is a built web page.
 type page struct {
@@ -74,7 +76,7 @@ func sourceHash(b []byte) string {
 // /v1/members, /v1/services and /v1/events of the same listener; its
 // script and style are allowed only by hash, and it writes data from the
 // network only as text, never as markup.
-func (a *agent) webHandler() http.Handler { return webPage }
+func (a *agent) webHandler() http.Handler { return webPage() }
 
 func (p page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()

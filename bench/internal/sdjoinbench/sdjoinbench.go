@@ -103,6 +103,34 @@ func CPUTicks(pid int) (int64, error) {
 	return u + s, nil
 }
 
+// RunTime returns the CPU time the live threads of process pid have
+// used, in nanoseconds (the first field of each
+// /proc/PID/task/TID/schedstat): over a window of seconds, ticks (10 ms
+// each) are too coarse to tell idle agents apart.
+func RunTime(pid int) (time.Duration, error) {
+	paths, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(paths) == 0 {
+		return 0, fmt.Errorf("process %d: no threads in /proc", pid)
+	}
+	var sum time.Duration
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 1 {
+			return 0, fmt.Errorf("%s: unexpected format", path)
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: unexpected format", path)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
+}
+
 // WaitUntil polls cond every interval until it holds, or fails when
 // within passes first.
 func WaitUntil(within, every time.Duration, what string, cond func() bool) error {

@@ -104,6 +104,28 @@ func TestCPUTicksNoProcess(t *testing.T) {
 	}
 }
 
+// TestRunTime: a process's run time grows by about the CPU it burns,
+// at nanosecond resolution.
+func TestRunTime(t *testing.T) {
+	before, err := RunTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for time.Since(start) < 20*time.Millisecond { // busy, on this thread
+	}
+	after, err := RunTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := after - before; used < 10*time.Millisecond || used > 2*time.Second {
+		t.Errorf("run time grew by %v over 20 ms of busy loop", used)
+	}
+	if _, err := RunTime(-1); err == nil {
+		t.Error("RunTime(-1): no error")
+	}
+}
+
 func TestWaitUntil(t *testing.T) {
 	n := 0
 	if err := WaitUntil(time.Second, time.Millisecond, "three polls", func() bool { n++; return n == 3 }); err != nil || n != 3 {
