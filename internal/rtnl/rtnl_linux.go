@@ -15,6 +15,10 @@ import (
 
 var errMalformed = errors.New("rtnl: malformed message")
 
+// recvBuf is the size of a receive buffer: the kernel fills a dump's
+// datagrams up to the reader's buffer size, 32 KB at most.
+const recvBuf = 64 << 10
+
 // Addr is an interface address (RTM_NEWADDR).
 type Addr struct {
 	Index  int          // interface index
@@ -47,6 +51,7 @@ type Conn struct {
 	mu  sync.Mutex
 	fd  int
 	seq uint32
+	buf []byte // for answers, made by the first dump
 }
 
 // Dial opens a netlink route socket in the calling thread's network
@@ -81,8 +86,11 @@ func (c *Conn) dump(typ uint16, body []byte) ([]syscall.NetlinkMessage, error) {
 	if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, err
 	}
+	if c.buf == nil {
+		c.buf = make([]byte, recvBuf)
+	}
+	buf := c.buf
 	var out []syscall.NetlinkMessage
-	buf := make([]byte, 64<<10)
 	for {
 		n, from, err := unix.Recvfrom(c.fd, buf, 0)
 		if err != nil {
@@ -220,7 +228,8 @@ func Neighbors(index int, family uint8) ([]Neigh, error) {
 
 // Events is a subscription to rtnetlink multicast groups.
 type Events struct {
-	f *os.File
+	f   *os.File
+	buf []byte
 }
 
 // Event is one notification: its message type (unix.RTM_NEWADDR...) and
@@ -241,7 +250,7 @@ func Subscribe(groups uint32) (*Events, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("rtnl: join netlink groups: %w", err)
 	}
-	return &Events{f: os.NewFile(uintptr(fd), "rtnetlink")}, nil // non-blocking: Go's poller reads it
+	return &Events{f: os.NewFile(uintptr(fd), "rtnetlink"), buf: make([]byte, recvBuf)}, nil // non-blocking: Go's poller reads it
 }
 
 // ErrOverrun is returned by Read when the kernel dropped notifications
@@ -249,9 +258,9 @@ func Subscribe(groups uint32) (*Events, error) {
 var ErrOverrun = errors.New("rtnl: notifications lost (receive buffer overrun)")
 
 // Read waits for notifications and returns them. After Close it returns
-// an error.
+// an error. It is not safe for concurrent use.
 func (e *Events) Read() ([]Event, error) {
-	buf := make([]byte, 64<<10)
+	buf := e.buf
 	n, err := e.f.Read(buf)
 	if errors.Is(err, unix.ENOBUFS) {
 		return nil, ErrOverrun
