@@ -25,6 +25,18 @@ func parse(t testing.TB, b []byte) map[string]*dto.MetricFamily {
 	return fams
 }
 
+// lint fails the test on any problem promtool's linter finds in b.
+func lint(t *testing.T, b []byte) {
+	t.Helper()
+	problems, err := promlint.New(bytes.NewReader(b)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
 func labelsOf(m *dto.Metric) map[string]string {
 	out := map[string]string{}
 	for _, l := range m.Label {
@@ -93,13 +105,7 @@ func TestWriterParses(t *testing.T) {
 	if diff := cmp.Diff([]uint64{2, 2, 3, 4}, cum); diff != "" {
 		t.Errorf("cumulative buckets (-want +got):\n%s", diff)
 	}
-	problems, err := promlint.New(bytes.NewReader(b.Bytes())).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, b.Bytes())
 }
 
 // TestRuntime: the runtime and process metrics parse, pass the linter
@@ -121,13 +127,7 @@ func TestRuntime(t *testing.T) {
 	if rss := fams["process_resident_memory_bytes"].Metric[0].GetGauge().GetValue(); rss < 1<<20 || rss > 1<<34 {
 		t.Errorf("resident memory %v bytes", rss)
 	}
-	problems, err := promlint.New(bytes.NewReader(b.Bytes())).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, b.Bytes())
 }
 
 func TestParseStat(t *testing.T) {

@@ -125,46 +125,53 @@ func (c *Conn) dump(typ uint16, body []byte) ([]syscall.NetlinkMessage, error) {
 	}
 }
 
-// Links returns the interface names by index.
-func (c *Conn) Links() (map[int]string, error) {
-	msgs, err := c.dump(unix.RTM_GETLINK, make([]byte, unix.SizeofIfInfomsg))
+// list dumps typ with body and parses the body of each answer of type
+// want, keeping the values parse says ok to.
+func list[T any](c *Conn, what string, typ, want uint16, body []byte, parse func([]byte) (T, bool, error)) ([]T, error) {
+	msgs, err := c.dump(typ, body)
 	if err != nil {
-		return nil, fmt.Errorf("rtnl: list links: %w", err)
+		return nil, fmt.Errorf("rtnl: list %s: %w", what, err)
 	}
-	out := make(map[int]string, len(msgs))
+	var out []T
 	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK {
+		if m.Header.Type != want {
 			continue
 		}
-		index, name, err := parseLink(m.Data)
+		v, ok, err := parse(m.Data)
 		if err != nil {
-			return nil, fmt.Errorf("rtnl: list links: %w", err)
+			return nil, fmt.Errorf("rtnl: list %s: %w", what, err)
 		}
-		out[index] = name
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// Links returns the interface names by index.
+func (c *Conn) Links() (map[int]string, error) {
+	type link struct {
+		index int
+		name  string
+	}
+	links, err := list(c, "links", unix.RTM_GETLINK, unix.RTM_NEWLINK, make([]byte, unix.SizeofIfInfomsg),
+		func(b []byte) (link, bool, error) {
+			index, name, err := parseLink(b)
+			return link{index, name}, true, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]string, len(links))
+	for _, l := range links {
+		out[l.index] = l.name
 	}
 	return out, nil
 }
 
 // Addrs returns the addresses of every interface, both families.
 func (c *Conn) Addrs() ([]Addr, error) {
-	msgs, err := c.dump(unix.RTM_GETADDR, make([]byte, unix.SizeofIfAddrmsg))
-	if err != nil {
-		return nil, fmt.Errorf("rtnl: list addresses: %w", err)
-	}
-	var out []Addr
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWADDR {
-			continue
-		}
-		a, ok, err := parseAddr(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("rtnl: list addresses: %w", err)
-		}
-		if ok {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return list(c, "addresses", unix.RTM_GETADDR, unix.RTM_NEWADDR, make([]byte, unix.SizeofIfAddrmsg), parseAddr)
 }
 
 // Routes returns the routes of family (unix.AF_INET or AF_INET6), every
@@ -172,22 +179,10 @@ func (c *Conn) Addrs() ([]Addr, error) {
 func (c *Conn) Routes(family uint8) ([]Route, error) {
 	body := make([]byte, unix.SizeofRtMsg)
 	body[0] = family
-	msgs, err := c.dump(unix.RTM_GETROUTE, body)
-	if err != nil {
-		return nil, fmt.Errorf("rtnl: list routes: %w", err)
-	}
-	var out []Route
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWROUTE || len(m.Data) < 1 || m.Data[0] != family {
-			continue
-		}
-		r, err := parseRoute(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("rtnl: list routes: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return list(c, "routes", unix.RTM_GETROUTE, unix.RTM_NEWROUTE, body, func(b []byte) (Route, bool, error) {
+		r, err := parseRoute(b)
+		return r, err == nil && b[0] == family, err
+	})
 }
 
 // Neighs returns the neighbour entries of family on interface index.
@@ -195,24 +190,10 @@ func (c *Conn) Neighs(index int, family uint8) ([]Neigh, error) {
 	body := make([]byte, unix.SizeofNdMsg)
 	body[0] = family
 	binary.NativeEndian.PutUint32(body[4:], uint32(index))
-	msgs, err := c.dump(unix.RTM_GETNEIGH, body)
-	if err != nil {
-		return nil, fmt.Errorf("rtnl: list neighbours: %w", err)
-	}
-	var out []Neigh
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWNEIGH {
-			continue
-		}
-		n, err := parseNeigh(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("rtnl: list neighbours: %w", err)
-		}
-		if n.Index == index && (family == unix.AF_UNSPEC || n.Addr.Is4() == (family == unix.AF_INET)) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return list(c, "neighbours", unix.RTM_GETNEIGH, unix.RTM_NEWNEIGH, body, func(b []byte) (Neigh, bool, error) {
+		n, err := parseNeigh(b)
+		return n, err == nil && n.Index == index && (family == unix.AF_UNSPEC || n.Addr.Is4() == (family == unix.AF_INET)), err
+	})
 }
 
 // Neighbors dumps the neighbour entries of family on interface index in
