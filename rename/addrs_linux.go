@@ -79,12 +79,12 @@ func (s *netlinkSource) defaultRoute(family uint8) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("rename: %w", err)
 	}
-	return defaultRoute(routes), nil
+	return defaultIndex(routes), nil
 }
 
-// defaultRoute returns the interface of the main table's default route
+// defaultIndex returns the interface of the main table's default route
 // in routes with the lowest metric, 0 if there is none.
-func defaultRoute(routes []rtnl.Route) int {
+func defaultIndex(routes []rtnl.Route) int {
 	index, metric := 0, uint32(0)
 	for _, r := range routes {
 		if r.Table != unix.RT_TABLE_MAIN || r.Cloned || r.DstLen != 0 || r.Index == 0 {

@@ -7,8 +7,36 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ipfinder-go/ipfinder/internal/lab"
+	"github.com/ipfinder-go/ipfinder/internal/rtnl"
 )
+
+func TestDefaultIndex(t *testing.T) {
+	mt := uint32(unix.RT_TABLE_MAIN)
+	for _, tc := range []struct {
+		name   string
+		routes []rtnl.Route
+		want   int
+	}{
+		{"none", nil, 0},
+		{"lowest_metric", []rtnl.Route{{Table: mt, Index: 2, Priority: 600}, {Table: mt, Index: 3, Priority: 100}, {Table: mt, Index: 4, Priority: 300}}, 3},
+		{"not_default_or_main_or_cached", []rtnl.Route{
+			{Table: mt, DstLen: 24, Index: 2},
+			{Table: 100, Index: 3},
+			{Table: mt, Index: 4, Cloned: true},
+			{Table: mt, Index: 0}, // unreachable: no interface
+			{Table: mt, Index: 5, Priority: 900},
+		}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := defaultIndex(tc.routes); got != tc.want {
+				t.Errorf("defaultIndex = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
 
 // TestNetlinkSourceKeepsNamespace checks that a source opened inside a
 // namespace reads it and subscribes to it from any thread, as a
