@@ -55,10 +55,14 @@ func (s *netlinkSource) read() (snapshot, error) {
 	}
 	snap := snapshot{addrs: make([]ifaceAddr, 0, len(list))}
 	for _, a := range list {
+		p := netip.PrefixFrom(a.Prefix.Addr().Unmap(), a.Prefix.Bits())
+		if !p.IsValid() { // an IPv4-mapped IPv6 address: not ours to choose
+			continue
+		}
 		snap.addrs = append(snap.addrs, ifaceAddr{
 			Ifindex: a.Index,
 			Ifname:  names[a.Index],
-			Prefix:  netip.PrefixFrom(a.Prefix.Addr().Unmap(), a.Prefix.Bits()),
+			Prefix:  p,
 			Flags:   addrFlags(a.Flags),
 			Scope:   a.Scope,
 		})
