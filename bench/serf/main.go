@@ -10,8 +10,9 @@
 // systems alternate run by run. Rows:
 //
 //   - startup: from the moment every process is started until the first,
-//     and every, agent lists all N services, and the CPU time (utime+stime)
-//     all agents used from their start until then;
+//     and every, agent lists all N services, and the CPU time all agents
+//     used from their start until then (summed over their threads, from
+//     /proc/PID/task/*/schedstat in nanoseconds, as the idle row);
 //   - RSS: the median agent's resident memory just after startup, and
 //     its private part (RssAnon: heap, stacks; without the binary's
 //     pages, which are shared and can be dropped under memory pressure);
