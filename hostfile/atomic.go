@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,7 +29,8 @@ import (
 // 0644. When path is a symbolic link the link is kept and its target
 // replaced (a dangling link's target is created); a link or file that
 // someone else planted in a directory others can write is refused (see
-// CheckPlanted). On error the old file is left as it was and no
+// CheckPlanted), and so is a directory on the way swapped for a link
+// after these checks. On error the old file is left as it was and no
 // temporary file is left behind; an error syncing the directory comes
 // after the rename, with changed true. Temporary files of path older than
 // an hour, left by a writer that was killed, are removed.
@@ -49,7 +52,7 @@ func WriteFile(path string, f Format, hosts []Host) (changed bool, err error) {
 // formatOf returns the format of the file at target, by content, or by
 // the name of path, which links to target.
 func formatOf(path, target string) Format {
-	if data, err := readRegular(target); err == nil {
+	if data, err := readRegular(target, path); err == nil {
 		if f := detect(data); f != Auto {
 			return f
 		}
@@ -66,8 +69,13 @@ func formatOf(path, target string) Format {
 	return Plain
 }
 
-// renameFile is os.Rename; tests replace it to make the last step fail.
-var renameFile = os.Rename
+// renameFile is (*os.Root).Rename; tests replace it to make the last
+// step fail.
+var renameFile = (*os.Root).Rename
+
+// afterCheck runs between the checks of a write's path and the opening of
+// its directory; tests swap the directory there.
+var afterCheck = func(dir string) {}
 
 // maxSymlinks bounds symlink chains, as Linux's MAXSYMLINKS.
 const maxSymlinks = 40
@@ -82,21 +90,40 @@ const staleAge = time.Hour
 
 // writeFileAtomic replaces the file at path with data, as WriteFile
 // describes.
+//
+// Everything after the path's checks goes through a descriptor of the
+// checked directory (an os.Root), so that a directory on the way that is
+// swapped for a symbolic link meanwhile (by another user who owns it)
+// cannot send the write elsewhere.
 func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	target, err := resolveLink(path)
 	if err != nil {
 		return false, err
 	}
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	afterCheck(dir)
+	root, err := openDir(dir)
+	if err != nil {
+		return false, err
+	}
+	defer root.Close()
 	mode := fs.FileMode(0o644)
-	fi, err := os.Stat(target)
+	fi, err := root.Lstat(base)
 	switch {
 	case err == nil && !fi.Mode().IsRegular():
 		return false, fmt.Errorf("hostfile: %s is not a regular file", target)
 	case err == nil:
-		if err := checkFileOwner(target, fi); err != nil {
+		di, err := root.Stat(".")
+		if err != nil {
 			return false, err
 		}
-		if old, err := readRegular(target); err == nil && bytes.Equal(old, data) {
+		if err := checkFileOwner(target, fi, di); err != nil {
+			return false, err
+		}
+		if old, err := readRegularIn(root, base, target); err == nil && bytes.Equal(old, data) {
 			return false, nil
 		}
 		mode = fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
@@ -105,32 +132,56 @@ func writeFileAtomic(path string, data []byte) (changed bool, err error) {
 	default:
 		return false, err
 	}
-	dir, base := filepath.Split(target)
-	if dir == "" {
-		dir = "."
-	}
-	removeStaleTemps(dir, base, time.Now())
-	if err := writeTemp(dir, base, data, mode, fi, target); err != nil {
+	removeStaleTemps(root, base, time.Now())
+	if err := writeTemp(root, base, data, mode, fi); err != nil {
 		return false, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := syncDir(root); err != nil {
 		return true, fmt.Errorf("hostfile: %s written, but syncing its directory: %w", target, err)
 	}
 	return true, nil
 }
 
-// writeTemp writes data to a temporary file in dir with the mode and
-// owner of old (nil for a new file) and renames it to target. It removes
+// openDir opens the directory dir, which holds no symbolic link, as a
+// root, and checks that what it opened is dir: a link swapped in on the
+// way since dir was checked would have been followed.
+func openDir(dir string) (*os.Root, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := isDir(root, dir); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return root, nil
+}
+
+// createTemp creates a new file for base in root, named tempPrefix, base,
+// '-' and random digits, as os.CreateTemp does.
+func createTemp(root *os.Root, base string) (*os.File, string, error) {
+	for try := 0; ; try++ {
+		name := tempPrefix + base + "-" + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
+		}
+		return f, name, err
+	}
+}
+
+// writeTemp writes data to a temporary file in root with the mode and
+// owner of old (nil for a new file) and renames it to base. It removes
 // the temporary file on any error.
-func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo, target string) (err error) {
-	tmp, err := os.CreateTemp(dir, tempPrefix+base+"-*") // O_EXCL, random name
+func writeTemp(root *os.Root, base string, data []byte, mode fs.FileMode, old fs.FileInfo) (err error) {
+	tmp, name, err := createTemp(root, base)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			root.Remove(name)
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
@@ -150,7 +201,7 @@ func writeTemp(dir, base string, data []byte, mode fs.FileMode, old fs.FileInfo,
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return renameFile(tmp.Name(), target)
+	return renameFile(root, name, base)
 }
 
 // resolveLink follows the symbolic links in path, those of its
@@ -233,58 +284,65 @@ func CheckPlanted(path string) error {
 	if err != nil {
 		return err
 	}
-	return checkFileOwner(target, fi)
+	di, err := os.Stat(filepath.Dir(target))
+	if err != nil {
+		return err
+	}
+	return checkFileOwner(target, fi, di)
 }
 
 // checkLinkOwner refuses the symbolic link at path, described by fi, when
 // someone else may have planted it.
 func checkLinkOwner(path string, fi fs.FileInfo) error {
-	uid, dir, err := plantedBy(path, fi)
-	if err != nil || uid < 0 {
-		return err
-	}
-	return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, uid, dir)
-}
-
-// checkFileOwner refuses to replace the file at path, described by fi,
-// when someone else may have planted it: the new file would keep its
-// owner, who could then rewrite it (fs.protected_regular refuses to open
-// such a file for writing).
-func checkFileOwner(path string, fi fs.FileInfo) error {
-	uid, dir, err := plantedBy(path, fi)
-	if err != nil || uid < 0 {
-		return err
-	}
-	return fmt.Errorf("hostfile: refusing to replace %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or write elsewhere", path, uid, dir)
-}
-
-// plantedBy returns the owner of the file at path, described by fi, when
-// it sits in a world-writable directory and belongs to neither the caller
-// nor the directory's owner; otherwise it returns -1.
-func plantedBy(path string, fi fs.FileInfo) (uid int, dir string, err error) {
-	dir = filepath.Dir(path)
-	di, err := os.Stat(dir)
+	di, err := os.Stat(filepath.Dir(path))
 	if err != nil {
-		return -1, dir, err
+		return err
 	}
+	if uid := plantedBy(fi, di); uid >= 0 {
+		return fmt.Errorf("hostfile: refusing to follow symbolic link %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or give the target's path", path, uid, filepath.Dir(path))
+	}
+	return nil
+}
+
+// checkFileOwner refuses to replace the file at path, described by fi, in
+// the directory described by di, when someone else may have planted it:
+// the new file would keep its owner, who could then rewrite it
+// (fs.protected_regular refuses to open such a file for writing).
+func checkFileOwner(path string, fi, di fs.FileInfo) error {
+	if uid := plantedBy(fi, di); uid >= 0 {
+		return fmt.Errorf("hostfile: refusing to replace %s: it belongs to uid %d, not to you, in world-writable %s; remove it, or write elsewhere", path, uid, filepath.Dir(path))
+	}
+	return nil
+}
+
+// plantedBy returns the owner of the file described by fi, in the
+// directory described by di, when that directory is world-writable and
+// the file belongs to neither the caller nor the directory's owner;
+// otherwise it returns -1.
+func plantedBy(fi, di fs.FileInfo) (uid int) {
 	if di.Mode().Perm()&0o002 == 0 {
-		return -1, dir, nil // only its owner and group can plant files here
+		return -1 // only its owner and group can plant files here
 	}
 	uid, ok := ownerOf(fi)
 	if !ok || uid == os.Geteuid() {
-		return -1, dir, nil
+		return -1
 	}
 	if d, ok := ownerOf(di); ok && d == uid {
-		return -1, dir, nil
+		return -1
 	}
-	return uid, dir, nil
+	return uid
 }
 
-// removeStaleTemps removes the temporary files of dir/base that a killed
-// writer left: ours by name, owned by the caller, and older than staleAge.
-// It is best effort; errors are ignored.
-func removeStaleTemps(dir, base string, now time.Time) {
-	ents, err := os.ReadDir(dir)
+// removeStaleTemps removes the temporary files of base in root that a
+// killed writer left: ours by name, owned by the caller, and older than
+// staleAge. It is best effort; errors are ignored.
+func removeStaleTemps(root *os.Root, base string, now time.Time) {
+	d, err := root.Open(".")
+	if err != nil {
+		return
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
 	if err != nil {
 		return
 	}
@@ -301,16 +359,35 @@ func removeStaleTemps(dir, base string, now time.Time) {
 		if uid, ok := ownerOf(fi); ok && uid != os.Geteuid() {
 			continue
 		}
-		os.Remove(filepath.Join(dir, e.Name()))
+		root.Remove(e.Name())
 	}
 }
 
-// syncDir flushes a directory, so that a rename in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncDir flushes root's directory, so that a rename in it survives a
+// crash.
+func syncDir(root *os.Root) error {
+	d, err := root.Open(".")
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// sameDir checks that the open directory d is the one dir names now,
+// without following a symbolic link there. It cannot tell a swap that
+// was undone in between: Linux checks the kernel's name of d instead.
+func sameDir(d *os.File, dir string) error {
+	di, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	fi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(di, fi) {
+		return fmt.Errorf("hostfile: %s changed while being written: try again, or write elsewhere", dir)
+	}
+	return nil
 }

@@ -118,8 +118,8 @@ func TestWriteFileAtomicFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	errRename := errors.New("rename failed")
-	renameFile = func(string, string) error { return errRename }
-	t.Cleanup(func() { renameFile = os.Rename })
+	renameFile = func(*os.Root, string, string) error { return errRename }
+	t.Cleanup(func() { renameFile = (*os.Root).Rename })
 
 	changed, err := writeFileAtomic(path, []byte("new"))
 	if !errors.Is(err, errRename) || changed {

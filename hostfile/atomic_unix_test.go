@@ -269,3 +269,65 @@ func TestWriteFileAtomicRemovesStaleTemps(t *testing.T) {
 		}
 	}
 }
+
+// A directory on the way that another user owns can be swapped for a
+// symbolic link between the checks and the write: the write must not
+// follow it (here to a root-owned directory holding a file of the same
+// name).
+func TestWriteFileDirectorySwappedAfterCheck(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "a directory owned by another user needs root")
+	}
+	top := t.TempDir()
+	shared := filepath.Join(top, "tmp")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	theirs := filepath.Join(shared, "theirs")
+	if err := os.Mkdir(theirs, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(top, "etc")
+	if err := os.Mkdir(private, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(private, "hosts")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swapped := false
+	afterCheck = func(dir string) {
+		if filepath.Clean(dir) != theirs || swapped {
+			return
+		}
+		swapped = true
+		if err := os.Rename(theirs, theirs+".old"); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink(private, theirs); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { afterCheck = func(string) {} })
+	_, err := WriteFile(filepath.Join(theirs, "hosts"), Plain, []Host{{Addr: addr("192.0.2.1")}})
+	if !swapped {
+		t.Fatal("the hook never ran: the test no longer swaps anything")
+	}
+	if err == nil || !strings.Contains(err.Error(), "changed while") {
+		t.Errorf("WriteFile: %v, want an error saying the directory changed", err)
+	}
+	if got := readString(t, victim); got != "precious\n" {
+		t.Errorf("the file behind the swapped-in link holds %q", got)
+	}
+	for _, name := range listDir(t, private) {
+		if strings.HasPrefix(name, tempPrefix) {
+			t.Errorf("temporary file %s left in %s", name, private)
+		}
+	}
+}

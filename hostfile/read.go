@@ -2,9 +2,11 @@ package hostfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 )
 
 // maxSize is the largest hostfile Parse and ReadFile read, in bytes: far
@@ -14,22 +16,53 @@ const maxSize = 64 << 20
 
 // ReadFile parses the hostfile at path; see Parse. It reads regular files
 // only: a FIFO, a device or a directory is an error at once (opening a FIFO
-// does not wait for a writer), and so is a file larger than 64 MiB.
+// does not wait for a writer), and so is a file larger than 64 MiB. Like
+// WriteFile, it refuses to follow a symbolic link that another user may
+// have planted in a world-writable directory (see CheckPlanted).
 func ReadFile(path string, opt *ParseOptions) ([]Host, error) {
-	data, err := readRegular(path)
+	target, err := resolveLink(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readRegular(target, path)
 	if err != nil {
 		return nil, err
 	}
 	return parse(data, path, opt)
 }
 
-// readRegular reads the regular file at path, up to maxSize bytes.
-func readRegular(path string) ([]byte, error) {
+// readRegular reads the regular file at path, which holds no symbolic
+// link (see resolveLink), up to maxSize bytes; errors name it name.
+func readRegular(path, name string) ([]byte, error) {
 	f, err := openNonblock(path)
 	if err != nil {
-		return nil, err
+		return nil, named(err, name)
 	}
 	defer f.Close()
+	return readOpen(f, name)
+}
+
+// readRegularIn is readRegular for the file base in root.
+func readRegularIn(root *os.Root, base, name string) ([]byte, error) {
+	f, err := openNonblockIn(root, base)
+	if err != nil {
+		return nil, named(err, name)
+	}
+	defer f.Close()
+	return readOpen(f, name)
+}
+
+// named makes a path error name the path the caller gave.
+func named(err error, name string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		pe.Path = name
+	}
+	return err
+}
+
+// readOpen reads f, opened by openNonblock, if it is a regular file.
+func readOpen(f *os.File, path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err

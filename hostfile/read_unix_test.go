@@ -57,3 +57,52 @@ func TestReadFileRefusesNonRegular(t *testing.T) {
 		})
 	}
 }
+
+// Like fs.protected_symlinks, and also in a world-writable directory
+// without the sticky bit, which the kernel does not protect: a symbolic
+// link another user planted there is not followed, so a run as root
+// cannot be made to read (and quote in its errors) a file that user
+// cannot read.
+func TestReadFileRefusesPlantedSymlink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		lab.SkipOrFail(t, "planting a link owned by another user needs root")
+	}
+	planted := func(t *testing.T, uid int, dirMode os.FileMode) (link string) {
+		link, victim := lab.PlantedLink(t, uid)
+		if err := os.WriteFile(victim, []byte("192.0.2.7 secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Dir(link), dirMode); err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	for _, tc := range []struct {
+		name    string
+		uid     int
+		dirMode os.FileMode
+		refused bool
+	}{
+		{"other_users_link", 12345, 0o777 | os.ModeSticky, true},
+		{"other_users_link_without_sticky_bit", 12345, 0o777, true},
+		{"own_link", os.Geteuid(), 0o777 | os.ModeSticky, false},
+		{"other_users_link_in_private_directory", 12345, 0o755, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link := planted(t, tc.uid, tc.dirMode)
+			hosts, err := ReadFile(link, nil)
+			if !tc.refused {
+				if err != nil || len(hosts) != 1 || hosts[0].Addr != addr("192.0.2.7") {
+					t.Fatalf("ReadFile = %v, %v; want the target's host", hosts, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "refusing to follow symbolic link "+link) {
+				t.Fatalf("ReadFile = %v, %v; want a refusal naming %s", hosts, err, link)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error quotes the target: %v", err)
+			}
+		})
+	}
+}
