@@ -92,6 +92,15 @@ func TestLabDNSThroughDnsmasq(t *testing.T) {
 	if want := []string{"8080 " + label("a", h[0].Addr), "8081 " + label("b", h[1].Addr)}; err != nil || !slices.Equal(srvLines(srvs), want) {
 		t.Errorf("Go LookupSRV through dnsmasq = %q, %v; want %q", srvLines(srvs), err, want)
 	}
+	// RFC 2782, as Go's and every SRV client's LookupSRV("web", "tcp", ...)
+	// asks: _web._tcp.service.sdjoin.
+	if got := labDig(t, h[0], "_web._tcp.service.sdjoin", "SRV"); !slices.Equal(got, want) {
+		t.Errorf("dig _web._tcp.service.sdjoin SRV = %q, want %q", got, want)
+	}
+	cname, srvs, err := r.LookupSRV(ctx, "web", "tcp", "service.sdjoin")
+	if want := []string{"8080 " + label("a", h[0].Addr), "8081 " + label("b", h[1].Addr)}; err != nil || !slices.Equal(srvLines(srvs), want) || cname != "_web._tcp.service.sdjoin." {
+		t.Errorf("Go LookupSRV(web, tcp, service.sdjoin) through dnsmasq = %q, %q, %v; want %q", cname, srvLines(srvs), err, want)
+	}
 	addrs, err := r.LookupHost(ctx, "web.service.sdjoin")
 	slices.Sort(addrs)
 	if want := []string{h[0].Addr.String(), h[1].Addr.String()}; err != nil || !slices.Equal(addrs, want) {

@@ -166,6 +166,9 @@ func (z *dnsZone) answer(b *replyBuf, q dns.Question) {
 		found = true // empty non-terminals: NODATA
 	case len(rel) == 2 && rel[1] == "service":
 		m.Answer, m.Extra, found = z.service(b, q.Name, rel[0], q.Qtype)
+		found = found || isProto(rel[0]) // above _NAME._tcp: NODATA, not NXDOMAIN (RFC 8020)
+	case len(rel) == 3 && rel[2] == "service" && isProto(rel[1]) && len(rel[0]) > 1 && rel[0][0] == '_':
+		m.Answer, m.Extra, found = z.service(b, q.Name, rel[0][1:], q.Qtype) // RFC 2782
 	case len(rel) == 2 && rel[1] == "node":
 		m.Answer, found = z.node(q.Name, rel[0], q.Qtype)
 	}
@@ -176,6 +179,11 @@ func (z *dnsZone) answer(b *replyBuf, q dns.Question) {
 		m.Ns = []dns.RR{z.soa()}
 	}
 }
+
+// isProto reports whether label is the protocol label of an RFC 2782
+// name, _NAME._tcp.service.DOMAIN (or _udp): entries carry a port but no
+// protocol, so both answer alike.
+func isProto(label string) bool { return label == "_tcp" || label == "_udp" }
 
 // soa is the zone's SOA record; its TTL and minimum, the TTL of negative
 // answers, are the zone's TTL.
