@@ -148,8 +148,8 @@ func idleCPU(c *cluster, window time.Duration) (float64, error) {
 
 // totalCPU returns the CPU time the live agents used since they started,
 // from their threads' run times in nanoseconds (see idleCPU): /proc/PID/stat
-// counts whole 10 ms ticks, rounded down per process, which took about
-// 5 ms from each agent's 11 to 25 ms of startup.
+// counts whole 10 ms ticks, and an agent that had run 12 to 19 ms showed
+// 0 or 10 ms there.
 func totalCPU(c *cluster) time.Duration {
 	var sum time.Duration
 	for i, p := range c.procs {
