@@ -406,6 +406,8 @@ func FuzzDNSRequest(f *testing.F) {
 		ask("sdjoin.", dns.TypeSOA, 0),
 		ask("example.com.", dns.TypeANY, 0),
 		ask("many.service.sdjoin.", dns.TypeA, 512),
+		ask("_many._tcp.service.sdjoin.", dns.TypeSRV, 0),
+		ask("_tcp.service.sdjoin.", dns.TypeSRV, 0),
 	} {
 		b, err := q.Pack()
 		if err != nil {
