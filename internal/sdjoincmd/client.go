@@ -108,12 +108,18 @@ func (cl client) send(req request) (net.Conn, *bufio.Reader, reply, error) {
 	}
 	b, _ := json.Marshal(req)
 	c.SetDeadline(time.Now().Add(cmp.Or(cl.timeout, requestTimeout)))
+	br := bufio.NewReader(c)
+	var rep reply
 	if _, err := c.Write(append(b, '\n')); err != nil {
+		// A busy agent answers and closes before reading: its reply
+		// says why, where the write only says "broken pipe".
+		if readJSONLine(br, &rep) == nil && rep.Error != "" {
+			c.Close()
+			return nil, nil, reply{}, replyError(rep)
+		}
 		c.Close()
 		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)
 	}
-	br := bufio.NewReader(c)
-	var rep reply
 	if err := readJSONLine(br, &rep); err != nil {
 		c.Close()
 		return nil, nil, reply{}, fmt.Errorf("agent at %s: %w", cl.path, err)

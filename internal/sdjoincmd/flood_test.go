@@ -3,6 +3,7 @@
 package sdjoincmd
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -30,6 +31,58 @@ func dialMany(t *testing.T, sock string, n int) (closeAll func()) {
 			t.Fatalf("connection %d: %v", len(cs)+1, err)
 		}
 		cs = append(cs, c)
+	}
+	return closeAll
+}
+
+// holdMany opens n control connections that the agent serves: each
+// waits for a request. A connection refused as busy, because the handler
+// of an earlier one (startAgent's probe) had not ended yet, is dialed
+// again: otherwise that handler's slot frees up later and the test's
+// next connection is served.
+func holdMany(t *testing.T, sock string, n int) (closeAll func()) {
+	t.Helper()
+	var cs []net.Conn
+	closeAll = func() {
+		for _, c := range cs {
+			c.Close()
+		}
+		cs = nil
+	}
+	t.Cleanup(closeAll)
+	held := func(c net.Conn) bool { // no reply, no EOF: a handler waits for its request
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		c.SetReadDeadline(time.Time{})
+		return errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	redial := make([]int, n) // the connections to dial (again)
+	for i := range redial {
+		redial[i] = i
+	}
+	cs = make([]net.Conn, n)
+	for deadline := time.Now().Add(5 * time.Second); len(redial) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d control connections still refused after 5s", len(redial), n)
+		}
+		for _, i := range redial {
+			if cs[i] != nil {
+				cs[i].Close()
+			}
+			c, err := net.Dial("unix", sock)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i+1, err)
+			}
+			cs[i] = c
+		}
+		time.Sleep(50 * time.Millisecond) // a refusal is answered at once
+		var again []int
+		for _, i := range redial {
+			if !held(cs[i]) {
+				again = append(again, i)
+			}
+		}
+		redial = again
 	}
 	return closeAll
 }
@@ -71,10 +124,12 @@ func TestBinaryAcceptSurvivesEMFILE(t *testing.T) {
 func TestControlBusy(t *testing.T) {
 	t.Parallel()
 	a := startAgent(t, "n1", freePort(t), filepath.Join(t.TempDir(), "none"), "--track", "svc")
-	closeAll := dialMany(t, a.sock, maxConns)
-	rep, err := rawRequest(a.sock, `{"op":"list"}`, 5*time.Second)
-	if err != nil || !strings.Contains(rep, "agent busy") {
-		t.Errorf("connection %d: %q, %v; want an \"agent busy\" error", maxConns+1, rep, err)
+	closeAll := holdMany(t, a.sock, maxConns)
+	// The agent refuses at once, often before the client has written its
+	// request: the client reports the agent's reason, not the write error.
+	rep, err := client{path: a.sock}.call(request{Op: opList})
+	if err == nil || !strings.Contains(err.Error(), "agent busy") {
+		t.Errorf("connection %d: %+v, %v; want an \"agent busy\" error", maxConns+1, rep, err)
 	}
 	closeAll()
 	waitFor(t, 5*time.Second, "the agent answering once the connections closed", func() bool {
