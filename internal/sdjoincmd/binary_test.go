@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,13 +41,7 @@ func TestBinaryTwoAgents(t *testing.T) {
 				p.cmd.Wait()
 			}
 		})
-		waitFor(t, 5*time.Second, name+" control socket", func() bool {
-			c, err := net.Dial("unix", p.sock)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
+		waitFor(t, 5*time.Second, name+" control socket", func() bool { return answering(p.sock) })
 		return p
 	}
 	n1 := start("node1", p1)
@@ -146,7 +139,7 @@ func startBinCmd(t *testing.T, stdout io.Writer, shell string, args ...string) *
 			t.Fatalf("agent exited: %v\n%s", a.cmd.ProcessState, a.stderr)
 		default:
 		}
-		return listening(a.sock)
+		return answering(a.sock)
 	})
 	return a
 }

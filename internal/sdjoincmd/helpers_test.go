@@ -1,6 +1,7 @@
 package sdjoincmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -77,14 +78,21 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 var errNotYet = errors.New("not yet")
 
-// listening reports whether an agent accepts connections on the control
-// socket path.
-func listening(path string) bool {
+// answering reports whether an agent answers a request on the control
+// socket path. A socket that accepts connections is not enough: it
+// listens before the agent starts its tracker and serves it.
+func answering(path string) bool {
 	c, err := net.Dial("unix", path)
-	if err == nil {
-		c.Close()
+	if err != nil {
+		return false
 	}
-	return err == nil
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte(`{"op":"members"}` + "\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "{")
 }
 
 // testAgent is an agent run in-process through App.
@@ -123,7 +131,7 @@ func startAgent(t *testing.T, name string, port int, hostfile string, args ...st
 			t.Fatalf("%s exited with %d: %s", name, code, a.stderr)
 		default:
 		}
-		return listening(a.sock)
+		return answering(a.sock)
 	})
 	return a
 }

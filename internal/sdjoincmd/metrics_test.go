@@ -61,7 +61,7 @@ func startMetricsAgent(t testing.TB, name string, port int, hostfile string, tra
 	})
 	// The control socket listens before the tracker is up.
 	lab.Eventually(t, 5*time.Second, name+" control socket and gossip", func() error {
-		if !listening(opt.socket) || len(a.members()) == 0 {
+		if !answering(opt.socket) || len(a.members()) == 0 {
 			return errNotYet
 		}
 		return nil

@@ -3,7 +3,6 @@ package sdjoincmd
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -36,13 +35,7 @@ func startInternalAgent(t *testing.T, name string, port int, hostfile string) (*
 			t.Errorf("agent %s: %v", name, err)
 		}
 	})
-	waitFor(t, 5*time.Second, name+" control socket", func() bool {
-		c, err := net.Dial("unix", opt.socket)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	waitFor(t, 5*time.Second, name+" control socket", func() bool { return answering(opt.socket) })
 	return a, &stdout, opt.socket
 }
 

@@ -84,7 +84,7 @@ func startLabAgent(t *testing.T, h *lab.Host, name, hostfile string, extra ...st
 			t.Fatalf("%s exited: %v\n%s", name, a.cmd.ProcessState, a.stderr)
 		default:
 		}
-		return listening(a.sock)
+		return answering(a.sock)
 	})
 	return a
 }

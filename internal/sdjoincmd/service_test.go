@@ -70,7 +70,7 @@ func TestBinaryServiceNotify(t *testing.T) {
 	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("control socket after READY=1: %v, %v; want a socket with mode 0660", fi, err)
 	}
-	if !listening(sock) {
+	if !answering(sock) {
 		t.Fatal("control socket does not answer after READY=1")
 	}
 

@@ -60,7 +60,7 @@ func startLoopAgent(t *testing.T, name, sock string, port int, hostfile string, 
 			t.Fatalf("%s exited: %v\n%s", name, a.cmd.ProcessState, a.stderr)
 		default:
 		}
-		return listening(sock)
+		return answering(sock)
 	})
 	return a
 }
