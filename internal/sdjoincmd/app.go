@@ -86,7 +86,7 @@ func agentFlags(tl *trackList) []cli.Flag {
 		&cli.BoolFlag{Name: "no-discover", Usage: "neither announce this agent over mDNS nor look for peers that way (implies --no-publish)"},
 		&cli.BoolFlag{Name: "no-publish", Usage: "do not publish this node's services (those with a port in their meta) over DNS-SD"},
 		&cli.BoolFlag{Name: "no-rename", Usage: "keep the node's name when the address changes (following it is on unless --advertise or a specific --bind fixes the address)"},
-		&cli.StringFlag{Name: "dns", Usage: "answer DNS queries for NAME.service.sdjoin and NODE.node.sdjoin on `ADDR:PORT` (UDP and TCP), such as 127.0.0.1:8600"},
+		&cli.StringFlag{Name: "dns", Usage: "answer DNS queries for NAME.service.sdjoin (also _NAME._tcp.service.sdjoin, RFC 2782) and NODE.node.sdjoin on `ADDR:PORT` (UDP and TCP), such as 127.0.0.1:8600"},
 		&cli.StringFlag{Name: "dns-domain", Value: defaultDNSDomain, Usage: "`DOMAIN` of the DNS interface"},
 		&cli.DurationFlag{Name: "dns-ttl", Usage: "TTL of DNS answers in whole seconds, such as 30s (`DURATION`; 0: never cached)"},
 		&cli.DurationFlag{Name: "rename-debounce", Hidden: true},
