@@ -14,25 +14,27 @@ import (
 )
 
 // dialMany opens n connections to the control socket, closed when the
-// test ends or by the returned function.
-func dialMany(t *testing.T, sock string, n int) (closeAll func()) {
+// test ends or by closeAll (which closes what cs holds then).
+func dialMany(t *testing.T, sock string, n int) (cs []net.Conn, closeAll func()) {
 	t.Helper()
-	var cs []net.Conn
+	cs = make([]net.Conn, n)
 	closeAll = func() {
-		for _, c := range cs {
-			c.Close()
+		for i, c := range cs {
+			if c != nil {
+				c.Close()
+				cs[i] = nil
+			}
 		}
-		cs = nil
 	}
 	t.Cleanup(closeAll)
-	for range n {
+	for i := range cs {
 		c, err := net.Dial("unix", sock)
 		if err != nil {
-			t.Fatalf("connection %d: %v", len(cs)+1, err)
+			t.Fatalf("connection %d: %v", i+1, err)
 		}
-		cs = append(cs, c)
+		cs[i] = c
 	}
-	return closeAll
+	return cs, closeAll
 }
 
 // holdMany opens n control connections that the agent serves: each
@@ -42,49 +44,36 @@ func dialMany(t *testing.T, sock string, n int) (closeAll func()) {
 // next connection is served.
 func holdMany(t *testing.T, sock string, n int) (closeAll func()) {
 	t.Helper()
-	var cs []net.Conn
-	closeAll = func() {
-		for _, c := range cs {
-			c.Close()
-		}
-		cs = nil
-	}
-	t.Cleanup(closeAll)
+	cs, closeAll := dialMany(t, sock, n)
 	held := func(c net.Conn) bool { // no reply, no EOF: a handler waits for its request
 		c.SetReadDeadline(time.Now().Add(time.Millisecond))
 		_, err := c.Read(make([]byte, 1))
 		c.SetReadDeadline(time.Time{})
 		return errors.Is(err, os.ErrDeadlineExceeded)
 	}
-	redial := make([]int, n) // the connections to dial (again)
-	for i := range redial {
-		redial[i] = i
-	}
-	cs = make([]net.Conn, n)
-	for deadline := time.Now().Add(5 * time.Second); len(redial) > 0; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d control connections still refused after 5s", len(redial), n)
-		}
-		for _, i := range redial {
-			if cs[i] != nil {
-				cs[i].Close()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		time.Sleep(50 * time.Millisecond) // a refusal is answered at once
+		var refused []int
+		for i, c := range cs {
+			if !held(c) {
+				refused = append(refused, i)
 			}
+		}
+		if len(refused) == 0 {
+			return closeAll
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d control connections still refused after 5s", len(refused), n)
+		}
+		for _, i := range refused {
+			cs[i].Close()
 			c, err := net.Dial("unix", sock)
 			if err != nil {
 				t.Fatalf("connection %d: %v", i+1, err)
 			}
 			cs[i] = c
 		}
-		time.Sleep(50 * time.Millisecond) // a refusal is answered at once
-		var again []int
-		for _, i := range redial {
-			if !held(cs[i]) {
-				again = append(again, i)
-			}
-		}
-		redial = again
 	}
-	return closeAll
 }
 
 // openFiles returns how many descriptors process pid has open.
@@ -103,7 +92,7 @@ func TestBinaryAcceptSurvivesEMFILE(t *testing.T) {
 	t.Parallel()
 	const limit = 40
 	a := startBinCmd(t, nil, fmt.Sprintf("ulimit -n %d", limit), "--hostfile", filepath.Join(t.TempDir(), "none"), "--track", "svc")
-	closeAll := dialMany(t, a.sock, 3*limit)
+	_, closeAll := dialMany(t, a.sock, 3*limit)
 	waitFor(t, 5*time.Second, "the agent running out of descriptors", func() bool {
 		return openFiles(t, a.cmd.Process.Pid) >= limit
 	})
