@@ -32,7 +32,8 @@ func ReadFile(path string, opt *ParseOptions) ([]Host, error) {
 }
 
 // readRegular reads the regular file at path, which holds no symbolic
-// link (see resolveLink), up to maxSize bytes; errors name it name.
+// link (see resolveLink), up to maxSize bytes. Its errors call the file
+// name, the path the caller gave.
 func readRegular(path, name string) ([]byte, error) {
 	f, err := openNonblock(path)
 	if err != nil {
@@ -61,7 +62,8 @@ func named(err error, name string) error {
 	return err
 }
 
-// readOpen reads f, opened by openNonblock, if it is a regular file.
+// readOpen reads f, opened by openNonblock or openNonblockIn, if it is a
+// regular file.
 func readOpen(f *os.File, path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
