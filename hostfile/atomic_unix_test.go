@@ -279,13 +279,7 @@ func TestWriteFileDirectorySwappedAfterCheck(t *testing.T) {
 		lab.SkipOrFail(t, "a directory owned by another user needs root")
 	}
 	top := t.TempDir()
-	shared := filepath.Join(top, "tmp")
-	if err := os.Mkdir(shared, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(shared, 0o777|fs.ModeSticky); err != nil {
-		t.Fatal(err)
-	}
+	shared := lab.SharedDir(t, top)
 	theirs := filepath.Join(shared, "theirs")
 	if err := os.Mkdir(theirs, 0o777); err != nil {
 		t.Fatal(err)

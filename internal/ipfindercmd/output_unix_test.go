@@ -51,14 +51,7 @@ func TestKeepRefusesPlantedState(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			top := t.TempDir()
-			tmp := filepath.Join(top, "tmp")
-			if err := os.Mkdir(tmp, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
-				t.Fatal(err)
-			}
-			out := filepath.Join(tmp, "hosts")
+			out := filepath.Join(lab.SharedDir(t, top), "hosts")
 			tc.plant(t, statePath(out), filepath.Join(top, "elsewhere"))
 			o := &options{output: out, format: hostfile.Hosts, keep: 24 * time.Hour, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			err := output(nil, o, []hostfile.Host{{Addr: addr("192.0.2.10"), MAC: macA}})
